@@ -1,0 +1,1 @@
+"""LH-Mix and hierarchical prompt tuning for hierarchical text classification."""

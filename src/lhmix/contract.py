@@ -1,0 +1,105 @@
+"""The data contract every dataset ends in, written atomically and byte-deterministically.
+
+data/processed/<name>/
+  train.jsonl dev.jsonl test.jsonl   one {"id", "labels", "text"} a line; labels = ids, ancestors included
+  labels.json                        the tree (see lhmix.hierarchy)
+  stats.json                         the paper's Table 1 row, plus every dropped document counted by reason
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+from lhmix.hierarchy import Hierarchy
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class PreparedDataset:
+    """What a dataset reader returns. `splits` may be lazy generators (RCV1 streams);
+    they may add to `dropped` while they are consumed: stats are written after them."""
+    name: str
+    hierarchy: Hierarchy
+    splits: dict[str, Iterable[dict]]
+    dropped: Counter = field(default_factory=Counter)
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def write_json(obj, path: str | Path) -> None:
+    """Pretty, sorted, newline-terminated JSON, written via a temporary file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n",
+                         encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
+    """Write the contract into `out_dir`; on any error nothing is left behind. Returns stats."""
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        stats = _write_into(dataset, staging)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return stats
+
+
+def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
+    hierarchy = dataset.hierarchy
+    write_json(hierarchy.to_json(), folder / "labels.json")
+    sizes, label_count, seen_ids = {}, 0, set()
+    for split in SPLITS:
+        count = 0
+        with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as handle:
+            for doc in dataset.splits[split]:
+                _check_doc(doc, hierarchy, seen_ids, dataset.name, split)
+                handle.write(dumps({"id": doc["id"], "labels": doc["labels"], "text": doc["text"]}) + "\n")
+                count += 1
+                label_count += len(doc["labels"])
+        sizes[split] = count
+    total = sum(sizes.values())
+    stats = {
+        "dataset": dataset.name,
+        "depth": hierarchy.depth,
+        "num_labels": len(hierarchy),
+        "labels_per_level": [len(hierarchy.labels_at(d)) for d in range(1, hierarchy.depth + 1)],
+        "avg_labels_per_doc": round(label_count / total, 4) if total else 0.0,
+        "splits": sizes,
+        "docs_total": total,
+        "dropped": dict(sorted(dataset.dropped.items())),
+    }
+    write_json(stats, folder / "stats.json")
+    return stats
+
+
+def _check_doc(doc: dict, hierarchy: Hierarchy, seen_ids: set, name: str, split: str) -> None:
+    where = f"dataset '{name}', split {split}, document {doc.get('id')!r}"
+    if doc["id"] in seen_ids:
+        raise ValueError(f"{where}: id appears twice")
+    seen_ids.add(doc["id"])
+    if not doc["labels"] or doc["labels"] != hierarchy.close(doc["labels"]):
+        raise ValueError(f"{where}: labels must be non-empty, sorted and include every ancestor")
+    if not doc["text"].strip():
+        raise ValueError(f"{where}: empty text")
+
+
+def read_split(folder: str | Path, split: str) -> list[dict]:
+    with open(Path(folder) / f"{split}.jsonl", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
