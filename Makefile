@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Stage commands in dvc.yaml call `python`: the one in .venv.
+export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: repro test bench venv clean-venv
 

@@ -1,0 +1,19 @@
+"""Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png."""
+import json
+import sys
+from pathlib import Path
+
+from lhmix.plots import draw_all
+
+
+def main() -> int:
+    folder = Path("results") / sys.argv[1]
+    with open(folder / "results.json", encoding="utf-8") as handle:
+        results = json.load(handle)
+    for path in draw_all(results, folder / "figures"):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
