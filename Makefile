@@ -6,7 +6,9 @@ STAMP := $(VENV)/.installed
 # Stage commands in dvc.yaml call `python`: the one in .venv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: repro test bench venv clean-venv
+PLOTS_TEMPLATE := .dvc/plots/offline.html
+
+.PHONY: repro test bench venv plots-template clean-venv
 
 venv: $(STAMP)
 
@@ -17,8 +19,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-repro: $(STAMP)
+repro: $(STAMP) $(PLOTS_TEMPLATE)
 	$(BIN)/dvc repro
+
+# `dvc plots show` HTML that opens offline (vega scripts inlined from the npm registry, not committed).
+plots-template: $(PLOTS_TEMPLATE)
+
+$(PLOTS_TEMPLATE): tools/offline_plots_template.py
+	$(PYTHON) tools/offline_plots_template.py $@
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
