@@ -1,0 +1,35 @@
+"""Stage warmup: the first train.warmup_epochs epochs (no Mixup) of one family, seed and train
+fraction, saved as a full training state to --out; every variant of the family continues from it
+(stages/train.py --warm-start). Params: train.*, encoder.classifier."""
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from lhmix.errors import LhmixError
+from lhmix.train import FAMILIES, TrainConfig, warmup
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dataset", required=True)
+    parser.add_argument("--family", required=True, choices=FAMILIES)
+    parser.add_argument("--seed", required=True)
+    parser.add_argument("--train-fraction", default="1")
+    parser.add_argument("--out", required=True, type=Path, help="the warm-up state file to write")
+    args = parser.parse_args(argv)
+    try:
+        with open("params.yaml", encoding="utf-8") as handle:
+            params = yaml.safe_load(handle)
+        config = TrainConfig.from_params(params, args.family, args.seed, args.train_fraction)
+        warmup(config, data_dir=Path("data/processed") / args.dataset, out_file=args.out,
+               checkpoint_dir=Path("checkpoints") / args.dataset / config.warmup_name())
+    except LhmixError as error:
+        print(f"warmup {args.dataset} {args.family} seed {args.seed}: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
