@@ -21,7 +21,8 @@ def _metrics(macro: float, epochs: int = 2) -> dict:
     return {"micro_f1": macro + 0.1, "macro_f1": macro,
             "per_depth": {"1": {"micro_f1": 0.9, "macro_f1": 0.8}, "2": {"micro_f1": 0.5, "macro_f1": 0.4}},
             "by_frequency": {"rare": 0.2, "frequent": 0.7},
-            "history": [{"epoch": e, "dev_macro_f1": macro - 0.01 * (epochs - e)} for e in range(1, epochs + 1)],
+            "history": [{"epoch": e, "dev_macro_f1": macro - 0.01 * (epochs - e), "train_loss": macro}
+                        for e in range(1, epochs + 1)],
             "train_seconds": 10.0, "examples_per_second": 100.0}
 
 
@@ -51,6 +52,8 @@ def test_summary_and_ttests_against_hand_computed_values(tmp_path):
     summary = stats.summarize(results["main"])
     assert list(summary) == stats.VARIANT_ORDER
     assert summary["prompt_lhmix"]["macro_f1"] == {"mean": 52.0, "std": 1.0, "n": 3}
+    # Final-epoch train loss of the synthetic history: macro - 0 = macro, mean 0.52.
+    assert summary["prompt_lhmix"]["train_loss"]["mean"] == pytest.approx(0.52)
     assert summary["prompt"]["macro_f1"]["std"] == 0.0
     tests = stats.ttests(results["main"])
     assert "prompt_lhmix" not in tests

@@ -30,6 +30,8 @@ def _row(run, metrics: dict) -> dict:
                       for depth, scores in metrics.get("per_depth", {}).items()},
         "by_frequency": {bucket: percent(value) for bucket, value in metrics.get("by_frequency", {}).items()},
         "history": metrics.get("history", []),
+        # Last epoch's mean training loss: moves with alpha/beta even when F1 does not.
+        "train_loss": round(metrics["history"][-1]["train_loss"], 6) if metrics.get("history") else None,
         "train_seconds": metrics.get("train_seconds"),
         "examples_per_second": metrics.get("examples_per_second"),
     }
@@ -55,14 +57,18 @@ def _values(rows: list[dict], variant: str, metric: str) -> dict[int, float]:
 
 
 def summarize(rows: list[dict]) -> dict:
-    """{variant: {metric: {mean, std, n}}}; std is the sample standard deviation (0 for one seed)."""
+    """{variant: {metric: {mean, std, n}}} for both F1s and the final train loss;
+    std is the sample standard deviation (0 for one seed)."""
     summary = {}
     for variant in ordered_variants(rows):
         summary[variant] = {}
-        for metric in METRICS:
-            values = np.array(list(_values(rows, variant, metric).values()), dtype=float)
+        for metric in (*METRICS, "train_loss"):
+            values = [v for v in _values(rows, variant, metric).values() if v is not None]
+            if not values:
+                continue
+            values = np.array(values, dtype=float)
             std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-            summary[variant][metric] = {"mean": round(float(values.mean()), 4), "std": round(std, 4),
+            summary[variant][metric] = {"mean": round(float(values.mean()), 6), "std": round(std, 6),
                                         "n": int(len(values))}
     return summary
 
