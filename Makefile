@@ -32,7 +32,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python stages/bench.py
+	$(BIN)/python tools/bench.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -3,14 +3,12 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 from lhmix import report
+from lhmix.cli import read_params
 
 
 def main() -> int:
-    with open("params.yaml", encoding="utf-8") as handle:
-        datasets = yaml.safe_load(handle)["datasets"]
+    datasets = read_params()["datasets"]
     results, tables = {}, {}
     for dataset in datasets:
         folder = Path("results") / dataset

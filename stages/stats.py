@@ -4,17 +4,15 @@ import json
 import sys
 from pathlib import Path
 
-import yaml
-
 from lhmix import stats
+from lhmix.cli import read_params
 from lhmix.contract import write_json
 from lhmix.errors import LhmixError
 
 
 def main() -> int:
     dataset = sys.argv[1]
-    with open("params.yaml", encoding="utf-8") as handle:
-        params = yaml.safe_load(handle)
+    params = read_params()
     try:
         results = stats.collect(params, dataset)
     except LhmixError as error:

@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from lhmix.errors import LhmixError
+from lhmix.cli import read_params, run_stage
 from lhmix.train import TrainConfig, train
 
 
@@ -23,19 +21,15 @@ def main(argv=None) -> int:
     parser.add_argument("--warm-start", type=Path, help="a state written by stages/warmup.py")
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args(argv)
-    try:
-        with open("params.yaml", encoding="utf-8") as handle:
-            params = yaml.safe_load(handle)
-        config = TrainConfig.from_params(params, args.variant, args.seed, args.train_fraction,
+
+    def body() -> None:
+        config = TrainConfig.from_params(read_params(), args.variant, args.seed, args.train_fraction,
                                          args.alpha, args.beta)
         similarity = Path("data/similarity") / f"{args.dataset}.pt" if config.mixing == "lhmix" else None
         train(config, data_dir=Path("data/processed") / args.dataset, out_dir=args.out,
               checkpoint_dir=Path("checkpoints") / args.out.as_posix().lstrip("/"),
               similarity_path=similarity, warm_start=args.warm_start)
-    except LhmixError as error:
-        print(f"train {args.dataset} {args.variant} seed {args.seed}: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_stage(f"train {args.dataset} {args.variant} seed {args.seed}", body)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
-from lhmix.errors import LhmixError
+from lhmix.cli import read_params, run_stage
 from lhmix.train import FAMILIES, TrainConfig, warmup
 
 
@@ -19,16 +17,12 @@ def main(argv=None) -> int:
     parser.add_argument("--train-fraction", default="1")
     parser.add_argument("--out", required=True, type=Path, help="the warm-up state file to write")
     args = parser.parse_args(argv)
-    try:
-        with open("params.yaml", encoding="utf-8") as handle:
-            params = yaml.safe_load(handle)
-        config = TrainConfig.from_params(params, args.family, args.seed, args.train_fraction)
+
+    def body() -> None:
+        config = TrainConfig.from_params(read_params(), args.family, args.seed, args.train_fraction)
         warmup(config, data_dir=Path("data/processed") / args.dataset, out_file=args.out,
-               checkpoint_dir=Path("checkpoints") / args.dataset / config.warmup_name())
-    except LhmixError as error:
-        print(f"warmup {args.dataset} {args.family} seed {args.seed}: {error}", file=sys.stderr)
-        return 1
-    return 0
+               checkpoint_dir=Path("checkpoints") / args.out.as_posix().lstrip("/"))
+    return run_stage(f"warmup {args.dataset} {args.family} seed {args.seed}", body)
 
 
 if __name__ == "__main__":

@@ -429,23 +429,8 @@ class Session:
                    disable=None if procs.main else True, mininterval=1.0, dynamic_ncols=True)
         start = time.perf_counter()
         for step, batch_indices in enumerate(batches, start=1):
-            batch = collate(self.train_split, shard(batch_indices, procs.rank, procs.world_size),
-                            self.tokenizer.pad_token_id, self.num_labels).to(self.device)
-            perm, lam = self.mixing_inputs(batch.indices) if mixing_on else (None, None)
-            with self.autocast():
-                loss = self.objective(batch.input_ids, batch.attention_mask, batch.targets, perm, lam)
-            value = loss.item()
-            if not math.isfinite(value):
-                raise NonFiniteLoss(epoch, step, value)
-            self.optimizer.zero_grad(set_to_none=True)
-            if self.scaler is None:
-                loss.backward()
-                self.optimizer.step()
-            else:
-                self.scaler.scale(loss).backward()
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-            loss_sum += torch.tensor([value * len(batch), len(batch)], dtype=torch.float64, device=self.device)
+            value, size = self.train_step(batch_indices, mixing_on, epoch, step)
+            loss_sum += torch.tensor([value * size, size], dtype=torch.float64, device=self.device)
             bar.update(len(batch_indices))
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{value:.4f}", refresh=False)
@@ -454,6 +439,27 @@ class Session:
         if procs.world_size > 1:
             dist.all_reduce(loss_sum)
         return float(loss_sum[0] / loss_sum[1]), seconds
+
+    def train_step(self, batch_indices: list[int], mixing_on: bool, epoch: int, step: int) -> tuple[float, int]:
+        """One optimizer step on this rank's share of a batch; returns (loss, documents)."""
+        procs = self.procs
+        batch = collate(self.train_split, shard(batch_indices, procs.rank, procs.world_size),
+                        self.tokenizer.pad_token_id, self.num_labels).to(self.device)
+        perm, lam = self.mixing_inputs(batch.indices) if mixing_on else (None, None)
+        with self.autocast():
+            loss = self.objective(batch.input_ids, batch.attention_mask, batch.targets, perm, lam)
+        value = loss.item()
+        if not math.isfinite(value):
+            raise NonFiniteLoss(epoch, step, value)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return value, len(batch)
 
     def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The partner of each sample and its ratio lambda, from the Mixup generator only."""

@@ -1,0 +1,91 @@
+"""Measurements behind `make bench`: step time per variant, model FLOP utilisation against the matmul
+peak measured in the same process, padding, similarity precomputation, evaluation throughput.
+
+Timings are medians of several steps after warm-up, variants interleaved round by round so that a
+shared, noisy machine slows them alike; compare them as ratios within one run.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+import torch
+
+from lhmix.data import Encoded, collate
+
+
+def median_seconds(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(shapes: list[tuple[int, int, int]], dtype=torch.float32, repeats: int = 7) -> dict:
+    """GFLOP/s of torch.matmul for [m,k] @ [k,n] per shape; the peak is the best of them."""
+    by_shape = {}
+    for m, k, n in shapes:
+        a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+        torch.matmul(a, b)  # first call allocates
+        seconds = median_seconds(lambda: torch.matmul(a, b), repeats)
+        by_shape[f"{m}x{k}x{n}"] = round(2 * m * k * n / seconds / 1e9, 1)
+    return {"gflops_by_shape": by_shape, "peak_gflops": max(by_shape.values())}
+
+
+def forward_flops(encoder_config, batch_size: int, length: int, num_labels: int) -> float:
+    """Matmul FLOPs of one forward pass over a padded [batch_size, length] batch.
+
+    Per layer and token: Q, K, V and output projections (4 H^2 multiply-adds) and the feed-forward
+    block (2 H I); per layer and sequence: attention scores and their weighted sum (2 L^2 H). The
+    embedding table is a lookup, not a matmul. The label head scores each label once per document
+    (an H-vector product with the [MASK] state of its depth, or with [CLS]).
+    """
+    hidden, inner = encoder_config.hidden_size, encoder_config.intermediate_size
+    per_layer = (batch_size * length * (4 * hidden * hidden + 2 * hidden * inner)
+                 + batch_size * 2 * length * length * hidden)
+    head = batch_size * num_labels * hidden
+    return 2.0 * (encoder_config.num_hidden_layers * per_layer + head)
+
+
+def training_flops(encoder_config, batch_size: int, length: int, num_labels: int) -> float:
+    """Forward + backward = 3 x forward."""
+    return 3.0 * forward_flops(encoder_config, batch_size, length, num_labels)
+
+
+def padding_share(lengths: np.ndarray, batches: list[list[int]], pad_to: int | None = None) -> float:
+    """Padding tokens / processed tokens, padding each batch to its longest (or to `pad_to`)."""
+    processed = sum(len(b) * (pad_to or int(lengths[b].max())) for b in batches)
+    return 1.0 - float(lengths.sum()) / processed
+
+
+def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Plain shuffled batches, no length grouping: the 'before' of length-aware batching."""
+    order = np.random.default_rng(seed).permutation(n)
+    return [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+
+def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int, steps_per_round: int,
+                           warmup_steps: int = 2) -> dict[str, list[float]]:
+    """Seconds of each training step of each session, sessions taking turns round by round."""
+    for session in sessions.values():
+        session.model.train()
+        for step in range(warmup_steps):
+            session.train_step(batches[step % len(batches)], True, 1, step + 1)
+    times = {name: [] for name in sessions}
+    position = warmup_steps
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            for offset in range(steps_per_round):
+                batch = batches[(position + offset) % len(batches)]
+                start = time.perf_counter()
+                session.train_step(batch, True, 1, position + offset)
+                times[name].append(time.perf_counter() - start)
+        position += steps_per_round
+    return times
+
+
+def batch_shape(split: Encoded, batch: list[int], pad_id: int, num_labels: int) -> tuple[int, int]:
+    return tuple(collate(split, batch, pad_id, num_labels).input_ids.shape)

@@ -1,0 +1,35 @@
+"""The benchmark's arithmetic against hand-computed values (its timings are measured by `make bench`)."""
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from lhmix import benchmark
+
+# hidden 4, feed-forward 8, 2 layers
+TOY = SimpleNamespace(hidden_size=4, intermediate_size=8, num_hidden_layers=2)
+
+
+def test_forward_flops_counts_matmuls_only():
+    # batch 2, length 3 -> 6 tokens; per layer: 6 * (4*16 + 2*4*8) = 6 * 128 = 768 multiply-adds,
+    # attention 2 * (2 * 9 * 4) = 144; head 2 docs * 5 labels * 4 = 40; FLOPs = 2 * (2 * 912 + 40) = 3728
+    assert benchmark.forward_flops(TOY, batch_size=2, length=3, num_labels=5) == 3728.0
+    assert benchmark.training_flops(TOY, 2, 3, 5) == 3 * 3728.0
+
+
+def test_padding_share_by_batch_longest_and_fixed_width():
+    lengths = np.array([2, 4, 3, 3])
+    # batches {0,1} padded to 4 and {2,3} to 3: 8 + 6 = 14 processed, 12 real -> 2/14
+    assert benchmark.padding_share(lengths, [[0, 1], [2, 3]]) == pytest.approx(2 / 14)
+    # padded to 8 everywhere: 32 processed -> 20/32
+    assert benchmark.padding_share(lengths, [[0, 1], [2, 3]], pad_to=8) == pytest.approx(20 / 32)
+
+
+def test_random_batches_cover_every_document_once():
+    batches = benchmark.random_batches(10, 4, seed=0)
+    assert sorted(sum(batches, [])) == list(range(10)) and [len(b) for b in batches] == [4, 4, 2]
+
+
+def test_matmul_peak_is_the_best_shape():
+    result = benchmark.matmul_peak([(64, 64, 64), (128, 64, 32)], repeats=2)
+    assert result["peak_gflops"] == max(result["gflops_by_shape"].values()) > 0

@@ -1,0 +1,227 @@
+"""`make bench`: performance of the default profile, measured in one run -> reports/bench.{json,md}.
+
+Each part runs in its own process so that peak resident memory is that part's own:
+  train       examples/s of prompt, prompt_mixup, prompt_lhmix, bert (interleaved medians), MFU
+              against the torch.matmul peak measured in the same process, padding share
+  similarity  distinct local hierarchies, encode time, ratio to encoding every training document
+  eval        test docs/s including metrics, share of time outside the encoder, RCV1-sized metrics
+and finally a no-op `dvc repro`.
+"""
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from lhmix import benchmark
+from lhmix.data import collate, length_batches, read_dataset, sorted_batches
+from lhmix.metrics import F1Accumulator
+from lhmix.similarity import encode_texts, local_hierarchy_text, precompute
+from lhmix.train import Processes, Session, TrainConfig, resolve_device
+from lhmix.encoders import load_encoder, load_tokenizer
+
+VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
+ROUNDS, STEPS_PER_ROUND = 5, 4
+RCV1_TEST_DOCS, RCV1_LABELS = 781_265, 103
+
+
+def load_params() -> tuple[dict, str]:
+    with open("params.yaml", encoding="utf-8") as handle:
+        params = yaml.safe_load(handle)
+    return params, params["datasets"][0]
+
+
+def peak_rss_mib() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def session_for(params: dict, dataset: str, variant: str, folder: Path) -> Session:
+    """A session whose first epoch already mixes (warmup_epochs 0), as after warm-up."""
+    lhmix = variant.endswith("lhmix")
+    config = TrainConfig.from_params({**params, "train": {**params["train"], "warmup_epochs": 0}}, variant, 0,
+                                     alpha=params["alpha"] if lhmix else None, beta=params["beta"] if lhmix else None)
+    return Session(config, Path("data/processed") / dataset, folder / variant, Processes(),
+                   resolve_device(config.device),
+                   similarity_path=Path("data/similarity") / f"{dataset}.pt" if lhmix else None)
+
+
+def part_train(params: dict, dataset: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        sessions = {v: session_for(params, dataset, v, Path(folder)) for v in VARIANTS}
+        prompt = sessions["prompt"]
+        batch_size = prompt.config.batch_size
+        batches = length_batches(prompt.train_split.lengths, batch_size, 0, 1)
+        timed = [batches[(2 + i) % len(batches)] for i in range(ROUNDS * STEPS_PER_ROUND)]
+        encoder_config = prompt.model.encoder.config
+        hidden_tokens = 16 * int(np.median(prompt.train_split.lengths))
+        shapes = [(2048, 2048, 2048), (hidden_tokens, encoder_config.hidden_size, encoder_config.intermediate_size),
+                  (hidden_tokens, encoder_config.intermediate_size, encoder_config.hidden_size)]
+        peak_before = benchmark.matmul_peak(shapes)
+        times = benchmark.interleaved_step_times(sessions, batches, ROUNDS, STEPS_PER_ROUND)
+        peak_after = benchmark.matmul_peak(shapes)
+        peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
+        variants = {}
+        for name, session in sessions.items():
+            pad_id, labels = session.tokenizer.pad_token_id, session.num_labels
+            flops = [benchmark.training_flops(encoder_config, *benchmark.batch_shape(session.train_split, b, pad_id,
+                                                                                     labels), labels) for b in timed]
+            achieved = [f / t / 1e9 for f, t in zip(flops, times[name])]
+            step = statistics.median(times[name])
+            variants[name] = {"median_step_seconds": round(step, 4),
+                              "examples_per_second": round(batch_size / step, 1),
+                              "model_gflops_per_second": round(statistics.median(achieved), 1),
+                              "mfu": round(statistics.median(achieved) / peak, 3)}
+        reference = variants["prompt"]["median_step_seconds"]
+        for entry in variants.values():
+            entry["step_time_vs_prompt"] = round(entry["median_step_seconds"] / reference, 3)
+        lengths = prompt.train_split.lengths
+        max_length = prompt.config.max_length
+        full_vocabulary = full_vocabulary_scoring_seconds(prompt, batch_size, int(np.median(lengths)))
+        return {
+            "threads": torch.get_num_threads(), "device": str(prompt.device),
+            "encoder": prompt.config.classifier, "timed_steps_per_variant": ROUNDS * STEPS_PER_ROUND,
+            "matmul": {"before": peak_before, "after": peak_after, "peak_gflops": peak},
+            "variants": variants,
+            "padding_share": {
+                "length_aware_batches": round(benchmark.padding_share(lengths, batches), 4),
+                "random_batches": round(benchmark.padding_share(
+                    lengths, benchmark.random_batches(len(lengths), batch_size, 0)), 4),
+                "padded_to_max_length": round(benchmark.padding_share(lengths, batches, pad_to=max_length), 4)},
+            "vocabulary_scoring_avoided": {
+                "seconds_per_step": round(full_vocabulary, 4),
+                "share_of_prompt_step": round(full_vocabulary / reference, 3)},
+            "peak_rss_mib": peak_rss_mib(),
+        }
+
+
+def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: int) -> float:
+    """What the published code spends per step on MLM logits over the whole vocabulary at every
+    position (forward and backward of that projection), which scoring only [MASK] states avoids."""
+    embeddings = session.model.encoder.get_input_embeddings().weight.detach()
+    hidden = torch.randn(batch_size, length, embeddings.shape[1], requires_grad=True)
+    table = embeddings.clone().requires_grad_(True)
+
+    def project():
+        (hidden @ table.T).sum().backward()
+    project()
+    return benchmark.median_seconds(project, 5)
+
+
+def part_similarity(params: dict, dataset: str) -> dict:
+    hierarchy, splits = read_dataset(Path("data/processed") / dataset)
+    label_lists = splits["train"].label_lists
+    name, max_length = params["encoder"]["similarity"], params["train"]["max_length"]
+    start = time.perf_counter()
+    table = precompute(name, hierarchy, label_lists, max_length)
+    unique_seconds = time.perf_counter() - start
+    encoder, _ = load_encoder(name)
+    tokenizer = load_tokenizer(name)
+    every_text = [local_hierarchy_text(hierarchy, labels) for labels in label_lists]
+    start = time.perf_counter()
+    encode_texts(encoder, tokenizer, every_text, max_length, 64)
+    every_seconds = time.perf_counter() - start
+    return {"training_docs": len(label_lists), "distinct_local_hierarchies": len(table),
+            "precompute_seconds": round(unique_seconds, 2),
+            "encode_every_training_doc_seconds": round(every_seconds, 2),
+            "precompute_vs_every_doc": round(unique_seconds / every_seconds, 3),
+            "peak_rss_mib": peak_rss_mib()}
+
+
+def part_eval(params: dict, dataset: str) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        session = session_for(params, dataset, "prompt", Path(folder))
+        test = session.encode(session.test_docs)
+        session.evaluate(test)  # warm-up
+        total = benchmark.median_seconds(lambda: session.evaluate(test), 3)
+        batches = sorted_batches(test.lengths, session.config.eval_batch_size)
+
+        def encoder_only():
+            with torch.inference_mode():
+                for indices in batches:
+                    batch = collate(test, indices, session.tokenizer.pad_token_id, session.num_labels)
+                    session.model(batch.input_ids, batch.attention_mask)
+        encoder = benchmark.median_seconds(encoder_only, 3)
+        docs_per_second = len(test) / total
+        gold = np.random.default_rng(0).random((RCV1_TEST_DOCS, RCV1_LABELS)) < 0.03
+        accumulator = F1Accumulator(RCV1_LABELS)
+
+        def rcv1_metrics():
+            for start in range(0, RCV1_TEST_DOCS, 4096):
+                accumulator.update(gold[start:start + 4096], gold[start:start + 4096])
+        metrics_seconds = benchmark.median_seconds(rcv1_metrics, 3)
+        return {"test_docs": len(test), "eval_batch_size": session.config.eval_batch_size,
+                "docs_per_second_with_metrics": round(docs_per_second, 1),
+                "share_outside_encoder": round(max(0.0, 1 - encoder / total), 3),
+                "rcv1_sized_metrics_seconds": round(metrics_seconds, 2),
+                "rcv1_sized_encoder_seconds_at_this_speed": round(RCV1_TEST_DOCS / docs_per_second, 1),
+                "peak_rss_mib": peak_rss_mib()}
+
+
+def dvc_noop() -> dict:
+    if subprocess.run(["dvc", "status", "--quiet"], capture_output=True).returncode != 0:
+        return {"seconds": None, "why": "the pipeline is not up to date: run `make repro` first"}
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run(["dvc", "repro"], check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return {"seconds": round(statistics.median(times), 2)}
+
+
+PARTS = {"train": part_train, "similarity": part_similarity, "eval": part_eval}
+
+
+def markdown(results: dict) -> str:
+    train, sim, evaluation = results["train"], results["similarity"], results["eval"]
+    lines = ["| variant | examples/s | step vs prompt | model GFLOP/s | MFU |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {name} | {v['examples_per_second']} | {v['step_time_vs_prompt']} | {v['model_gflops_per_second']} | "
+              f"{v['mfu']} |" for name, v in train["variants"].items()]
+    padding = train["padding_share"]
+    lines += ["", "| measure | value |", "| --- | --- |",
+              f"| torch.matmul peak (fp32, {train['threads']} threads) | {train['matmul']['peak_gflops']} GFLOP/s |",
+              f"| padding, length-aware batches | {padding['length_aware_batches']:.1%} |",
+              f"| padding, random batches | {padding['random_batches']:.1%} |",
+              f"| padding, padded to max_length | {padding['padded_to_max_length']:.1%} |",
+              f"| vocabulary-wide MLM scoring avoided | {train['vocabulary_scoring_avoided']['share_of_prompt_step']:.0%}"
+              " of a prompt step |",
+              f"| similarity: distinct local hierarchies / training docs | {sim['distinct_local_hierarchies']} / "
+              f"{sim['training_docs']} |",
+              f"| similarity: precompute vs encoding every doc | {sim['precompute_seconds']} s vs "
+              f"{sim['encode_every_training_doc_seconds']} s ({sim['precompute_vs_every_doc']}) |",
+              f"| evaluation docs/s incl. metrics | {evaluation['docs_per_second_with_metrics']} |",
+              f"| evaluation time outside the encoder | {evaluation['share_outside_encoder']:.1%} |",
+              f"| metrics on 781k x 103 (RCV1-sized) | {evaluation['rcv1_sized_metrics_seconds']} s (encoder at this "
+              f"speed: {evaluation['rcv1_sized_encoder_seconds_at_this_speed']} s) |",
+              f"| peak RSS: training / evaluation | {train['peak_rss_mib']} / {evaluation['peak_rss_mib']} MiB |",
+              f"| no-op `dvc repro` | {results['dvc_noop']['seconds']} s |"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "--part":
+        print(json.dumps(PARTS[sys.argv[2]](*load_params())))
+        return 0
+    _, dataset = load_params()
+    subprocess.run(["dvc", "repro", f"similarity@{dataset}"], check=True)
+    results = {}
+    for part in PARTS:
+        output = subprocess.run([sys.executable, __file__, "--part", part], check=True, capture_output=True,
+                                text=True).stdout
+        results[part] = json.loads(output.strip().splitlines()[-1])
+    results["dvc_noop"] = dvc_noop()
+    Path("reports").mkdir(exist_ok=True)
+    Path("reports/bench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    Path("reports/bench.md").write_text(markdown(results), encoding="utf-8")
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
