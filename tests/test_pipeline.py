@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # Stage outputs and caches of the working copy stay behind; the copy rebuilds them.
@@ -26,15 +27,28 @@ def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pipeline") / "repo"
+def _copy_with_profile(root: Path, profile: str, **overrides) -> Path:
+    """The repository in a fresh git repo, with params/<profile>.yaml (plus overrides) as params.yaml."""
     shutil.copytree(REPO, root, ignore=NOT_COPIED)
-    shutil.copy(root / "params" / "tiny.yaml", root / "params.yaml")
+    params = yaml.safe_load((root / "params" / f"{profile}.yaml").read_text())
+    (root / "params.yaml").write_text(yaml.safe_dump({**params, **overrides}))
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
-                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"]):
+                 ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", profile]):
         _run(args, root)
     return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return _copy_with_profile(tmp_path_factory.mktemp("pipeline") / "repo", "tiny")
+
+
+def test_listed_dataset_without_raw_files_fails_in_prepare_with_instructions(tmp_path):
+    root = _copy_with_profile(tmp_path / "repo", "tiny", datasets=["wos"])
+    result = _run(["dvc", "repro", "prepare@wos"], root, check=False)
+    assert result.returncode != 0
+    assert "Meta-data/Data.xlsx" in result.stderr and "data/raw/README.md" in result.stderr
+    assert not (root / "data" / "processed" / "wos").exists()
 
 
 @pytest.mark.slow
