@@ -26,7 +26,8 @@ repro: $(STAMP) $(PLOTS_TEMPLATE)
 plots-template: $(PLOTS_TEMPLATE)
 
 $(PLOTS_TEMPLATE): tools/offline_plots_template.py
-	$(PYTHON) tools/offline_plots_template.py $@
+	$(PYTHON) tools/offline_plots_template.py $@ || \
+		echo "warning: no offline plots template (needs npm); the pipeline runs without it"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
