@@ -33,3 +33,12 @@ def test_random_batches_cover_every_document_once():
 def test_matmul_peak_is_the_best_shape():
     result = benchmark.matmul_peak([(64, 64, 64), (128, 64, 32)], repeats=2)
     assert result["peak_gflops"] == max(result["gflops_by_shape"].values()) > 0
+
+
+def test_adam_step_timing_leaves_the_model_untouched():
+    import torch
+
+    model = torch.nn.Linear(8, 4)
+    before = [p.detach().clone() for p in model.parameters()]
+    assert benchmark.adam_step_seconds(model, fused=True, repeats=2) > 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

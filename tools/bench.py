@@ -94,6 +94,8 @@ def part_train(params: dict, dataset: str) -> dict:
                 "random_batches": round(benchmark.padding_share(
                     lengths, benchmark.random_batches(len(lengths), batch_size, 0)), 4),
                 "padded_to_max_length": round(benchmark.padding_share(lengths, batches, pad_to=max_length), 4)},
+            "adam_step_seconds": {"fused": round(benchmark.adam_step_seconds(prompt.model, True), 4),
+                                  "unfused": round(benchmark.adam_step_seconds(prompt.model, False), 4)},
             "vocabulary_scoring_avoided": {
                 "seconds_per_step": round(full_vocabulary, 4),
                 "share_of_prompt_step": round(full_vocabulary / reference, 3)},
@@ -189,6 +191,8 @@ def markdown(results: dict) -> str:
               f"| padding, length-aware batches | {padding['length_aware_batches']:.1%} |",
               f"| padding, random batches | {padding['random_batches']:.1%} |",
               f"| padding, padded to max_length | {padding['padded_to_max_length']:.1%} |",
+              f"| Adam step, fused / unfused | {train['adam_step_seconds']['fused']} s / "
+              f"{train['adam_step_seconds']['unfused']} s |",
               f"| vocabulary-wide MLM scoring avoided | {train['vocabulary_scoring_avoided']['share_of_prompt_step']:.0%}"
               " of a prompt step |",
               f"| similarity: distinct local hierarchies / training docs | {sim['distinct_local_hierarchies']} / "

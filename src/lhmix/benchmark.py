@@ -89,3 +89,13 @@ def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int
 
 def batch_shape(split: Encoded, batch: list[int], pad_id: int, num_labels: int) -> tuple[int, int]:
     return tuple(collate(split, batch, pad_id, num_labels).input_ids.shape)
+
+
+def adam_step_seconds(model: torch.nn.Module, fused: bool, repeats: int = 5) -> float:
+    """Median seconds of one Adam step over a copy of the model's parameters (random gradients)."""
+    params = [p.detach().clone().requires_grad_(True) for p in model.parameters()]
+    for p in params:
+        p.grad = torch.randn_like(p)
+    optimizer = torch.optim.Adam(params, lr=1e-4, fused=fused)
+    optimizer.step()  # creates the moment buffers
+    return median_seconds(optimizer.step, repeats)
