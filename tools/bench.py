@@ -117,22 +117,24 @@ def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: i
 
 
 def part_similarity(params: dict, dataset: str) -> dict:
+    """Encoding each distinct local hierarchy once against encoding every training document's."""
     hierarchy, splits = read_dataset(Path("data/processed") / dataset)
-    label_lists = splits["train"].label_lists
+    label_lists = splits["train"].labels
     name, max_length = params["encoder"]["similarity"], params["train"]["max_length"]
     start = time.perf_counter()
     table = precompute(name, hierarchy, label_lists, max_length)
-    unique_seconds = time.perf_counter() - start
+    precompute_seconds = time.perf_counter() - start
     encoder, _ = load_encoder(name)
     tokenizer = load_tokenizer(name)
-    every_text = [local_hierarchy_text(hierarchy, labels) for labels in label_lists]
-    start = time.perf_counter()
-    encode_texts(encoder, tokenizer, every_text, max_length, 64)
-    every_seconds = time.perf_counter() - start
+    distinct = [local_hierarchy_text(hierarchy, key) for key in table.keys]
+    every = [local_hierarchy_text(hierarchy, labels) for labels in label_lists]
+    distinct_seconds = benchmark.median_seconds(lambda: encode_texts(encoder, tokenizer, distinct, max_length, 64), 3)
+    every_seconds = benchmark.median_seconds(lambda: encode_texts(encoder, tokenizer, every, max_length, 64), 3)
     return {"training_docs": len(label_lists), "distinct_local_hierarchies": len(table),
-            "precompute_seconds": round(unique_seconds, 2),
-            "encode_every_training_doc_seconds": round(every_seconds, 2),
-            "precompute_vs_every_doc": round(unique_seconds / every_seconds, 3),
+            "precompute_stage_seconds_with_loading": round(precompute_seconds, 2),
+            "encode_distinct_seconds": round(distinct_seconds, 3),
+            "encode_every_training_doc_seconds": round(every_seconds, 3),
+            "distinct_vs_every_doc": round(distinct_seconds / every_seconds, 4),
             "peak_rss_mib": peak_rss_mib()}
 
 
@@ -151,12 +153,15 @@ def part_eval(params: dict, dataset: str) -> dict:
                     session.model(batch.input_ids, batch.attention_mask)
         encoder = benchmark.median_seconds(encoder_only, 3)
         docs_per_second = len(test) / total
-        gold = np.random.default_rng(0).random((RCV1_TEST_DOCS, RCV1_LABELS)) < 0.03
+        # One batch of decisions stands for every batch: the cost of update() does not depend on the values.
+        gold = np.random.default_rng(0).random((4096, RCV1_LABELS)) < 0.03
+        predicted = np.random.default_rng(1).random((4096, RCV1_LABELS)) < 0.03
         accumulator = F1Accumulator(RCV1_LABELS)
 
         def rcv1_metrics():
             for start in range(0, RCV1_TEST_DOCS, 4096):
-                accumulator.update(gold[start:start + 4096], gold[start:start + 4096])
+                rows = min(4096, RCV1_TEST_DOCS - start)
+                accumulator.update(predicted[:rows], gold[:rows])
         metrics_seconds = benchmark.median_seconds(rcv1_metrics, 3)
         return {"test_docs": len(test), "eval_batch_size": session.config.eval_batch_size,
                 "docs_per_second_with_metrics": round(docs_per_second, 1),
@@ -197,8 +202,8 @@ def markdown(results: dict) -> str:
               " of a prompt step |",
               f"| similarity: distinct local hierarchies / training docs | {sim['distinct_local_hierarchies']} / "
               f"{sim['training_docs']} |",
-              f"| similarity: precompute vs encoding every doc | {sim['precompute_seconds']} s vs "
-              f"{sim['encode_every_training_doc_seconds']} s ({sim['precompute_vs_every_doc']}) |",
+              f"| similarity: encoding distinct vs every training doc | {sim['encode_distinct_seconds']} s vs "
+              f"{sim['encode_every_training_doc_seconds']} s ({sim['distinct_vs_every_doc']}) |",
               f"| evaluation docs/s incl. metrics | {evaluation['docs_per_second_with_metrics']} |",
               f"| evaluation time outside the encoder | {evaluation['share_outside_encoder']:.1%} |",
               f"| metrics on 781k x 103 (RCV1-sized) | {evaluation['rcv1_sized_metrics_seconds']} s (encoder at this "
@@ -216,9 +221,11 @@ def main() -> int:
     subprocess.run(["dvc", "repro", f"similarity@{dataset}"], check=True)
     results = {}
     for part in PARTS:
-        output = subprocess.run([sys.executable, __file__, "--part", part], check=True, capture_output=True,
-                                text=True).stdout
-        results[part] = json.loads(output.strip().splitlines()[-1])
+        done = subprocess.run([sys.executable, __file__, "--part", part], capture_output=True, text=True)
+        if done.returncode != 0:
+            print(done.stderr, file=sys.stderr)
+            raise SystemExit(f"bench: part '{part}' failed")
+        results[part] = json.loads(done.stdout.strip().splitlines()[-1])
     results["dvc_noop"] = dvc_noop()
     Path("reports").mkdir(exist_ok=True)
     Path("reports/bench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
