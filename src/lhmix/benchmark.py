@@ -73,7 +73,7 @@ def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int
     for session in sessions.values():
         session.model.train()
         for step in range(warmup_steps):
-            session.train_step(batches[step % len(batches)], _mixes(session), 1, step + 1)
+            session.train_step(batches[step % len(batches)], _mixes(session))
     times = {name: [] for name in sessions}
     position = warmup_steps
     for _ in range(rounds):
@@ -81,7 +81,7 @@ def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int
             for offset in range(steps_per_round):
                 batch = batches[(position + offset) % len(batches)]
                 start = time.perf_counter()
-                session.train_step(batch, _mixes(session), 1, position + offset)
+                session.train_step(batch, _mixes(session))
                 times[name].append(time.perf_counter() - start)
         position += steps_per_round
     return times

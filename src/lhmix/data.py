@@ -145,7 +145,9 @@ class Batch:
     targets: torch.Tensor         # [B, V] multi-hot, float32
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(*(tensor.to(device, non_blocking=True) for tensor in
+        """On a GPU through pinned memory, so that the copy does not block the host."""
+        pin = device.type == "cuda"
+        return Batch(*((tensor.pin_memory() if pin else tensor).to(device, non_blocking=True) for tensor in
                        (self.indices, self.input_ids, self.attention_mask, self.targets)))
 
     def __len__(self) -> int:

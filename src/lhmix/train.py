@@ -66,6 +66,8 @@ DEVICES = ("auto", "cpu", "cuda")
 WARMUP_KIND = "lhmix-warmup-state"
 # Named random streams, so that no two of them share a seed.
 MIX_STREAM, MLM_STREAM = 1, 2
+# On a GPU, losses are copied to the host (a synchronisation) once per this many steps.
+GPU_SYNC_EVERY = 50
 # Ranks other than 0 wait while rank 0 evaluates; on CPU a big dev set takes long.
 COLLECTIVE_TIMEOUT = timedelta(hours=6)
 
@@ -288,6 +290,15 @@ class Objective(nn.Module):
         return loss
 
 
+def _check_finite(losses: list[tuple[int, torch.Tensor]], epoch: int) -> float:
+    """Raise NonFiniteLoss naming the first step whose loss is NaN or inf; else the last loss."""
+    values = torch.stack([loss for _, loss in losses]).float().cpu().tolist()
+    for (step, _), value in zip(losses, values):
+        if not math.isfinite(value):
+            raise NonFiniteLoss(epoch, step, value)
+    return values[-1]
+
+
 def _stream_seed(seed: int, stream: int, rank: int) -> int:
     return int(np.random.SeedSequence([seed, stream, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
 
@@ -425,32 +436,37 @@ class Session:
                                  min_size=procs.world_size)
         self.model.train()
         loss_sum = torch.zeros(2, dtype=torch.float64, device=self.device)  # sum of losses, examples
+        # Losses reach the host (a sync on a GPU) only every `check_every` steps; on the CPU, every step.
+        check_every = 1 if self.device.type == "cpu" else GPU_SYNC_EVERY
+        unchecked: list[tuple[int, torch.Tensor]] = []
         bar = tqdm(total=len(self.train_split), desc=f"epoch {epoch}", unit="ex", leave=False,
                    disable=None if procs.main else True, mininterval=1.0, dynamic_ncols=True)
         start = time.perf_counter()
         for step, batch_indices in enumerate(batches, start=1):
-            value, size = self.train_step(batch_indices, mixing_on, epoch, step)
-            loss_sum += torch.tensor([value * size, size], dtype=torch.float64, device=self.device)
+            loss, size = self.train_step(batch_indices, mixing_on)
+            loss_sum[0] += loss.double() * size
+            loss_sum[1] += size
+            unchecked.append((step, loss))
             bar.update(len(batch_indices))
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{value:.4f}", refresh=False)
+            if len(unchecked) >= check_every or step == len(batches):
+                last = _check_finite(unchecked, epoch)
+                unchecked = []
+                bar.set_postfix(loss=f"{last:.4f}", refresh=False)
         seconds = time.perf_counter() - start
         bar.close()
         if procs.world_size > 1:
             dist.all_reduce(loss_sum)
         return float(loss_sum[0] / loss_sum[1]), seconds
 
-    def train_step(self, batch_indices: list[int], mixing_on: bool, epoch: int, step: int) -> tuple[float, int]:
-        """One optimizer step on this rank's share of a batch; returns (loss, documents)."""
+    def train_step(self, batch_indices: list[int], mixing_on: bool) -> tuple[torch.Tensor, int]:
+        """One optimizer step on this rank's share of a batch; returns (the loss, on the device, and
+        the number of documents). No host synchronisation: the caller checks losses in windows."""
         procs = self.procs
         batch = collate(self.train_split, shard(batch_indices, procs.rank, procs.world_size),
                         self.tokenizer.pad_token_id, self.num_labels).to(self.device)
         perm, lam = self.mixing_inputs(batch.indices) if mixing_on else (None, None)
         with self.autocast():
             loss = self.objective(batch.input_ids, batch.attention_mask, batch.targets, perm, lam)
-        value = loss.item()
-        if not math.isfinite(value):
-            raise NonFiniteLoss(epoch, step, value)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -459,7 +475,7 @@ class Session:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        return value, len(batch)
+        return loss.detach(), len(batch)
 
     def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The partner of each sample and its ratio lambda, from the Mixup generator only."""
