@@ -28,7 +28,7 @@ from lhmix.train import Processes, Session, TrainConfig, resolve_device
 from lhmix.encoders import load_encoder, load_tokenizer
 
 VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
-ROUNDS, STEPS_PER_ROUND = 5, 4
+ROUNDS, STEPS_PER_ROUND = 8, 4
 RCV1_TEST_DOCS, RCV1_LABELS = 781_265, 103
 
 
@@ -79,8 +79,10 @@ def part_train(params: dict, dataset: str) -> dict:
                               "model_gflops_per_second": round(statistics.median(achieved), 1),
                               "mfu": round(statistics.median(achieved) / peak, 3)}
         reference = variants["prompt"]["median_step_seconds"]
-        for entry in variants.values():
-            entry["step_time_vs_prompt"] = round(entry["median_step_seconds"] / reference, 3)
+        for name, entry in variants.items():
+            # Paired on the batch: the same batch through both variants, so lengths cancel out.
+            entry["step_time_vs_prompt"] = round(statistics.median(
+                mine / theirs for mine, theirs in zip(times[name], times["prompt"])), 3)
         lengths = prompt.train_split.lengths
         max_length = prompt.config.max_length
         full_vocabulary = full_vocabulary_scoring_seconds(prompt, batch_size, int(np.median(lengths)))
@@ -142,16 +144,20 @@ def part_eval(params: dict, dataset: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         session = session_for(params, dataset, "prompt", Path(folder))
         test = session.encode(session.test_docs)
-        session.evaluate(test)  # warm-up
-        total = benchmark.median_seconds(lambda: session.evaluate(test), 3)
         batches = sorted_batches(test.lengths, session.config.eval_batch_size)
 
         def encoder_only():
+            session.model.eval()  # evaluate() puts the model back in training mode when done
             with torch.inference_mode():
                 for indices in batches:
                     batch = collate(test, indices, session.tokenizer.pad_token_id, session.num_labels)
                     session.model(batch.input_ids, batch.attention_mask)
-        encoder = benchmark.median_seconds(encoder_only, 3)
+        session.evaluate(test)  # warm-up
+        totals, encoders = [], []
+        for _ in range(5):  # alternated, so that a slow moment of the machine hits both alike
+            totals.append(benchmark.median_seconds(lambda: session.evaluate(test), 1))
+            encoders.append(benchmark.median_seconds(encoder_only, 1))
+        total, encoder = statistics.median(totals), statistics.median(encoders)
         docs_per_second = len(test) / total
         # One batch of decisions stands for every batch: the cost of update() does not depend on the values.
         gold = np.random.default_rng(0).random((4096, RCV1_LABELS)) < 0.03
@@ -165,7 +171,7 @@ def part_eval(params: dict, dataset: str) -> dict:
         metrics_seconds = benchmark.median_seconds(rcv1_metrics, 3)
         return {"test_docs": len(test), "eval_batch_size": session.config.eval_batch_size,
                 "docs_per_second_with_metrics": round(docs_per_second, 1),
-                "share_outside_encoder": round(max(0.0, 1 - encoder / total), 3),
+                "seconds_with_metrics": round(total, 3), "seconds_encoder_only": round(encoder, 3),
                 "rcv1_sized_metrics_seconds": round(metrics_seconds, 2),
                 "rcv1_sized_encoder_seconds_at_this_speed": round(RCV1_TEST_DOCS / docs_per_second, 1),
                 "peak_rss_mib": peak_rss_mib()}
@@ -205,7 +211,8 @@ def markdown(results: dict) -> str:
               f"| similarity: encoding distinct vs every training doc | {sim['encode_distinct_seconds']} s vs "
               f"{sim['encode_every_training_doc_seconds']} s ({sim['distinct_vs_every_doc']}) |",
               f"| evaluation docs/s incl. metrics | {evaluation['docs_per_second_with_metrics']} |",
-              f"| evaluation time outside the encoder | {evaluation['share_outside_encoder']:.1%} |",
+              f"| evaluation of the test set: all / encoder alone | {evaluation['seconds_with_metrics']} s / "
+              f"{evaluation['seconds_encoder_only']} s |",
               f"| metrics on 781k x 103 (RCV1-sized) | {evaluation['rcv1_sized_metrics_seconds']} s (encoder at this "
               f"speed: {evaluation['rcv1_sized_encoder_seconds_at_this_speed']} s) |",
               f"| peak RSS: training / evaluation | {train['peak_rss_mib']} / {evaluation['peak_rss_mib']} MiB |",

@@ -69,15 +69,19 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
 
 def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int, steps_per_round: int,
                            warmup_steps: int = 2) -> dict[str, list[float]]:
-    """Seconds of each training step of each session, sessions taking turns round by round."""
+    """Seconds of each training step of each session, sessions taking turns round by round (the
+    order rotating, so that none is always first)."""
     for session in sessions.values():
         session.model.train()
         for step in range(warmup_steps):
             session.train_step(batches[step % len(batches)], _mixes(session))
     times = {name: [] for name in sessions}
     position = warmup_steps
-    for _ in range(rounds):
-        for name, session in sessions.items():
+    names = list(sessions)
+    for round_number in range(rounds):
+        turn = round_number % len(names)
+        for name in names[turn:] + names[:turn]:
+            session = sessions[name]
             for offset in range(steps_per_round):
                 batch = batches[(position + offset) % len(batches)]
                 start = time.perf_counter()
