@@ -40,7 +40,9 @@ def _row(run, metrics: dict) -> dict:
 def collect(params: dict, dataset: str, root=None) -> dict:
     """Read exactly the runs that params name (raises on a missing one)."""
     extra = {} if root is None else {"root": root}
-    rows = lambda runs: [_row(run, read_metrics(run)) for run in runs]
+
+    def rows(runs) -> list[dict]:
+        return [_row(run, read_metrics(run)) for run in runs]
     sweeps = sweep_runs(params, dataset, **extra)
     return {"main": rows(main_runs(params, dataset, **extra)),
             "sweeps": {grid: rows(runs) for grid, runs in sweeps.items()},
