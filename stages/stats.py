@@ -28,7 +28,7 @@ def main() -> int:
         stats.markdown(dataset, dataset_stats, results, summary, tests, int(params["sweeps"]["seed"])),
         encoding="utf-8")
     with open(out / "curves.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["run", "epoch", "dev_macro_f1"])
+        writer = csv.DictWriter(handle, fieldnames=["variant", "epoch", "dev_macro_f1"])
         writer.writeheader()
         writer.writerows(stats.curves_rows(results))
     print((out / "tables.md").read_text(encoding="utf-8"))

@@ -67,7 +67,10 @@ def test_summary_and_ttests_against_hand_computed_values(tmp_path):
     assert "| prompt_lhmix | 3 | 62.00 +- 1.00 | 52.00 +- 1.00 |" in table
     assert "too_rare: 4" in table
     curves = stats.curves_rows(results)
-    assert {"run": "prompt-s0", "epoch": 2, "dev_macro_f1": 50.0} in curves
+    # prompt: dev macro-F1 at epoch 2 equals its test macro 0.50 on every seed; prompt_lhmix: mean of .51 .52 .53
+    assert {"variant": "prompt", "epoch": 2, "dev_macro_f1": 50.0} in curves
+    assert {"variant": "prompt_lhmix", "epoch": 1, "dev_macro_f1": 51.0} in curves
+    assert [row["variant"] for row in curves[:2]] == ["bert", "bert"]
 
 
 def test_ttest_with_one_seed_is_not_available():

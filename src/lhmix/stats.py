@@ -159,7 +159,11 @@ def markdown(dataset: str, dataset_stats: dict, results: dict, summary: dict, te
 
 
 def curves_rows(results: dict) -> list[dict]:
-    """Dev macro-F1 per epoch of every main run, for `dvc plots`."""
-    return [{"run": f"{r['variant']}-s{r['seed']}", "epoch": h["epoch"],
-             "dev_macro_f1": percent(h["dev_macro_f1"])}
-            for r in results["main"] for h in r["history"]]
+    """Dev macro-F1 (%) per epoch of each variant, the mean over its seeds, for `dvc plots`."""
+    by_point: dict[tuple[str, int], list[float]] = {}
+    for row in results["main"]:
+        for point in row["history"]:
+            by_point.setdefault((row["variant"], point["epoch"]), []).append(point["dev_macro_f1"])
+    order = {variant: index for index, variant in enumerate(ordered_variants(results["main"]))}
+    return [{"variant": variant, "epoch": epoch, "dev_macro_f1": percent(np.mean(values))}
+            for (variant, epoch), values in sorted(by_point.items(), key=lambda item: (order[item[0][0]], item[0][1]))]
