@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from lhmix.files import replaced_on_success
 from lhmix.hierarchy import Hierarchy
 
 SPLITS = ("train", "dev", "test")
@@ -37,12 +38,9 @@ def dumps(obj) -> str:
 
 def write_json(obj, path: str | Path) -> None:
     """Pretty, sorted, newline-terminated JSON, written via a temporary file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n",
-                         encoding="utf-8")
-    os.replace(temporary, path)
+    with replaced_on_success(path) as temporary:
+        temporary.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n",
+                             encoding="utf-8")
 
 
 def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:

@@ -15,7 +15,6 @@ once; training only looks rows up. The table is keyed by the sorted label ids of
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +23,7 @@ from torch import Tensor
 
 from lhmix.encoders import load_encoder, load_tokenizer
 from lhmix.errors import LhmixError
+from lhmix.files import replaced_on_success
 from lhmix.hierarchy import Hierarchy
 
 log = logging.getLogger(__name__)
@@ -78,13 +78,10 @@ class SimilarityTable:
 
     def save(self, path: str | Path) -> None:
         """Written via a temporary file; same content gives the same bytes."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {"keys": [list(key) for key in self.keys], "vectors": self.vectors.contiguous(),
                    "texts": self.texts, "encoder": self.encoder_name, "num_docs": self.num_docs}
-        temporary = path.with_name(f".{path.name}.tmp")
-        torch.save(payload, temporary)
-        os.replace(temporary, path)
+        with replaced_on_success(path) as temporary:
+            torch.save(payload, temporary)
 
     @classmethod
     def load(cls, path: str | Path) -> "SimilarityTable":

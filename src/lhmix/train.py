@@ -55,6 +55,7 @@ from lhmix.data import (Encoded, collate, length_batches, read_dataset, shard, s
                         train_subset)
 from lhmix.encoders import load_tokenizer
 from lhmix.errors import LhmixError, ParamError
+from lhmix.files import replaced_on_success
 from lhmix.metrics import F1Accumulator
 from lhmix.models import HTCModel, build_inputs
 
@@ -314,10 +315,8 @@ def file_digest(*paths: Path) -> str:
 
 def _save(obj, path: Path) -> None:
     """torch.save via a temporary file: a kill mid-write never leaves a broken checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
+    with replaced_on_success(path) as temporary:
+        torch.save(obj, temporary)
 
 
 def _load(path: Path):
@@ -630,14 +629,13 @@ def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels
     unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`.
     Written with fixed zip timestamps so that equal predictions give equal bytes."""
     arrays = {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)}
-    temporary = path.with_name(f".{path.name}.tmp")
-    with zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with replaced_on_success(path) as temporary, \
+            zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(info, "w") as handle:
                 np.lib.format.write_array(handle, np.asarray(array, order="C"), allow_pickle=False)
-    os.replace(temporary, path)
 
 
 # --------------------------------------------------------------------------- entry points
