@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from lhmix.contract import read_split, write_dataset
-from lhmix.datasets import nyt
+from lhmix.datasets import nyt, prepare
 from lhmix.errors import MalformedInput, ParamError, RawDataMissing
 
 VOCAB = """\
@@ -114,14 +115,40 @@ def test_labels_texts_splits_and_drops(raw: Path) -> None:
     assert dataset.splits["dev"] == [{"id": "0000003", "labels": [1, 4], "text": "Mets win again today."}]
     assert dataset.splits["test"] == [
         {"id": "0000006", "labels": [0, 2], "text": "LEAD: Stocks rose. Bonds fell sharply."}]
-    assert dataset.dropped == {"no_label": 1, "empty_text": 1}
+    assert dataset.dropped == {"no_label": 1, "empty_text": 1, "repeat_within_list": 0,
+                               "repeat_across_lists": 0}
 
 
 def test_contract_written(raw: Path, tmp_path: Path) -> None:
     stats = write_dataset(nyt.build(raw, {}), tmp_path / "out")
     assert stats["splits"] == {"train": 2, "dev": 1, "test": 1}
     assert stats["depth"] == 3 and stats["num_labels"] == 6
-    assert stats["dropped"] == {"empty_text": 1, "no_label": 1}
+    assert stats["dropped"] == {"empty_text": 1, "no_label": 1, "repeat_across_lists": 0,
+                                "repeat_within_list": 0}
+
+
+# Like the published lists: a path three times in train, paths of train in val and test, of val in
+# test, and repeats inside val and test.
+LISTS_WITH_REPEATS = {
+    "idnewnyt_train.json": ["Nytimes/1987/0000001.xml", "Nytimes/1988/0000005.xml",
+                            "Nytimes/1987/0000001.xml", "Nytimes/1987/0000002.xml",
+                            "Nytimes/1987/0000001.xml"],
+    "idnewnyt_val.json": ["Nytimes/1987/0000003.xml", "Nytimes/1988/0000005.xml",
+                          "Nytimes/1987/0000003.xml"],
+    "idnewnyt_test.json": ["Nytimes/1988/0000006.xml", "Nytimes/1987/0000003.xml",
+                           "Nytimes/1987/0000001.xml", "Nytimes/1988/0000004.xml",
+                           "Nytimes/1988/0000006.xml"],
+}
+
+
+def test_repeated_paths_stay_once_in_the_first_list(tmp_path: Path) -> None:
+    stats = write_dataset(nyt.build(write_raw(tmp_path / "raw", lists=LISTS_WITH_REPEATS), {}),
+                          tmp_path / "out")
+    ids = {split: [doc["id"] for doc in read_split(tmp_path / "out", split)]
+           for split in ("train", "dev", "test")}
+    assert ids == {"train": ["0000001", "0000005"], "dev": ["0000003"], "test": ["0000006"]}
+    assert stats["dropped"] == {"repeat_within_list": 4, "repeat_across_lists": 3,
+                                "no_label": 1, "empty_text": 1}
     assert [doc["id"] for doc in read_split(tmp_path / "out", "train")] == ["0000001", "0000005"]
 
 
@@ -201,12 +228,45 @@ def test_empty_vocabulary(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("lines, problem", [
     (["Nytimes/1987/0000003.xml", "Nytimes/1987/0000003"], "expected a corpus path"),
-    (["Nytimes/1987/0000003.xml", "Nytimes/1987/0000001.xml"], "already listed at .*idnewnyt_train.json:1"),
+    (["Nytimes/1987/0000003.xml", "Nytimes/1990/0000001.xml"],
+     "document 0000001 is listed under 1990 here but under 1987 at .*idnewnyt_train.json:1$"),
 ])
 def test_bad_split_list(tmp_path: Path, lines: list[str], problem: str) -> None:
     raw = write_raw(tmp_path / "raw", lists=dict(LISTS, **{"idnewnyt_val.json": lines}))
     with pytest.raises(MalformedInput, match=f"idnewnyt_val.json:2: .*{problem}"):
         nyt.build(raw, {})
+
+
+@pytest.mark.parametrize("lines, problem", [
+    ([], "lists no document"),
+    (["", "  "], "lists no document"),
+    (["Nytimes/1987/0000001.xml", "Nytimes/1988/0000005.xml"],
+     "its 2 lines all repeat documents listed before them"),
+])
+def test_split_list_that_gives_no_document(tmp_path: Path, lines: list[str], problem: str) -> None:
+    raw = write_raw(tmp_path / "raw", lists=dict(LISTS, **{"idnewnyt_val.json": lines}))
+    with pytest.raises(MalformedInput) as caught:
+        prepare("nyt", {}, raw, tmp_path / "processed" / "nyt")
+    assert str(caught.value) == (f"{raw / 'idnewnyt_val.json'}: {problem}: split dev would be empty; "
+                                 f"expected one corpus path like Nytimes/1995/0799990.xml per line")
+    assert not (tmp_path / "processed").exists()
+
+
+PUBLISHED = Path(__file__).resolve().parents[1] / "data" / "raw" / "nyt"
+
+
+def test_published_split_lists_and_vocabulary() -> None:
+    """The files of the published setup (HiAGM's data/ folder), when they are in data/raw/nyt/."""
+    missing = [name for name in (*nyt.SPLIT_LISTS.values(), nyt.VOCAB) if not (PUBLISHED / name).is_file()]
+    if missing:
+        pytest.skip(f"the published NYT lists and vocabulary are not all in {PUBLISHED} "
+                    f"(missing {', '.join(map(str, missing))})")
+    dropped: Counter = Counter()
+    sizes = {split: len(entries) for split, entries in nyt.read_split_lists(PUBLISHED, dropped).items()}
+    assert sizes == {"train": 23_280, "dev": 5_816, "test": 7_259}
+    assert dropped["repeat_within_list"] + dropped["repeat_across_lists"] == 116
+    hierarchy, _ = nyt.read_vocabulary(PUBLISHED / nyt.VOCAB)
+    assert (len(hierarchy), hierarchy.depth) == (166, 8)
 
 
 def test_parameters_are_refused(raw: Path) -> None:

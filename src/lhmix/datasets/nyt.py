@@ -17,12 +17,17 @@ then one `Top/...` path per line).
   `<p>` is the abstract when there is one (the lead paragraph then comes twice), else the
   `lead_paragraph` block, which `full_text` repeats. Case is kept (HPT keeps it; the uncased
   tokenizer lowers it).
-- splits: the lists, in their order: 23,345 / 5,834 / 7,292. Document id = the number in the
-  path (`0799990`).
+- splits: the lists, in their order, one copy per document. The published lists repeat paths,
+  within a list and across lists; the published script kept every copy and put each in the first
+  of train, val, test whose list names it. Here a document stays only where it is first listed in
+  that order, and every repeated line is counted in `dropped` (`repeat_within_list`,
+  `repeat_across_lists`): 23,280 / 5,816 / 7,259 documents. The papers' 23,345 / 5,834 / 7,292 are
+  the lists' line counts. Document id = the number in the path (`0799990`).
 
 A listed document the corpus does not have stops the stage (the published script fails on it
-too). Listed documents the published script could not have used are counted in `dropped`:
-`empty_text` (it skipped them) and `no_label` (it kept them with no label; the contract needs one).
+too), and so does a list that gives its split no document. Listed documents the published script
+could not have used are also counted in `dropped`: `empty_text` (it skipped them) and `no_label`
+(it kept them with no label; the contract needs one).
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ put them in data/raw/nyt/. See data/raw/nyt/README.md."""
 # One line of a split list: the published script keeps the text between "Nytimes/YYYY/" and ".xml".
 _LISTED_PATH = re.compile(r"(?:.*/)?(?P<year>\d{4})/(?P<number>\d+)\.xml")
 _SHORTEST_USED_PATH = 3  # Top/News/Business; the published script skips Top/News
+DROP_REASONS = ("repeat_within_list", "repeat_across_lists", "empty_text", "no_label")
 
 
 @dataclass(frozen=True)
@@ -78,9 +84,9 @@ def build(raw_dir: Path, cfg: dict) -> PreparedDataset:
     raw_dir = Path(raw_dir)
     check_present(raw_dir)
     hierarchy, label_of = read_vocabulary(raw_dir / VOCAB)
-    lists = read_split_lists(raw_dir)
+    dropped: Counter = Counter({reason: 0 for reason in DROP_REASONS})  # zeros are listed in stats too
+    lists = read_split_lists(raw_dir, dropped)
     articles = read_articles(raw_dir / CORPUS, [entry for entries in lists.values() for entry in entries])
-    dropped: Counter = Counter({"empty_text": 0, "no_label": 0})  # zeros are listed in stats too
     splits = {}
     for split, entries in lists.items():
         splits[split] = []
@@ -146,26 +152,44 @@ def labels_of(taxonomy: tuple[str, ...], label_of: dict[str, int]) -> set[int]:
 
 # ---------------------------------------------------------------- split lists
 
-def read_split_lists(raw_dir: Path) -> dict[str, list[Listed]]:
+def read_split_lists(raw_dir: Path, dropped: Counter) -> dict[str, list[Listed]]:
+    """The documents of each list in list order, each once: a document listed again, in the same
+    list or a later one (train, val, test), stays where it was first listed; the extra lines are
+    counted in `dropped`."""
     lists: dict[str, list[Listed]] = {}
-    first_seen: dict[str, Listed] = {}
+    first_seen: dict[str, tuple[str, Listed]] = {}  # document number -> (split, entry)
     for split, name in SPLIT_LISTS.items():
         path = raw_dir / name
         lists[split] = []
+        listed_lines = 0
         for number, line in enumerate(read_lines(path), start=1):
             if not line.strip():
                 continue
-            match = _LISTED_PATH.fullmatch(line.strip())
-            if match is None:
-                raise MalformedInput(path, number, f"expected a corpus path like "
-                                                   f"Nytimes/1995/0799990.xml, found {line.strip()!r}")
-            entry = Listed(number=match["number"], year=match["year"], where=f"{path}:{number}")
-            earlier = first_seen.setdefault(entry.number, entry)
-            if earlier is not entry:
-                raise MalformedInput(path, number, f"document {entry.number} is already listed "
-                                                   f"at {earlier.where}")
-            lists[split].append(entry)
+            listed_lines += 1
+            entry = parse_listed(path, number, line.strip())
+            first_split, first = first_seen.setdefault(entry.number, (split, entry))
+            if first is entry:
+                lists[split].append(entry)
+            elif first.year != entry.year:
+                raise MalformedInput(path, number, f"document {entry.number} is listed under "
+                                                   f"{entry.year} here but under {first.year} at "
+                                                   f"{first.where}")
+            else:
+                dropped["repeat_within_list" if first_split == split else "repeat_across_lists"] += 1
+        if not lists[split]:
+            problem = (f"its {listed_lines} lines all repeat documents listed before them" if listed_lines
+                       else "lists no document")
+            raise MalformedInput(path, None, f"{problem}: split {split} would be empty; expected one "
+                                             f"corpus path like Nytimes/1995/0799990.xml per line")
     return lists
+
+
+def parse_listed(path: Path, number: int, line: str) -> Listed:
+    match = _LISTED_PATH.fullmatch(line)
+    if match is None:
+        raise MalformedInput(path, number, f"expected a corpus path like Nytimes/1995/0799990.xml, "
+                                           f"found {line!r}")
+    return Listed(number=match["number"], year=match["year"], where=f"{path}:{number}")
 
 
 # ---------------------------------------------------------------- the corpus
