@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -257,6 +258,38 @@ def test_tsv_with_a_stray_quote(tmp_path):
     path.write_text(text, encoding="utf-8", newline="")
     with pytest.raises(MalformedInput, match=r"Data\.txt:9: unreadable tab-separated record"):
         wos.build(tmp_path, {})
+
+
+@pytest.mark.parametrize("rows", [ROWS[:10], ROWS], ids=["no later quote", "a later quote"])
+def test_tsv_unclosed_quote_is_reported_where_it_opens(tmp_path, rows):
+    path = write_tsv(tmp_path, rows=rows)
+    text = path.read_text(encoding="utf-8").replace("SQL tables.", '"SQL tables.')
+    path.write_text(text, encoding="utf-8", newline="")
+    with pytest.raises(MalformedInput, match=r"Data\.txt:9: unreadable tab-separated record "
+                                             r"\(.*; the reader stopped at line 1[12]\)"):
+        wos.build(tmp_path, {})
+
+
+def not_a_workbook(path: Path) -> None:
+    path.write_bytes(b"Y1\tY2\tY\tDomain\tarea\tkeywords\tAbstract\n")
+
+
+def truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[:1000])
+
+
+def zip_without_the_workbook(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("Data.txt", "not a sheet")
+
+
+@pytest.mark.parametrize("damage", [not_a_workbook, truncated, zip_without_the_workbook])
+def test_damaged_xlsx_names_the_file(tmp_path, damage):
+    path = write_xlsx(tmp_path)
+    damage(path)
+    with pytest.raises(MalformedInput) as caught:
+        wos.build(tmp_path, {})
+    assert str(caught.value).startswith(f"{path}: cannot be read as an Excel workbook (")
 
 
 def test_tsv_that_is_not_utf8(tmp_path):

@@ -23,6 +23,8 @@ from __future__ import annotations
 import csv
 import io
 import re
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils.exceptions import InvalidFileException
 from sklearn.model_selection import train_test_split
 
 from lhmix.contract import PreparedDataset
@@ -190,9 +193,20 @@ def parse_row(path: Path, number: int, cell: dict[str, str]) -> Row:
     return Row(number=number, code=(code[0], code[1]), domain=domain, area=area, text=text)
 
 
+# What openpyxl lets through from its zip and XML layers for a file that is not a sound .xlsx
+# (not a zip, truncated, a zip without the workbook parts, broken XML inside).
+_DAMAGED_WORKBOOK = (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError, ValueError,
+                     SyntaxError, InvalidFileException)
+
+
 def read_xlsx(path: Path) -> tuple[list[str], Records]:
-    # All cells as text, and no "NA"/"null" turned into missing values.
-    frame = pd.read_excel(path, engine="openpyxl", dtype=str, keep_default_na=False)
+    try:
+        # All cells as text, and no "NA"/"null" turned into missing values.
+        frame = pd.read_excel(path, engine="openpyxl", dtype=str, keep_default_na=False)
+    except _DAMAGED_WORKBOOK as error:
+        raise MalformedInput(path, None, f"cannot be read as an Excel workbook ({error}); unzip "
+                                         f"Data.xlsx again from WebOfScience.zip, or save the sheet as "
+                                         f"tab-separated text at {TSV}") from None
     records = enumerate(frame.itertuples(index=False, name=None), start=2)
     return [str(name) for name in frame.columns], records
 
@@ -225,5 +239,10 @@ def _tsv_records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
             yield line, record
             line = reader.line_num + 1
     except csv.Error as error:
-        raise MalformedInput(path, reader.line_num,
-                             f"unreadable tab-separated record: {error}") from None
+        # Reported where the record starts, which is where its unclosed quote opens unless an
+        # earlier field of it spans lines: the reader itself runs on to a later quote or to the end
+        # of the file before it fails.
+        stopped = f"; the reader stopped at line {reader.line_num}" if reader.line_num != line else ""
+        raise MalformedInput(path, line, f"unreadable tab-separated record ({error}{stopped}): a field "
+                                         f"that starts with a double quote must end with one, and "
+                                         f"quotes inside it must be doubled") from None
