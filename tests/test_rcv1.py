@@ -275,6 +275,29 @@ def test_bad_topic_tree(tmp_path: Path, extra: str, line: int, problem: str) -> 
         rcv1.build(raw, {})
 
 
+@pytest.mark.parametrize("good, bad, line, column", [
+    (b"ECONOMICS", b"ECON\xd6MICS", 6, 56),   # Latin-1 in a description: it was read as U+FFFD
+    (b"child: GCAT", b"child: GC\xc1T", 8, 28),  # in a code: the qrels file was blamed
+])
+def test_topic_tree_byte_that_is_not_utf8(tmp_path: Path, good: bytes, bad: bytes, line: int,
+                                          column: int) -> None:
+    raw = write_raw(tmp_path)
+    (raw / rcv1.TOPIC_TREE).write_bytes(TOPIC_TREE.encode("ascii").replace(good, bad))
+    with pytest.raises(MalformedInput, match=f"rcv1.topics.hier.orig:{line}: byte 0x.. at column "
+                                             f"{column} is not UTF-8 text"):
+        rcv1.build(raw, {})
+
+
+def test_gzipped_appendix_with_damaged_data(tmp_path: Path) -> None:
+    raw = write_raw(tmp_path, compress=True)
+    path = raw / f"{rcv1.QRELS}.gz"
+    content = bytearray(path.read_bytes())
+    content[20:30] = bytes(10)  # inside the deflate stream
+    path.write_bytes(bytes(content))
+    with pytest.raises(MalformedInput, match=r"rcv1-v2\.topics\.qrels\.gz: cannot be read"):
+        rcv1.build(raw, {})
+
+
 def test_topic_tree_cycle(tmp_path: Path) -> None:
     tree = TOPIC_TREE + "parent: B1 child: A1 child-description: A\nparent: A1 child: B1 child-description: B\n"
     with pytest.raises(MalformedInput, match="its own ancestor"):

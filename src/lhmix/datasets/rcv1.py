@@ -35,7 +35,7 @@ import zlib
 from collections import Counter
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import Callable, Iterator
 
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
@@ -140,19 +140,21 @@ def locate(raw_dir: Path) -> dict[str, Path]:
 
 # ---------------------------------------------------------------- LYRL2004 appendices
 
-def open_text(path: Path) -> TextIO:
-    """A LYRL text file, gzipped or not. Undecodable bytes become U+FFFD and then fail the
-    format checks with their line number."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
-
-
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The lines of a LYRL text file, gzipped or not, numbered from 1. The files are ASCII: a byte
+    that is not UTF-8 stops here with its line, not later as a wrong topic code or name."""
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with open_text(path) as handle:
-            yield from enumerate(handle, start=1)
-    except (OSError, EOFError) as error:  # a damaged .gz
+        with opener(path, "rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise MalformedInput(path, number, f"byte 0x{raw[error.start]:02x} at column "
+                                                       f"{error.start + 1} is not UTF-8 text (the "
+                                                       f"LYRL2004 files are ASCII)") from None
+                yield number, line
+    except (OSError, EOFError, zlib.error) as error:  # a damaged .gz
         raise MalformedInput(path, None, f"cannot be read ({error})") from None
 
 
