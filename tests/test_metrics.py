@@ -29,8 +29,13 @@ def test_hand_computed_f1():
     # a1 (1,1,1) F1 0.5; a2 (0,0,1) F1 0.  Totals tp 4, fp 1, fn 2.
     assert result["micro_f1"] == pytest.approx(8 / 11)
     assert result["macro_f1"] == pytest.approx((1 + 0 + 0.5 + 0) / 4)
-    assert result["per_depth"]["1"] == pytest.approx({"micro_f1": 1.0, "macro_f1": 0.5})
-    assert result["per_depth"]["2"] == pytest.approx({"micro_f1": 2 / 5, "macro_f1": 0.25})
+    assert result["precision"] == pytest.approx(4 / 5) and result["recall"] == pytest.approx(4 / 6)
+    assert result["predicted_per_doc"] == pytest.approx(5 / 3) and result["gold_per_doc"] == 2.0
+    assert result["per_depth"]["1"] == pytest.approx(
+        {"micro_f1": 1.0, "macro_f1": 0.5, "precision": 1.0, "recall": 1.0})
+    # depth 2: tp 1, fp 1, fn 2
+    assert result["per_depth"]["2"] == pytest.approx(
+        {"micro_f1": 2 / 5, "macro_f1": 0.25, "precision": 1 / 2, "recall": 1 / 3})
     # terciles by (train count, id): rare = {b, a2}, medium = {a1}, frequent = {a}
     assert result["by_frequency"] == pytest.approx({"rare": 0.0, "medium": 0.5, "frequent": 1.0})
     assert result["frequency_buckets"]["rare"] == {"labels": 2, "min_train_count": 0, "max_train_count": 3}

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from lhmix import mixup
 from lhmix.errors import ParamError
 from lhmix.losses import zmlce
 from lhmix.mixup import beta_ratio, check_ratio_params, lhmix_ratio, mix, mixed_loss, permutation
@@ -106,3 +107,14 @@ def test_mixed_loss_weighs_each_sample_with_its_own_lambda():
     slip = mean_lam * sum(own) / 3 + (1 - mean_lam) * sum(partner) / 3
     assert got.mean().item() != pytest.approx(slip, rel=1e-3)
     assert got.mean().item() == pytest.approx(sum(expected) / 3, rel=1e-6)
+
+
+def test_histogram_summary_by_hand():
+    values = torch.tensor([0.5001, 0.5002, 0.5205, 0.5505, 0.9999])
+    counts = mixup.histogram(values)
+    assert counts.shape == (mixup.HISTOGRAM_BINS,) and counts.sum() == 5
+    summary = mixup.histogram_summary(counts.tolist(), float(values.double().sum()))
+    # cumulative counts reach 0.25 (5 %) in bin 500, 2.5 (50 %) in bin 520, 4.75 (95 %) in bin 999
+    assert summary == {"n": 5, "mean": pytest.approx(0.61424, abs=1e-6), "q05": 0.5005, "q50": 0.5205,
+                       "q95": 0.9995, "first_bin": 500, "counts": [2] + [0] * 19 + [1] + [0] * 29 + [1] + [0] * 448 + [1]}
+    assert mixup.histogram_summary([0.0] * mixup.HISTOGRAM_BINS, 0.0) == {"n": 0}

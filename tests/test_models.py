@@ -1,6 +1,9 @@
 import pytest
 import torch
+import transformers
+from torch import nn
 
+from lhmix import models
 from lhmix.encoders import load_encoder, load_tokenizer
 from lhmix.errors import LhmixError, ParamError
 from lhmix.hierarchy import Hierarchy
@@ -20,7 +23,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def prompt_model(tokenizer):
-    return HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, mlm=True).eval()
+    return HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, head="mlm", mlm_loss=True).eval()
 
 
 def batch(ids_lists, pad_id=0):
@@ -57,12 +60,12 @@ def test_bert_layout_and_length_errors(tokenizer):
         ["[CLS]", "neural", "networks", "learn", "[SEP]"], ["[CLS]", "genes", "[SEP]"]]
     with pytest.raises(ParamError, match="max_length"):
         build_inputs(tokenizer, TEXTS, "prompt", 3, max_length=9)
-    with pytest.raises(ParamError, match="kind"):
+    with pytest.raises(ParamError, match="family"):
         build_inputs(tokenizer, TEXTS, "gpt", 3, max_length=9)
 
 
 def test_new_parameters_initialised_from_names(prompt_model, tokenizer):
-    reference, _ = load_encoder("tiny-random")  # same seeded weights, untouched by the model
+    reference = load_encoder("tiny-random").encoder  # same seeded weights, untouched by the model
     embeddings = reference.get_input_embeddings().weight
     for label in HIERARCHY.labels:
         name_ids = tokenizer(label.name, add_special_tokens=False)["input_ids"]
@@ -78,20 +81,57 @@ def test_new_parameters_initialised_from_names(prompt_model, tokenizer):
     assert prompt_model.depth_slices == [slice(0, 2), slice(2, 5)]
 
 
-def test_prompt_states_are_the_mask_states_and_score_their_depth_only(prompt_model, tokenizer):
-    input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
+def _hidden_and_states(model, input_ids, mask):
     with torch.no_grad():
-        hidden = prompt_model.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
-        states = prompt_model.states(input_ids, mask)
-        assert states.shape == (2, 2, 32)
-        assert torch.equal(states, hidden[:, [2, 4]])
+        hidden = model.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        return hidden, model.states(model.encode(input_ids, mask))
+
+
+def test_mlm_head_scores_the_transformed_mask_states_of_their_depth_only(prompt_model, tokenizer):
+    input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
+    hidden, states = _hidden_and_states(prompt_model, input_ids, mask)
+    assert states.shape == (2, 2, 32) and torch.equal(states, hidden[:, [2, 4]])
+    dense, norm = prompt_model.mlm_transform.dense, prompt_model.mlm_transform.LayerNorm
+    with torch.no_grad():
         scores = prompt_model.scores(states)
+        # T(h) = LayerNorm(gelu(W h + b)), by hand
+        transformed = nn.functional.layer_norm(nn.functional.gelu(states @ dense.weight.T + dense.bias), (32,),
+                                               norm.weight, norm.bias, norm.eps)
         words, bias = prompt_model.label_words, prompt_model.label_bias
-        assert torch.allclose(scores[:, :2], states[:, 0] @ words[:2].T + bias[:2])
-        assert torch.allclose(scores[:, 2:], states[:, 1] @ words[2:].T + bias[2:])
+        assert torch.allclose(scores[:, :2], transformed[:, 0] @ words[:2].T + bias[:2], atol=1e-5)
+        assert torch.allclose(scores[:, 2:], transformed[:, 1] @ words[2:].T + bias[2:], atol=1e-5)
         changed = states.clone()
         changed[:, 0] += 1.0
         assert torch.equal(prompt_model.scores(changed)[:, 2:], scores[:, 2:])
+
+
+def test_mlm_head_mixes_states_before_the_transform_linear_head_does_not_differ(prompt_model, tokenizer):
+    """Mixing states then scoring is not mixing scores through the MLM head; with the linear head it is."""
+    input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
+    perm, lam = torch.tensor([1, 0]), torch.tensor([0.7, 0.6])
+    linear = HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, head="linear").eval()
+    assert linear.mlm_transform is None
+    states = torch.randn(2, 2, 32, generator=torch.Generator().manual_seed(0))
+    for model, same in ((prompt_model, False), (linear, True)):
+        with torch.no_grad():
+            _, encoded = _hidden_and_states(model, input_ids, mask)
+            assert torch.allclose(model(input_ids, mask, perm, lam), model.scores(mix(encoded, perm, lam)))
+            scores = model.scores(states)
+            mixed_scores = lam[:, None] * scores + (1 - lam[:, None]) * scores[perm]
+            assert torch.allclose(model.scores(mix(states, perm, lam)), mixed_scores, atol=1e-5) == same
+
+
+def test_transform_is_the_checkpoints_or_bert_initialised(prompt_model):
+    pretrained = load_encoder("tiny-random", with_mlm_head=True)
+    for name, value in pretrained.mlm_transform.state_dict().items():
+        assert torch.equal(prompt_model.mlm_transform.state_dict()[name], value), name
+    assert torch.equal(prompt_model.mlm_bias, pretrained.mlm_bias)
+    config = transformers.BertConfig(vocab_size=30522, hidden_size=64, initializer_range=0.02)
+    torch.manual_seed(0)
+    transform = models._bert_initialised_transform(config)
+    assert 0.015 < transform.dense.weight.std().item() < 0.025
+    assert torch.equal(transform.dense.bias, torch.zeros(64))
+    assert torch.equal(transform.LayerNorm.weight, torch.ones(64))
 
 
 def test_padding_does_not_change_scores(prompt_model, tokenizer):
@@ -102,19 +142,12 @@ def test_padding_does_not_change_scores(prompt_model, tokenizer):
     assert torch.allclose(together[1], alone[0], atol=1e-5)
 
 
-def test_forward_with_mixup_mixes_the_states(prompt_model, tokenizer):
-    input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
-    perm, lam = torch.tensor([1, 0]), torch.tensor([0.7, 0.6])
-    with torch.no_grad():
-        expected = prompt_model.scores(mix(prompt_model.states(input_ids, mask), perm, lam))
-        assert torch.allclose(prompt_model(input_ids, mask, perm, lam), expected)
-
-
 def test_gradients_reach_new_parameters(tokenizer):
     model = HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer)
     input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
     model(input_ids, mask).sum().backward()
     assert model.label_words.grad.abs().sum() > 0 and model.label_bias.grad.abs().sum() > 0
+    assert model.mlm_transform.dense.weight.grad.abs().sum() > 0
     marker = tokenizer.convert_tokens_to_ids("[unused0]")
     assert model.encoder.get_input_embeddings().weight.grad[marker].abs().sum() > 0
 
@@ -122,38 +155,56 @@ def test_gradients_reach_new_parameters(tokenizer):
 def test_bert_head(tokenizer):
     torch.manual_seed(0)
     model = HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer).eval()
-    assert model.kind == "bert" and model.mlm_head is None
-    assert torch.equal(model.head.bias, torch.zeros(5))
-    assert 0.01 < model.head.weight.std().item() < 0.03
+    assert model.family == "bert" and model.mlm_transform is None and not model.has_mlm_loss
+    assert torch.equal(model.classifier.bias, torch.zeros(5))
+    assert 0.01 < model.classifier.weight.std().item() < 0.03
     input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "bert", 2, max_length=16))
-    with torch.no_grad():
-        states = model.states(input_ids, mask)
-        hidden = model.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    hidden, states = _hidden_and_states(model, input_ids, mask)
     assert torch.equal(states, hidden[:, :1])
     assert model(input_ids, mask).shape == (2, 5)
+    with pytest.raises(ParamError, match="mlm_weight"):
+        HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer, mlm_loss=True)
+    with pytest.raises(ParamError, match="model.head"):
+        HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, head="mlp")
 
 
-def test_mlm_loss_masks_text_only_and_is_reproducible(prompt_model, tokenizer):
-    text = " ".join(["word"] * 40)
-    input_ids, mask = batch(build_inputs(tokenizer, [text, "genes"], "prompt", 2, max_length=64))
-    seen = {}  # the ids the encoder actually receives
-    handle = prompt_model.encoder.embeddings.register_forward_pre_hook(
-        lambda module, args, kwargs: seen.update(kwargs), with_kwargs=True)
-    try:
-        loss = prompt_model.mlm_loss(input_ids, mask, torch.Generator().manual_seed(0))
-    finally:
-        handle.remove()
-    again = prompt_model.mlm_loss(input_ids, mask, torch.Generator().manual_seed(0))
-    assert torch.isfinite(loss) and loss.item() > 0 and loss.item() == again.item()
-    changed = seen["input_ids"] != input_ids
-    assert changed.any()
-    assert (seen["input_ids"][changed] == tokenizer.mask_token_id).all()
+def test_corruption_is_bert_80_10_10_on_text_tokens_only(prompt_model, tokenizer):
+    text = " ".join(["word"] * 200)
+    input_ids, mask = batch(build_inputs(tokenizer, [text] * 20 + ["genes"], "prompt", 2, max_length=256))
+    corrupted, chosen = prompt_model.corrupt_text(input_ids, mask, torch.Generator().manual_seed(0))
+    again, chosen_again = prompt_model.corrupt_text(input_ids, mask, torch.Generator().manual_seed(0))
+    assert torch.equal(corrupted, again) and torch.equal(chosen, chosen_again)
     start = prompt_length(2)
-    assert not changed[:, :start].any()  # the prompt is never masked
-    assert not changed[0, -1] and not (changed & (mask == 0)).any()  # nor [SEP] nor padding
+    assert not chosen[:, :start].any()  # the prompt is never chosen
+    last = mask.sum(dim=1) - 1
+    assert not chosen[torch.arange(len(last)), last].any()  # nor the final [SEP]
+    assert not (chosen & (mask == 0)).any() and torch.equal(corrupted[~chosen], input_ids[~chosen])
+    text_tokens = int((mask[:, start:].sum(dim=1) - 1).sum())
+    assert abs(chosen.sum().item() / text_tokens - 0.15) < 0.02
+    at_chosen = corrupted[chosen]
+    masked = (at_chosen == tokenizer.mask_token_id).float().mean().item()
+    kept = (at_chosen == input_ids[chosen]).float().mean().item()
+    assert abs(masked - 0.8) < 0.05 and abs(kept - 0.1) < 0.04
+    replaced = at_chosen[(at_chosen != tokenizer.mask_token_id) & (at_chosen != input_ids[chosen])]
+    assert len(replaced) > 0 and not set(replaced.tolist()) & set(tokenizer.all_special_ids)
+    assert all(not token.startswith("[unused") for token in tokenizer.convert_ids_to_tokens(replaced.tolist()))
 
 
-def test_mlm_needs_an_mlm_head(tokenizer):
-    model = HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer)
-    with pytest.raises(LhmixError, match="mlm=True"):
-        model.mlm_loss(*batch([[101, 102]]), torch.Generator())
+def test_mlm_loss_is_the_cross_entropy_of_the_tied_decoder_at_chosen_positions(prompt_model, tokenizer):
+    input_ids, mask = batch(build_inputs(tokenizer, ["neural networks learn from data"], "prompt", 2, 16))
+    chosen = torch.zeros_like(mask, dtype=torch.bool)
+    chosen[0, prompt_length(2) + 1] = True
+    with torch.no_grad():
+        hidden = prompt_model.encode(input_ids, mask)
+        loss = prompt_model.mlm_loss(hidden, chosen, input_ids)
+        vector = prompt_model.mlm_transform(hidden[0, prompt_length(2) + 1])
+        logits = prompt_model.encoder.get_input_embeddings().weight @ vector + prompt_model.mlm_bias
+        expected = torch.logsumexp(logits, 0) - logits[input_ids[0, prompt_length(2) + 1]]
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+        assert prompt_model.mlm_loss(hidden, torch.zeros_like(chosen), input_ids).item() == 0.0
+
+
+def test_corruption_needs_the_mlm_parts(tokenizer):
+    model = HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer)
+    with pytest.raises(LhmixError, match="mlm_loss=True"):
+        model.corrupt_text(*batch([[101, 102]]), torch.Generator())

@@ -37,7 +37,7 @@ def test_encodes_each_distinct_local_hierarchy_once(monkeypatch):
 
 
 def test_lookup_matches_direct_computation(table):
-    encoder, _ = load_encoder("tiny-random")
+    encoder = load_encoder("tiny-random").encoder
     tokenizer = load_tokenizer("tiny-random")
     encoder.eval()
 
@@ -60,7 +60,7 @@ def test_lookup_matches_direct_computation(table):
 
 
 def test_attention_mask_is_honoured():
-    encoder, _ = load_encoder("tiny-random")
+    encoder = load_encoder("tiny-random").encoder
     tokenizer = load_tokenizer("tiny-random")
     short, long = "level 1: cs.", "level 1: biology. level 2: genetics, databases, machine learning."
     alone = encode_texts(encoder, tokenizer, [short], 64, 8)[0]

@@ -125,6 +125,13 @@ def test_every_variant_learns_and_mixes_only_after_warmup(project, tmp_path, mon
     assert metrics["variant"] == variant and metrics["epochs_run"] == 3 and metrics["num_docs"] == 16
     assert 0 <= metrics["micro_f1"] <= 1 and set(metrics["per_depth"]) == {"1", "2"}
     assert (metrics["alpha"], metrics["beta"]) == ((1.0, 0.75) if mixing == "lhmix" else (None, None))
+    assert metrics["stop_reason"] == "epoch_cap" and not metrics["stopped_early"]
+    # what the mixing used: one lambda per mixed sample (2 mixed epochs x 64 docs), s for LH-Mix only
+    assert ("lambda" in metrics) == (mixing != "none") and ("s" in metrics) == (mixing == "lhmix")
+    if mixing != "none":
+        assert metrics["lambda"]["n"] == 2 * 64 and 0 <= metrics["lambda"]["q05"] <= metrics["lambda"]["q95"] <= 1
+    if mixing == "lhmix":  # lambda = -(beta - 0.5) s + beta with alpha 1, beta 0.75: the means agree exactly
+        assert metrics["lambda"]["mean"] == pytest.approx(0.75 - 0.25 * metrics["s"]["mean"], abs=1e-5)
     # the resume state goes once the outputs are written; the best model stays
     assert not (tmp_path / "run-checkpoints" / "last.pt").exists()
     assert (tmp_path / "run-checkpoints" / "best.pt").is_file()

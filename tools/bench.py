@@ -126,7 +126,7 @@ def part_similarity(params: dict, dataset: str) -> dict:
     start = time.perf_counter()
     table = precompute(name, hierarchy, label_lists, max_length)
     precompute_seconds = time.perf_counter() - start
-    encoder, _ = load_encoder(name)
+    encoder = load_encoder(name).encoder
     tokenizer = load_tokenizer(name)
     distinct = [local_hierarchy_text(hierarchy, key) for key in table.keys]
     every = [local_hierarchy_text(hierarchy, labels) for labels in label_lists]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,31 +96,41 @@ def load_tokenizer(name: str):
     return transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 
-def load_encoder(name: str, with_mlm_head: bool = False) -> tuple[nn.Module, nn.Module | None]:
-    """(encoder, mlm_head): a BERT-like model returning `last_hidden_state`, and its MLM head
-    (maps hidden states to vocabulary logits) when asked for and present in the weights, else None.
+@dataclass
+class Pretrained:
+    """A BERT-like encoder (returns `last_hidden_state`, no pooler) and, when the checkpoint has
+    an MLM head, that head's prediction-head transform and its output bias over the vocabulary."""
+    encoder: nn.Module
+    mlm_transform: nn.Module | None = None
+    mlm_bias: torch.Tensor | None = None
 
-    The encoder has no pooler: callers take the [CLS] or [MASK] hidden states themselves.
-    """
+
+def load_encoder(name: str, with_mlm_head: bool = False) -> Pretrained:
+    """The encoder of `name`; with_mlm_head: also its MLM head's transform and bias when the
+    checkpoint has trained ones (a head the checkpoint lacks would be random: None then)."""
     import transformers
 
     location = resolve(name)
     if location == TINY_RANDOM:
         model = _tiny_random_mlm()
-        return model.bert, (model.cls if with_mlm_head else None)
+        if not with_mlm_head:
+            return Pretrained(model.bert)
+        return Pretrained(model.bert, model.cls.predictions.transform, model.cls.predictions.bias)
     with _quiet_transformers():
         if not with_mlm_head:
-            encoder = transformers.AutoModel.from_pretrained(
-                str(location), local_files_only=True, add_pooling_layer=False)
-            return encoder, None
+            return Pretrained(transformers.AutoModel.from_pretrained(
+                str(location), local_files_only=True, add_pooling_layer=False))
         model, info = transformers.AutoModelForMaskedLM.from_pretrained(
             str(location), local_files_only=True, output_loading_info=True)
     prefix = _head_prefix(model)
     encoder, head = getattr(model, model.base_model_prefix), getattr(model, prefix)
-    # A checkpoint without MLM weights gets a randomly initialised head: that is no head.
     if any(key.startswith(prefix + ".") for key in info.get("missing_keys", [])):
-        return encoder, None
-    return encoder, head
+        return Pretrained(encoder)
+    predictions = getattr(head, "predictions", None)
+    if predictions is None or not hasattr(predictions, "transform"):
+        raise LhmixError(f"encoder '{name}': {type(head).__name__} is not a BERT MLM head "
+                         "(cls.predictions.transform); the prompt head needs a BERT-like checkpoint")
+    return Pretrained(encoder, predictions.transform, predictions.bias)
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """Micro- and macro-F1 over label decisions, accumulated batch by batch (vectorised numpy).
 
 All values are fractions in [0, 1].
-- micro-F1: over every (document, label) decision, 2 TP / (2 TP + FP + FN).
+- micro-F1: over every (document, label) decision, 2 TP / (2 TP + FP + FN); with its precision
+  TP / (TP + FP) and recall TP / (TP + FN), and the predicted and gold labels per document.
 - macro-F1: mean over EVERY label of the hierarchy of its F1; a label never gold nor predicted has
   F1 = 0 (as in the published HTC evaluation), so the mean is always over |V| labels.
 - per depth: the same two restricted to the labels of each depth.
@@ -41,9 +42,16 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
                      where=denominator > 0)
 
 
+def _ratio(numerator, denominator) -> float:
+    return float(numerator / denominator) if denominator else 0.0
+
+
 def _micro_macro(tp, fp, fn) -> dict:
-    return {"micro_f1": float(_f1(tp.sum(), fp.sum(), fn.sum())),
-            "macro_f1": float(_f1(tp, fp, fn).mean()) if tp.size else 0.0}
+    """micro/macro-F1 and the micro precision and recall they come from."""
+    tp_all, fp_all, fn_all = int(tp.sum()), int(fp.sum()), int(fn.sum())
+    return {"micro_f1": float(_f1(tp_all, fp_all, fn_all)),
+            "macro_f1": float(_f1(tp, fp, fn).mean()) if tp.size else 0.0,
+            "precision": _ratio(tp_all, tp_all + fp_all), "recall": _ratio(tp_all, tp_all + fn_all)}
 
 
 def frequency_buckets(train_label_counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -79,6 +87,9 @@ class F1Accumulator:
         tp, fp, fn = self.tp, self.fp, self.fn
         result = _micro_macro(tp, fp, fn)
         result["num_docs"] = self.num_docs
+        # Labels per document, predicted and gold: the recall/precision trade-off in one pair.
+        result["predicted_per_doc"] = _ratio(int(tp.sum() + fp.sum()), self.num_docs)
+        result["gold_per_doc"] = _ratio(int(tp.sum() + fn.sum()), self.num_docs)
         result["per_depth"] = {}
         for depth in range(1, hierarchy.depth + 1):
             ids = np.array(hierarchy.labels_at(depth), dtype=np.int64)

@@ -16,6 +16,7 @@ import math
 from numbers import Real
 from typing import Callable
 
+import numpy as np
 import torch
 from scipy.special import betaincinv
 from torch import Tensor
@@ -77,3 +78,29 @@ def mixed_loss(per_sample_loss_fn: Callable[[Tensor, Tensor], Tensor], logits: T
     own = per_sample_loss_fn(logits, targets)
     partner = per_sample_loss_fn(logits, targets[perm.to(targets.device)])
     return lam * own + (1 - lam) * partner
+
+
+# ----------------------------------------------------------------------------- what mixing used
+
+HISTOGRAM_BINS = 1000  # on [0, 1]: quantiles to within half a bin (0.0005)
+
+
+def histogram(values: Tensor) -> Tensor:
+    """Counts of `values` (in [0, 1]) in HISTOGRAM_BINS equal bins, float64, on values' device."""
+    return torch.histc(values.detach().double(), bins=HISTOGRAM_BINS, min=0.0, max=1.0)
+
+
+def histogram_summary(counts: list[float], total: float) -> dict:
+    """n, exact mean (from the running sum) and the 5/50/95 % quantiles (bin centres) of a
+    histogram; the non-empty range of counts is kept for plots: bins first_bin, first_bin + 1, ..."""
+    counts = np.asarray(counts, dtype=np.float64)
+    n = float(counts.sum())
+    if n == 0:
+        return {"n": 0}
+    cumulative = np.cumsum(counts)
+    centre = lambda index: round((index + 0.5) / HISTOGRAM_BINS, 6)  # noqa: E731
+    quantiles = {f"q{round(q * 100):02d}": centre(int(np.searchsorted(cumulative, q * n)))
+                 for q in (0.05, 0.5, 0.95)}
+    used = np.flatnonzero(counts)
+    return {"n": int(n), "mean": round(total / n, 6), **quantiles,
+            "first_bin": int(used[0]), "counts": [int(c) for c in counts[used[0]:used[-1] + 1]]}

@@ -1,10 +1,25 @@
-"""The classifier: a pretrained encoder and one of two ways of scoring the labels.
+"""The classifier: a pretrained encoder and one of two families of label scoring.
 
-`bert`    [CLS] text [SEP]; the [CLS] state goes through a linear head over all |V| labels.
-`prompt`  [CLS] [D1] [MASK] [D2] [MASK] ... [DD] [MASK] [SEP] text [SEP]  (hierarchical prompt)
-          The state h^d of the d-th [MASK] scores only the labels of depth d:  p_v = w_v . h^d + b_v,
-          with w_v a trainable "label word" and b_v a bias. Only the D [MASK] positions are scored,
-          only against the label words (never a vocabulary-wide projection).
+`bert`    [CLS] text [SEP]; the [CLS] state goes through a linear layer over all |V| labels.
+`prompt`  [CLS] [D1] [MASK] [D2] [MASK] ... [DD] [MASK] [SEP] text [SEP]  (hierarchical prompt,
+          HPT section 4, LH-Mix section 3). The state h^d of the d-th [MASK] scores only the labels
+          of depth d, through one of two heads (`model.head`):
+            mlm     p_v = w_v . T(h^d) + b_v, T = BERT's MLM prediction-head transform (dense ->
+                    activation -> LayerNorm), as both published codes score labels: through the
+                    MLM head, w_v being an extra row of its decoder (a "label word"). Mixup mixes
+                    h^d before T (LH-Mix Eq. 5), so mixing states is not mixing scores.
+            linear  p_v = w_v . h^d + b_v, no transform (an ablation: mixing states = mixing scores).
+          T comes from the checkpoint's `cls.predictions.transform` when it has one
+          (bert-base-uncased); otherwise (all-MiniLM-L6-v2 has no MLM head) it is initialised as BERT
+          initialises it: dense ~ N(0, initializer_range), bias 0, LayerNorm 1 and 0.
+          Only the D [MASK] positions are scored, only against the label words.
+
+HPT's MLM loss (HPT section 4.3, L = L_MLM + sum_d L_ZMLCE): 15 % of the text tokens of the
+classification input itself are chosen, BERT's 80/10/10 (80 % -> [MASK], 10 % -> a random word,
+10 % kept), and the same forward pass gives both the [MASK]-prompt states and the vocabulary
+cross-entropy at the chosen positions, scored by T and a decoder tied to the input embeddings with
+the checkpoint's output bias (zeros when it has none). The prompt template is never corrupted.
+The `bert` family is plain [CLS] fine-tuning (the papers' BERT rows) and has no MLM loss.
 
 The depth markers [Dd] are reserved `[unusedK]` slots of the BERT WordPiece vocabulary. The template
 comes first, so the d-th [MASK] is always at position 2d: no search for it.
@@ -26,8 +41,10 @@ from lhmix.errors import LhmixError, ParamError
 from lhmix.hierarchy import Hierarchy
 from lhmix.mixup import mix
 
-KINDS = ("bert", "prompt")
+FAMILIES = ("bert", "prompt")
+HEADS = ("mlm", "linear")
 MLM_PROBABILITY = 0.15
+MLM_MASK_SHARE, MLM_RANDOM_SHARE = 0.8, 0.1  # of the chosen tokens; the rest stay as they are
 
 
 def marker_token(depth: int) -> str:
@@ -40,11 +57,15 @@ def prompt_length(depth: int) -> int:
     return 2 * depth + 2
 
 
-def _prefix(tokenizer, kind: str, depth: int) -> list[int]:
-    if kind == "bert":
+def _check_family(family: str) -> None:
+    if family not in FAMILIES:
+        raise ParamError("family", family, f"one of {', '.join(FAMILIES)}")
+
+
+def _prefix(tokenizer, family: str, depth: int) -> list[int]:
+    _check_family(family)
+    if family == "bert":
         return [tokenizer.cls_token_id]
-    if kind != "prompt":
-        raise ParamError("kind", kind, f"one of {KINDS}")
     prefix = [tokenizer.cls_token_id]
     for d in range(1, depth + 1):
         prefix += [_marker_id(tokenizer, d), tokenizer.mask_token_id]
@@ -60,14 +81,14 @@ def _marker_id(tokenizer, depth: int) -> int:
     return token_id
 
 
-def build_inputs(tokenizer, texts: list[str], kind: str, depth: int, max_length: int) -> list[list[int]]:
-    """Token ids of each text: the prompt template (kind 'prompt') or [CLS] (kind 'bert'), then
-    the text, then [SEP]. The text is truncated so that the whole fits in max_length."""
-    prefix = _prefix(tokenizer, kind, depth)
+def build_inputs(tokenizer, texts: list[str], family: str, depth: int, max_length: int) -> list[list[int]]:
+    """Token ids of each text: the prompt template (family 'prompt') or [CLS] (family 'bert'),
+    then the text, then [SEP]. The text is truncated so that the whole fits in max_length."""
+    prefix = _prefix(tokenizer, family, depth)
     room = max_length - len(prefix) - 1
     if room < 1:
         raise ParamError("train.max_length", max_length,
-                         f"at least {len(prefix) + 2} for a '{kind}' input of depth {depth}")
+                         f"at least {len(prefix) + 2} for a '{family}' input of depth {depth}")
     text_ids = _truncated_ids(tokenizer, list(texts), room)
     return [prefix + ids + [tokenizer.sep_token_id] for ids in text_ids]
 
@@ -97,45 +118,69 @@ def _tokenize(tokenizer, texts: list[str], room: int) -> list[list[int]]:
     return tokenizer(texts, add_special_tokens=False, truncation=True, max_length=room)["input_ids"]
 
 
+def replacement_ids(tokenizer) -> Tensor:
+    """Ids a corrupted token may become (BERT's 10 % random words): every vocabulary entry but the
+    special tokens and the reserved [unusedK] slots (which hold the depth markers)."""
+    special = set(tokenizer.all_special_ids)
+    tokens = tokenizer.convert_ids_to_tokens(list(range(tokenizer.vocab_size)))
+    return torch.tensor([index for index, token in enumerate(tokens)
+                         if index not in special and not token.startswith("[unused")], dtype=torch.long)
+
+
 class HTCModel(nn.Module):
-    def __init__(self, kind: str, encoder: nn.Module, hierarchy: Hierarchy,
-                 mlm_head: nn.Module | None, mask_token_id: int, text_start: int):
+    def __init__(self, family: str, head: str, encoder: nn.Module, hierarchy: Hierarchy,
+                 mlm_transform: nn.Module | None, mlm_bias: Tensor | None, tokenizer):
         super().__init__()
-        self.kind = kind
+        self.family, self.head = family, head
         self.encoder = encoder
-        self.mlm_head = mlm_head
         self.depth = hierarchy.depth
         self.num_labels = len(hierarchy)
         self.depth_slices = _depth_slices(hierarchy)
-        self.mask_token_id = mask_token_id
-        self.text_start = text_start  # first position of the text in every input
+        self.mask_token_id = tokenizer.mask_token_id
+        self.text_start = 1 if family == "bert" else prompt_length(hierarchy.depth)
         hidden = encoder.config.hidden_size
-        if kind == "bert":
-            self.head = nn.Linear(hidden, self.num_labels)
+        self.mlm_transform = mlm_transform
+        self.mlm_bias = None if mlm_bias is None else nn.Parameter(mlm_bias.detach().clone())
+        if self.mlm_bias is not None:
+            self.register_buffer("replacement_ids", replacement_ids(tokenizer), persistent=False)
+        if family == "bert":
+            self.classifier = nn.Linear(hidden, self.num_labels)
         else:
             self.label_words = nn.Parameter(torch.empty(self.num_labels, hidden))
             self.label_bias = nn.Parameter(torch.empty(self.num_labels))
 
     @classmethod
-    def create(cls, kind: str, encoder_name: str, hierarchy: Hierarchy, tokenizer,
-               mlm: bool = False) -> "HTCModel":
-        if kind not in KINDS:
-            raise ParamError("kind", kind, f"one of {KINDS}")
-        encoder, mlm_head = load_encoder(encoder_name, with_mlm_head=mlm)
-        if mlm and mlm_head is None:
-            raise ParamError("train.mlm_weight", "> 0",
-                             f"0: encoder '{encoder_name}' has no MLM head (choose one whose checkpoint "
-                             "has it, e.g. tiny-random or bert-base-uncased)")
-        text_start = 1 if kind == "bert" else prompt_length(hierarchy.depth)
-        model = cls(kind, encoder, hierarchy, mlm_head, tokenizer.mask_token_id, text_start)
+    def create(cls, family: str, encoder_name: str, hierarchy: Hierarchy, tokenizer,
+               head: str = "mlm", mlm_loss: bool = False) -> "HTCModel":
+        """The model of `family`; for the prompt, scored through `head`, and with the parts of
+        HPT's MLM loss (the transform and the vocabulary output bias) when mlm_loss."""
+        _check_family(family)
+        if head not in HEADS:
+            raise ParamError("model.head", head, f"one of {', '.join(HEADS)}")
+        if family == "bert" and mlm_loss:
+            raise ParamError("train.mlm_weight", "> 0", "0 for the bert family (HPT's MLM loss belongs "
+                                                       "to the prompt family)")
+        needs_transform = family == "prompt" and (head == "mlm" or mlm_loss)
+        pretrained = load_encoder(encoder_name, with_mlm_head=needs_transform)
+        config = pretrained.encoder.config
+        transform, bias = None, None
+        if needs_transform:
+            transform = pretrained.mlm_transform or _bert_initialised_transform(config)
+        if mlm_loss:
+            bias = pretrained.mlm_bias if pretrained.mlm_bias is not None else torch.zeros(config.vocab_size)
+        model = cls(family, head, pretrained.encoder, hierarchy, transform, bias, tokenizer)
         model._initialise_new_parameters(hierarchy, tokenizer)
         return model
 
+    @property
+    def has_mlm_loss(self) -> bool:
+        return self.mlm_bias is not None
+
     @torch.no_grad()
     def _initialise_new_parameters(self, hierarchy: Hierarchy, tokenizer) -> None:
-        if self.kind == "bert":
-            nn.init.normal_(self.head.weight, mean=0.0, std=0.02)
-            nn.init.zeros_(self.head.bias)
+        if self.family == "bert":
+            nn.init.normal_(self.classifier.weight, mean=0.0, std=0.02)
+            nn.init.zeros_(self.classifier.bias)
             return
         embeddings = self.encoder.get_input_embeddings().weight
         names = [label.name for label in hierarchy.labels]
@@ -147,17 +192,22 @@ class HTCModel(nn.Module):
         for d, depth_slice in enumerate(self.depth_slices, start=1):
             embeddings[_marker_id(tokenizer, d)] = self.label_words[depth_slice].mean(dim=0)
 
-    def states(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+    def encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """[B,L,H]: the encoder's last hidden states."""
+        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def states(self, hidden: Tensor) -> Tensor:
         """[B,S,H]: the D [MASK] states in depth order (prompt) or the [CLS] state (bert, S = 1)."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        if self.kind == "bert":
+        if self.family == "bert":
             return hidden[:, :1]
         return hidden[:, 2:2 * self.depth + 1:2]
 
     def scores(self, states: Tensor) -> Tensor:
         """[B,V] label scores; for the prompt, state d scores exactly the labels of depth d."""
-        if self.kind == "bert":
-            return self.head(states[:, 0])
+        if self.family == "bert":
+            return self.classifier(states[:, 0])
+        if self.head == "mlm":
+            states = self.mlm_transform(states)
         per_depth = [states[:, d] @ self.label_words[depth_slice].T
                      for d, depth_slice in enumerate(self.depth_slices)]
         return torch.cat(per_depth, dim=1) + self.label_bias
@@ -165,28 +215,53 @@ class HTCModel(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor,
                 perm: Tensor | None = None, lam: Tensor | None = None) -> Tensor:
         """Label scores [B,V]; with perm and lam, of the Mixup-mixed states."""
-        states = self.states(input_ids, attention_mask)
+        states = self.states(self.encode(input_ids, attention_mask))
         if perm is not None:
             states = mix(states, perm, lam)
         return self.scores(states)
 
-    def mlm_loss(self, input_ids: Tensor, attention_mask: Tensor, generator: torch.Generator) -> Tensor:
-        """HPT's auxiliary loss: 15% of the text tokens replaced by [MASK] and predicted back;
-        cross-entropy over the vocabulary at the masked positions only. 0 when none is drawn."""
-        if self.mlm_head is None:
-            raise LhmixError("mlm_loss needs a model created with mlm=True")
-        draws = torch.rand(input_ids.shape, generator=generator, device=generator.device)
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+    def corrupt_text(self, input_ids: Tensor, attention_mask: Tensor,
+                     generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(corrupted ids, chosen [B,L] bool): 15 % of the text tokens chosen, BERT's 80/10/10.
+
+        Inputs are right-padded and end with [SEP]: text is position text_start up to the last
+        attended position, exclusive. Draws come from `generator` only (three per position)."""
+        if not self.has_mlm_loss:
+            raise LhmixError("corrupt_text needs a model created with mlm_loss=True")
+        shape, device = input_ids.shape, input_ids.device
+        choose, how = (torch.rand(shape, generator=generator, device=generator.device).to(device)
+                       for _ in range(2))
+        pick = torch.randint(len(self.replacement_ids), shape, generator=generator,
+                             device=generator.device).to(device)
+        positions = torch.arange(shape[1], device=device)
         text = attention_mask.bool() & (positions >= self.text_start)
-        # Inputs are right-padded: the last attended position is the final [SEP], not text.
         text &= positions < attention_mask.sum(dim=1, keepdim=True) - 1
-        chosen = text & (draws.to(input_ids.device) < MLM_PROBABILITY)
+        chosen = text & (choose < MLM_PROBABILITY)
+        corrupted = input_ids.masked_fill(chosen & (how < MLM_MASK_SHARE), self.mask_token_id)
+        randomised = chosen & (how >= MLM_MASK_SHARE) & (how < MLM_MASK_SHARE + MLM_RANDOM_SHARE)
+        corrupted = torch.where(randomised, self.replacement_ids[pick], corrupted)
+        return corrupted, chosen
+
+    def mlm_loss(self, hidden: Tensor, chosen: Tensor, original_ids: Tensor) -> Tensor:
+        """Vocabulary cross-entropy at the chosen positions (mean; 0 when none was chosen)."""
         if not chosen.any():
-            return torch.zeros((), device=input_ids.device)
-        masked = input_ids.masked_fill(chosen, self.mask_token_id)
-        hidden = self.encoder(input_ids=masked, attention_mask=attention_mask).last_hidden_state
-        logits = self.mlm_head(hidden[chosen])
-        return nn.functional.cross_entropy(logits.float(), input_ids[chosen])
+            return hidden.new_zeros(())
+        decoder = self.encoder.get_input_embeddings().weight
+        logits = self.mlm_transform(hidden[chosen]) @ decoder.T + self.mlm_bias
+        return nn.functional.cross_entropy(logits.float(), original_ids[chosen])
+
+
+def _bert_initialised_transform(config) -> nn.Module:
+    """BERT's prediction-head transform with BERT's initialisation (global torch RNG)."""
+    from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
+
+    transform = BertPredictionHeadTransform(config)
+    with torch.no_grad():
+        nn.init.normal_(transform.dense.weight, mean=0.0, std=config.initializer_range)
+        nn.init.zeros_(transform.dense.bias)
+        nn.init.ones_(transform.LayerNorm.weight)
+        nn.init.zeros_(transform.LayerNorm.bias)
+    return transform
 
 
 def _depth_slices(hierarchy: Hierarchy) -> list[slice]:

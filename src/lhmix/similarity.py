@@ -108,7 +108,7 @@ def precompute(encoder_name: str, hierarchy: Hierarchy, label_lists: Sequence[Se
     texts = [local_hierarchy_text(hierarchy, key) for key in keys]
     log.info("similarity: %d documents, %d distinct local hierarchies to encode", len(label_lists), len(keys))
     tokenizer = load_tokenizer(encoder_name)
-    encoder, _ = load_encoder(encoder_name)
+    encoder = load_encoder(encoder_name).encoder
     vectors = encode_texts(encoder.to(device), tokenizer, texts, max_length, batch_size)
     vectors = torch.nn.functional.normalize(vectors.float().cpu(), dim=1)
     return SimilarityTable(keys, vectors, texts, encoder_name, len(label_lists))

@@ -57,7 +57,7 @@ from lhmix.encoders import load_tokenizer
 from lhmix.errors import LhmixError, ParamError
 from lhmix.files import replaced_on_success
 from lhmix.metrics import F1Accumulator
-from lhmix.models import HTCModel, build_inputs
+from lhmix.models import HEADS, HTCModel, build_inputs
 
 FAMILIES = ("bert", "prompt")
 MIXINGS = ("none", "mixup", "lhmix")
@@ -103,6 +103,7 @@ class TrainConfig:
     mixup_beta_a: float = 1.0
     mlm_weight: float = 0.0
     device: str = "auto"
+    head: str = "mlm"  # prompt family: scores through the MLM transform (mlm) or not (linear)
     train_fraction: float = 1.0
     alpha: float | None = None  # LH-Mix only
     beta: float | None = None
@@ -120,6 +121,11 @@ class TrainConfig:
             raise ParamError("train.lr", self.lr, "a number > 0")
         if not (math.isfinite(self.mlm_weight) and self.mlm_weight >= 0):
             raise ParamError("train.mlm_weight", self.mlm_weight, "a number >= 0")
+        if self.head not in HEADS and not (family == "bert" and self.head == "cls"):
+            raise ParamError("model.head", self.head, f"one of {', '.join(HEADS)}")
+        if family == "bert":  # [CLS] classifier, no MLM loss (the papers' BERT rows): both mean nothing
+            object.__setattr__(self, "head", "cls")
+            object.__setattr__(self, "mlm_weight", 0.0)
         if self.device not in DEVICES:
             raise ParamError("train.device", self.device, f"one of {', '.join(DEVICES)}")
         if not 0 < self.train_fraction <= 1:
@@ -151,7 +157,7 @@ class TrainConfig:
         """From params.yaml (`train:` and `encoder.classifier`), casting what YAML and dvc wrote."""
         train = dict(params.get("train") or {})
         known = {f.name for f in fields(cls)} - {"variant", "seed", "classifier", "train_fraction",
-                                                 "alpha", "beta"}
+                                                 "alpha", "beta", "head"}
         unknown = sorted(set(train) - known)
         if unknown:
             raise ParamError(f"train.{unknown[0]}", train[unknown[0]],
@@ -161,7 +167,8 @@ class TrainConfig:
             if f.name in known and f.name in train:
                 values[f.name] = _cast(f"train.{f.name}", train[f.name], type(f.default))
         classifier = (params.get("encoder") or {}).get("classifier", cls.classifier)
-        return cls(variant=variant, seed=_cast("seed", seed, int), classifier=str(classifier),
+        head = (params.get("model") or {}).get("head", cls.head)
+        return cls(variant=variant, seed=_cast("seed", seed, int), classifier=str(classifier), head=str(head),
                    train_fraction=_cast("train_fraction", train_fraction, float),
                    alpha=None if alpha is None else _cast("alpha", alpha, float),
                    beta=None if beta is None else _cast("beta", beta, float), **values)
@@ -252,6 +259,8 @@ class Progress:
     stopped_early: bool = False
     train_seconds: float = 0.0
     train_examples: int = 0
+    # What the mixing used, over every mixed sample of the run: {"lambda" | "s": {"counts", "sum"}}
+    mixing: dict = field(default_factory=dict)
 
     def record(self, epoch: int, train_loss: float, dev: dict, seconds: float, examples: int,
                patience: int) -> bool:
@@ -268,9 +277,20 @@ class Progress:
         self.stopped_early = epoch - self.best_epoch >= patience
         return improved
 
+    def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:
+        for name, (counts, total) in observed.items():
+            kept = self.mixing.setdefault(name, {"counts": [0.0] * len(counts), "sum": 0.0})
+            kept["counts"] = [a + b for a, b in zip(kept["counts"], counts)]
+            kept["sum"] += total
+
+    @property
+    def stop_reason(self) -> str:
+        return "early_stopping" if self.stopped_early else "epoch_cap"
+
 
 class Objective(nn.Module):
-    """The training loss of one batch, as one module so that DDP sees every parameter use."""
+    """The training loss of one batch, as one module so that DDP sees every parameter use:
+    the mean (Mixup-mixed) ZMLCE, plus mlm_weight x HPT's MLM loss from the same forward pass."""
 
     def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator):
         super().__init__()
@@ -279,15 +299,25 @@ class Objective(nn.Module):
         self.mlm_generator = mlm_generator
 
     def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
-        logits = self.model(input_ids, attention_mask, perm, lam).float()
-        loss_fn = functools.partial(losses.zmlce, depth_slices=self.model.depth_slices)
+        model = self.model
+        chosen = None
+        if self.mlm_weight > 0:
+            corrupted, chosen = model.corrupt_text(input_ids, attention_mask, self.mlm_generator)
+            hidden = model.encode(corrupted, attention_mask)
+        else:
+            hidden = model.encode(input_ids, attention_mask)
+        states = model.states(hidden)
+        if perm is not None:
+            states = mixup.mix(states, perm, lam)
+        logits = model.scores(states).float()
+        loss_fn = functools.partial(losses.zmlce, depth_slices=model.depth_slices)
         if perm is None:
             per_sample = loss_fn(logits, targets)
         else:
             per_sample = mixup.mixed_loss(loss_fn, logits, targets, perm, lam)
         loss = per_sample.mean()
-        if self.mlm_weight > 0:
-            loss = loss + self.mlm_weight * self.model.mlm_loss(input_ids, attention_mask, self.mlm_generator)
+        if chosen is not None:
+            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids)
         return loss
 
 
@@ -350,7 +380,8 @@ class Session:
 
         torch.manual_seed(config.seed)
         self.model = HTCModel.create(config.family, config.classifier, self.hierarchy, self.tokenizer,
-                                     mlm=config.mlm_weight > 0).to(device)
+                                     head=config.head if config.family == "prompt" else "mlm",
+                                     mlm_loss=config.mlm_weight > 0).to(device)
         self.mix_generator = torch.Generator().manual_seed(_stream_seed(config.seed, MIX_STREAM, procs.rank))
         self.mlm_generator = torch.Generator().manual_seed(_stream_seed(config.seed, MLM_STREAM, procs.rank))
         objective = Objective(self.model, config.mlm_weight, self.mlm_generator)
@@ -370,7 +401,8 @@ class Session:
             if similarity_path is None:
                 raise LhmixError(f"{config.variant} needs a similarity table (stages/similarity.py)")
             self.similarity_table = SimilarityTable.load(similarity_path)
-            self.similarity_rows = self.similarity_table.rows(self.train_split.label_lists)
+            self.similarity_table.vectors = self.similarity_table.vectors.to(device)
+            self.similarity_rows = self.similarity_table.rows(self.train_split.label_lists).to(device)
             similarity_digest = file_digest(Path(similarity_path))
 
         self.warmup_settings = {
@@ -378,7 +410,7 @@ class Session:
             "max_length": config.max_length, "batch_size": config.batch_size,
             "eval_batch_size": config.eval_batch_size, "lr": config.lr,
             "warmup_epochs": config.warmup_epochs, "patience": config.patience,
-            "mlm_weight": config.mlm_weight, "train_fraction": config.train_fraction,
+            "mlm_weight": config.mlm_weight, "head": config.head, "train_fraction": config.train_fraction,
             "world_size": procs.world_size,
             "data": file_digest(*(self.data_dir / name for name in ("labels.json", "train.jsonl", "dev.jsonl"))),
         }
@@ -410,9 +442,10 @@ class Session:
         """Train epochs progress.epoch + 1 .. last_epoch, unless early stopping says stop."""
         while progress.epoch < last_epoch and not progress.stopped_early:
             epoch = progress.epoch + 1
-            train_loss, seconds = self.train_epoch(epoch)
+            train_loss, seconds, mixing = self.train_epoch(epoch)
             rng_states = self.gather_rng_states()
             if self.procs.main:
+                progress.add_mixing(mixing)
                 dev = self.evaluate(self.dev_split)[0]
                 if progress.record(epoch, train_loss, dev, seconds, len(self.train_split), self.config.patience):
                     _save(self.model.state_dict(), self.best_path)
@@ -427,8 +460,9 @@ class Session:
                 on_epoch_end(epoch)
         return progress
 
-    def train_epoch(self, epoch: int) -> tuple[float, float]:
-        """One pass over the training set; returns (mean loss, seconds)."""
+    def train_epoch(self, epoch: int) -> tuple[float, float, dict]:
+        """One pass over the training set; returns (mean loss, seconds, what the mixing used:
+        {name: (histogram counts, sum)} for lambda and, LH-Mix, s; empty without mixing)."""
         config, procs = self.config, self.procs
         mixing_on = config.mixing != "none" and epoch > config.warmup_epochs
         batches = length_batches(self.train_split.lengths, config.batch_size, config.seed, epoch,
@@ -440,6 +474,7 @@ class Session:
         unchecked: list[tuple[int, torch.Tensor]] = []
         bar = tqdm(total=len(self.train_split), desc=f"epoch {epoch}", unit="ex", leave=False,
                    disable=None if procs.main else True, mininterval=1.0, dynamic_ncols=True)
+        self.observed = {}
         start = time.perf_counter()
         for step, batch_indices in enumerate(batches, start=1):
             loss, size = self.train_step(batch_indices, mixing_on)
@@ -455,7 +490,10 @@ class Session:
         bar.close()
         if procs.world_size > 1:
             dist.all_reduce(loss_sum)
-        return float(loss_sum[0] / loss_sum[1]), seconds
+            for name in sorted(self.observed):
+                dist.all_reduce(self.observed[name])
+        mixing = {name: (values[:-1].tolist(), float(values[-1])) for name, values in self.observed.items()}
+        return float(loss_sum[0] / loss_sum[1]), seconds, mixing
 
     def train_step(self, batch_indices: list[int], mixing_on: bool) -> tuple[torch.Tensor, int]:
         """One optimizer step on this rank's share of a batch; returns (the loss, on the device, and
@@ -479,14 +517,22 @@ class Session:
     def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The partner of each sample and its ratio lambda, from the Mixup generator only."""
         n = len(indices)
-        perm = mixup.permutation(n, self.mix_generator)
+        perm = mixup.permutation(n, self.mix_generator).to(self.device)
         if self.config.mixing == "mixup":
-            lam = mixup.beta_ratio(n, self.config.mixup_beta_a, self.mix_generator)
+            lam = mixup.beta_ratio(n, self.config.mixup_beta_a, self.mix_generator).to(self.device)
         else:
-            rows = self.similarity_rows[indices.cpu()]
-            lam = mixup.lhmix_ratio(self.similarity_table.pair_similarity(rows, perm),
-                                    self.config.alpha, self.config.beta)
-        return perm.to(self.device), lam.to(self.device)
+            similarity = self.similarity_table.pair_similarity(self.similarity_rows[indices], perm)
+            lam = mixup.lhmix_ratio(similarity, self.config.alpha, self.config.beta)
+            self.observe("s", similarity)
+        self.observe("lambda", lam)
+        return perm, lam
+
+    def observe(self, name: str, values: torch.Tensor) -> None:
+        """Add values to this epoch's histogram of `name` (on the device: no host sync)."""
+        if name not in self.observed:
+            self.observed[name] = torch.zeros(mixup.HISTOGRAM_BINS + 1, dtype=torch.float64, device=self.device)
+        self.observed[name][:-1] += mixup.histogram(values)
+        self.observed[name][-1] += values.detach().double().sum()
 
     @torch.inference_mode()
     def evaluate(self, split: Encoded, keep_predictions: bool = False) -> tuple[dict, np.ndarray | None]:
@@ -614,7 +660,8 @@ class Session:
             "alpha": config.alpha, "beta": config.beta, "train_fraction": config.train_fraction,
             "encoder": config.classifier, "train_docs": len(self.train_split),
             "best_epoch": progress.best_epoch, "epochs_run": progress.epoch,
-            "stopped_early": progress.stopped_early,
+            "stopped_early": progress.stopped_early, "stop_reason": progress.stop_reason,
+            **{name: mixup.histogram_summary(kept["counts"], kept["sum"]) for name, kept in progress.mixing.items()},
             "dev_micro_f1": progress.best_dev_micro_f1, "dev_macro_f1": progress.best_dev_macro_f1,
             "train_seconds": round(progress.train_seconds, 3),
             "examples_per_second": round(progress.train_examples / max(progress.train_seconds, 1e-9), 3),
