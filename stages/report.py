@@ -3,12 +3,13 @@ import json
 import sys
 from pathlib import Path
 
-from lhmix import report
-from lhmix.cli import read_params
+from lhmix.reporting import report
+from lhmix.core.stage import parser, read_params
 
 
-def main() -> int:
-    datasets = read_params()["datasets"]
+def main(argv=None) -> int:
+    parser(__doc__).parse_args(argv)
+    datasets = read_params().get("datasets")
     results, tables = {}, {}
     for dataset in datasets:
         folder = Path("results") / dataset

@@ -1,28 +1,38 @@
 """Stage similarity@<dataset>: the frozen encoder's vector of every distinct local hierarchy of the
-training set -> data/similarity/<dataset>.pt (see lhmix.similarity). Params: encoder.similarity,
-train.max_length."""
+training set -> data/similarity/<dataset>.pt (see lhmix.similarity.precompute).
+Params: encoder.similarity, encoder.similarity_max_length."""
 import sys
 from pathlib import Path
 
-from lhmix.cli import read_params, run_stage
-from lhmix.data import read_documents
-from lhmix.hierarchy import Hierarchy
-from lhmix.similarity import precompute
+from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.data.documents import read_dataset
+from lhmix.similarity.precompute import precompute
 
 
-def main() -> int:
-    name = sys.argv[1]
-    folder, out = Path("data/processed") / name, Path("data/similarity") / f"{name}.pt"
+def main(argv=None) -> int:
+    arguments = parser(__doc__)
+    arguments.add_argument("dataset")
+    args = arguments.parse_args(argv)
+    folder, out = Path("data/processed") / args.dataset, Path("data/similarity") / f"{args.dataset}.pt"
 
     def body() -> str:
         params = read_params()
-        hierarchy = Hierarchy.load(folder / "labels.json")
-        train = read_documents(folder / "train.jsonl", len(hierarchy))
-        table = precompute(str(params["encoder"]["similarity"]), hierarchy, train.labels,
-                           max_length=int(params["train"]["max_length"]))
+        hierarchy, splits = read_dataset(folder, ("train",))
+        table = precompute(params.text("encoder.similarity"), hierarchy, splits["train"].labels,
+                           max_length=params.integer("encoder.similarity_max_length", minimum=3))
         table.save(out)
-        return f"similarity {name}: {len(table)} distinct local hierarchies of {len(train)} training docs -> {out}"
-    return run_stage(f"similarity {name}", body)
+        lines = [f"similarity {args.dataset}: {len(table)} distinct local hierarchies of {table.num_docs} "
+                 f"training docs -> {out}"]
+        if table.truncated:
+            lines.append(f"warning: {len(table.truncated)} local-hierarchy texts are longer than "
+                         f"encoder.similarity_max_length and were cut, e.g. {table.truncated[0]!r}")
+        for first, second in table.same_vector[:5]:
+            lines.append(f"warning: two different local hierarchies encode to the same vector (s = 1, "
+                         f"LH-Mix mixes them 50/50): {first!r} and {second!r}")
+        if len(table.same_vector) > 5:
+            lines.append(f"warning: ... {len(table.same_vector)} such pairs in all")
+        return "\n".join(lines)
+    return run_stage(f"similarity {args.dataset}", body)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,21 @@ import json
 import sys
 from pathlib import Path
 
-from lhmix import stats
-from lhmix.cli import read_params
-from lhmix.contract import write_json
-from lhmix.errors import LhmixError
+from lhmix.core.errors import LhmixError
+from lhmix.core.files import write_json
+from lhmix.core.stage import parser, read_params
+from lhmix.pipeline.plan import Plan
+from lhmix.reporting import stats
 
 
-def main() -> int:
-    dataset = sys.argv[1]
+def main(argv=None) -> int:
+    arguments = parser(__doc__)
+    arguments.add_argument("dataset")
+    dataset = arguments.parse_args(argv).dataset
     params = read_params()
+    plan = Plan.from_params(params)
     try:
-        results = stats.collect(params, dataset)
+        results = stats.collect(plan, dataset)
     except LhmixError as error:
         print(f"stats {dataset}: {error}", file=sys.stderr)
         return 1
@@ -25,7 +29,7 @@ def main() -> int:
     write_json({"dataset": dataset_stats, "summary": summary, "ttests": tests, **results}, out / "results.json")
     write_json(stats.dvc_metrics(summary), out / "metrics.json")
     (out / "tables.md").write_text(
-        stats.markdown(dataset, dataset_stats, results, summary, tests, int(params["sweeps"]["seed"])),
+        stats.markdown(dataset, dataset_stats, results, summary, tests, plan.sweep_seed),
         encoding="utf-8")
     with open(out / "curves.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=["variant", "epoch", "dev_macro_f1"])

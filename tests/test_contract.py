@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from lhmix.contract import PreparedDataset, write_dataset
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset, write_dataset
+from lhmix.data.hierarchy import Hierarchy
 
 PATHS = [("Sci", "Physics"), ("Sci", "Biology"), ("Arts", "Music"), ("Arts",)]
 

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from lhmix.contract import PreparedDataset, write_dataset
-from lhmix.data import (CHUNK_BATCHES, Documents, Encoded, Ragged, collate, length_batches,
-                        read_dataset, read_documents, shard, sorted_batches, train_subset)
-from lhmix.errors import MalformedInput, ParamError
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset, write_dataset
+from lhmix.data.documents import Documents, read_dataset, read_documents
+from lhmix.training.batches import (CHUNK_BATCHES, Encoded, Ragged, collate, length_batches, shard,
+                                    sorted_batches, train_subset)
+from lhmix.core.errors import MalformedInput, ParamError
+from lhmix.data.hierarchy import Hierarchy
 
 
 def small_dataset(tmp_path):

@@ -5,11 +5,11 @@ import time
 import pytest
 import torch
 
-from lhmix import encoders
-from lhmix.encoders import TINY_RANDOM, load_encoder, load_tokenizer, resolve
-from lhmix.errors import LhmixError, ParamError
-from lhmix.hierarchy import Hierarchy
-from lhmix.models import HTCModel
+from lhmix.model import encoders
+from lhmix.model.encoders import TINY_RANDOM, load_encoder, load_tokenizer, resolve
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.model.classifier import HTCModel
 
 
 def test_offline_is_forced():

@@ -1,7 +1,7 @@
 """A file is replaced only by a complete write."""
 import pytest
 
-from lhmix.files import replaced_on_success
+from lhmix.core.files import replaced_on_success
 
 
 def test_success_replaces_and_leaves_no_temporary(tmp_path):

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from lhmix.losses import zmlce
+from lhmix.model.losses import zmlce
 
 SLICES = [slice(0, 2), slice(2, 4)]
 

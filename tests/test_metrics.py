@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from lhmix.errors import LhmixError
-from lhmix.hierarchy import Hierarchy
-from lhmix.metrics import F1Accumulator, frequency_buckets, multi_hot
+from lhmix.core.errors import LhmixError
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.training.metrics import F1Accumulator, frequency_buckets, multi_hot
 
 # ids: a=0, b=1, a/a1=2, a/a2=3
 HIERARCHY, _ = Hierarchy.from_paths([("a", "a1"), ("a", "a2"), ("b",)])

@@ -4,10 +4,10 @@ import math
 import pytest
 import torch
 
-from lhmix import mixup
-from lhmix.errors import ParamError
-from lhmix.losses import zmlce
-from lhmix.mixup import beta_ratio, check_ratio_params, lhmix_ratio, mix, mixed_loss, permutation
+from lhmix.model import mixup
+from lhmix.core.errors import ParamError
+from lhmix.model.losses import zmlce
+from lhmix.model.mixup import beta_ratio, check_ratio_params, lhmix_ratio, mix, mixed_loss, permutation
 
 
 @pytest.mark.parametrize("alpha", [0.1, 0.3, 1, 2, 10])

@@ -3,12 +3,13 @@ import torch
 import transformers
 from torch import nn
 
-from lhmix import models
-from lhmix.encoders import load_encoder, load_tokenizer
-from lhmix.errors import LhmixError, ParamError
-from lhmix.hierarchy import Hierarchy
-from lhmix.mixup import mix
-from lhmix.models import HTCModel, build_inputs, prompt_length
+from lhmix.model import classifier as models
+from lhmix.model.encoders import load_encoder, load_tokenizer
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.model.mixup import mix
+from lhmix.model.classifier import HTCModel
+from lhmix.model.inputs import build_inputs, prompt_length
 
 # ids: biology=0, computer science=1, biology/genetics=2, cs/databases=3, cs/machine learning=4
 HIERARCHY, _ = Hierarchy.from_paths([("computer science", "machine learning"),

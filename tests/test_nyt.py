@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lhmix.contract import read_split, write_dataset
+from lhmix.datasets.contract import read_split, write_dataset
 from lhmix.datasets import nyt, prepare
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
 
 VOCAB = """\
 Top/News

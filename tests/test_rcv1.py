@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lhmix.contract import read_split, write_dataset
+from lhmix.datasets.contract import read_split, write_dataset
 from lhmix.datasets import rcv1
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
 
 TOPIC_TREE = """\
 parent: None      child: Root   child-description: Root

@@ -1,11 +1,12 @@
 import pytest
 import torch
 
-from lhmix import similarity
-from lhmix.encoders import load_encoder, load_tokenizer
-from lhmix.errors import LhmixError
-from lhmix.hierarchy import Hierarchy
-from lhmix.similarity import SimilarityTable, encode_texts, local_hierarchy_text, precompute
+from lhmix.model.encoders import load_encoder, load_tokenizer
+from lhmix.core.errors import LhmixError
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.model.similarity_table import SimilarityTable
+from lhmix.similarity import precompute as similarity
+from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
 
 # ids: biology=0, cs=1, bio/genetics=2, cs/databases=3, cs/machine learning=4
 HIERARCHY, _ = Hierarchy.from_paths([("cs", "machine learning"), ("cs", "databases"),

@@ -4,9 +4,11 @@ import math
 
 import pytest
 
-from lhmix import plots, report, stats
-from lhmix.errors import LhmixError
-from lhmix.runs import main_runs, sparse_runs, sweep_runs
+from lhmix.reporting import plots
+from lhmix.reporting import report
+from lhmix.reporting import stats
+from lhmix.core.errors import LhmixError
+from lhmix.reporting.runs import main_runs, sparse_runs, sweep_runs
 
 PARAMS = {"families": ["bert", "prompt"], "mixings": ["none", "mixup"], "seeds": [0, 1, 2],
           "alpha": 1.0, "beta": 0.75,

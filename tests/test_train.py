@@ -1,4 +1,4 @@
-"""lhmix.train: the loop of all six variants, warm start, resume, determinism, guards, DDP.
+"""lhmix.training: the loop of all six variants, warm start, resume, determinism, guards, DDP.
 
 A tiny learnable dataset (a depth-2 tree; each text names its leaf label among filler words) and
 the `tiny-random` encoder keep every run to a second or two.
@@ -14,21 +14,27 @@ import pytest
 import torch
 import yaml
 
-from lhmix import losses, mixup
-from lhmix.contract import PreparedDataset, write_dataset
-from lhmix.data import read_dataset
-from lhmix.errors import LhmixError, ParamError
-from lhmix.hierarchy import Hierarchy
-from lhmix.similarity import precompute
-from lhmix.train import VARIANTS, NonFiniteLoss, TrainConfig, parse_variant, train, warmup
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.params import Params
+from lhmix.data.documents import read_dataset
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset, write_dataset
+from lhmix.model import losses, mixup
+from lhmix.similarity.precompute import precompute
+from lhmix.training import checkpoints
+from lhmix.training.config import VARIANTS, TrainConfig, parse_variant
+from lhmix.training.loop import NonFiniteLoss
+from lhmix.training.run import train, warmup
 
 REPO = Path(__file__).resolve().parents[1]
 TREE = {"animal": ["cat", "dog"], "vehicle": ["car", "boat"]}
 FILLER = "the a of and some text here about words".split()
-TIMING = ("train_seconds", "examples_per_second")
+TIMING = ("train_seconds", "examples_per_second", "stage_seconds", "epochs_trained")
 # 64 training docs = 4 batches of 16 per epoch.
 BASE = dict(seed=0, classifier="tiny-random", max_length=32, batch_size=16, eval_batch_size=8, lr=3e-3,
-            warmup_epochs=1, max_epochs=4, patience=5, alpha=1.0, beta=0.75)
+            warmup_epochs=1, max_epochs=4, patience=5, device="cpu")
+# What each mixing (and family) adds to the settings.
+MIXING_SETTINGS = {"none": {}, "mixup": {"mixup_beta_a": 1.0}, "lhmix": {"alpha": 1.0, "beta": 0.75}}
 
 
 def make_dataset(folder: Path) -> Path:
@@ -57,13 +63,18 @@ def project(tmp_path_factory):
     root = tmp_path_factory.mktemp("project")
     data_dir = make_dataset(root)
     hierarchy, splits = read_dataset(data_dir)
-    precompute("tiny-random", hierarchy, splits["train"].labels, max_length=32).save(
+    precompute("minilm", hierarchy, splits["train"].labels, max_length=32).save(
         root / "data" / "similarity" / "toy.pt")
     return root
 
 
-def config(variant, **overrides) -> TrainConfig:
-    return TrainConfig(variant=variant, **{**BASE, **overrides})
+def config(variant, warmup_only=False, **overrides) -> TrainConfig:
+    family, mixing = parse_variant(variant)
+    family_settings = {"head": "mlm", "mlm_weight": 0.0} if family == "prompt" else {"head": None}
+    settings = {**BASE, **family_settings, **MIXING_SETTINGS[mixing], **overrides}
+    if warmup_only:
+        settings["max_epochs"] = None
+    return TrainConfig(family=family, mixing=mixing, **settings)
 
 
 def run(project, tmp_path, variant, name="run", **kwargs) -> Path:
@@ -125,6 +136,7 @@ def test_every_variant_learns_and_mixes_only_after_warmup(project, tmp_path, mon
     assert metrics["variant"] == variant and metrics["epochs_run"] == 3 and metrics["num_docs"] == 16
     assert 0 <= metrics["micro_f1"] <= 1 and set(metrics["per_depth"]) == {"1", "2"}
     assert (metrics["alpha"], metrics["beta"]) == ((1.0, 0.75) if mixing == "lhmix" else (None, None))
+    assert metrics["precision"] >= 0 and metrics["recall"] >= 0 and metrics["gold_per_doc"] == 2.0
     assert metrics["stop_reason"] == "epoch_cap" and not metrics["stopped_early"]
     # what the mixing used: one lambda per mixed sample (2 mixed epochs x 64 docs), s for LH-Mix only
     assert ("lambda" in metrics) == (mixing != "none") and ("s" in metrics) == (mixing == "lhmix")
@@ -162,6 +174,7 @@ def test_early_stopping_counts_from_the_best_epoch(project, tmp_path):
     out = run(project, tmp_path, "bert", max_epochs=12, patience=2, lr=1e-4)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 2
+    assert metrics["stop_reason"] == "early_stopping"
 
 
 def test_same_seed_same_outcome_other_seed_differs(project, tmp_path):
@@ -172,13 +185,21 @@ def test_same_seed_same_outcome_other_seed_differs(project, tmp_path):
     assert other["curves"] != first["curves"]
 
 
+def make_warmup(project, tmp_path, family, name="warmup", **options) -> Path:
+    state = tmp_path / f"{name}.pt"
+    warmup(config(family, warmup_only=True, **options), project / "data" / "processed" / "toy", state,
+           tmp_path / f"{name}-out", tmp_path / f"{name}-checkpoints")
+    return state
+
+
 @pytest.mark.parametrize("variant", ["prompt_lhmix", "bert_mixup"])
 def test_warm_start_gives_the_uninterrupted_outcome(project, tmp_path, variant):
     family, _ = parse_variant(variant)
     options = dict(warmup_epochs=2, max_epochs=4)
-    state = tmp_path / "warmup.pt"
-    warmup(config(family, **options), project / "data" / "processed" / "toy", state, tmp_path / "wu-checkpoints")
-    assert state.is_file() and not (tmp_path / "wu-checkpoints").exists()
+    state = make_warmup(project, tmp_path, family, warmup_epochs=2)
+    assert state.is_file() and not (tmp_path / "warmup-checkpoints").exists()
+    course = json.loads((tmp_path / "warmup-out" / "metrics.json").read_text())
+    assert course["epochs_run"] == 2 and course["epochs_trained"] == 2 and course["train_seconds"] > 0
     epochs_trained = []
     warm = run(project, tmp_path, variant, name="warm", warm_start=state, on_epoch_end=epochs_trained.append,
                **options)
@@ -186,15 +207,24 @@ def test_warm_start_gives_the_uninterrupted_outcome(project, tmp_path, variant):
     scratch = run(project, tmp_path, variant, name="scratch", **options)
     assert outcome(warm) == outcome(scratch)
     assert len(losses_per_epoch(warm)) == 4  # the warm-up's epochs are in the curves
+    # a warm-started run times only the epochs it trained itself
+    assert json.loads((warm / "metrics.json").read_text())["epochs_trained"] == 2
+
+
+def test_identical_warmups_write_identical_bytes(project, tmp_path):
+    first = make_warmup(project, tmp_path / "a", "prompt").read_bytes()
+    second = make_warmup(project, tmp_path / "b", "prompt").read_bytes()
+    assert first == second  # no timings inside: downstream stays up to date
 
 
 def test_warm_start_from_other_settings_is_refused(project, tmp_path):
-    state = tmp_path / "warmup.pt"
-    warmup(config("prompt", seed=1), project / "data" / "processed" / "toy", state, tmp_path / "wu")
-    with pytest.raises(LhmixError, match="seed: 1 there, 0 here"):
+    state = make_warmup(project, tmp_path, "prompt", seed=1)
+    with pytest.raises(LhmixError, match="trained with other settings"):
         run(project, tmp_path, "prompt_mixup", warm_start=state)
-    with pytest.raises(LhmixError, match="family: 'prompt' there, 'bert' here"):
+    with pytest.raises(LhmixError, match="trained with other settings"):
         run(project, tmp_path, "bert_mixup", warm_start=state, seed=1)
+    with pytest.raises(LhmixError, match="not found"):
+        run(project, tmp_path, "bert_mixup", warm_start=tmp_path / "absent.pt")
 
 
 class Killed(Exception):
@@ -219,12 +249,47 @@ def test_killed_run_resumes_with_the_uninterrupted_outcome(project, tmp_path):
     assert outcome(resumed) == outcome(run(project, tmp_path, "bert_lhmix", name="whole"))
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(project, tmp_path):
+def test_checkpoint_of_other_settings_is_not_resumed(project, tmp_path, capsys):
     with pytest.raises(Killed):
         run(project, tmp_path, "prompt", max_epochs=2, on_epoch_end=kill_after(1))
     epochs_trained = []
     run(project, tmp_path, "prompt", max_epochs=2, lr=1e-3, on_epoch_end=epochs_trained.append)
     assert epochs_trained == [1, 2]
+    assert "made by another run" in capsys.readouterr().err
+
+
+def test_resume_after_an_upstream_change_starts_afresh(project, tmp_path, capsys):
+    """A run killed after epoch 2; then its warm-up is re-made differently (as after any upstream
+    change): the old last.pt must not be resumed, the run must equal one from the new warm-up."""
+    options = dict(warmup_epochs=1, max_epochs=4)
+    state = make_warmup(project, tmp_path, "prompt", **options)
+    with pytest.raises(Killed):
+        run(project, tmp_path, "prompt_lhmix", name="stale", warm_start=state, on_epoch_end=kill_after(2), **options)
+    make_warmup(project, tmp_path, "prompt", lr=1e-3, **options)  # the same file, other content
+    with pytest.raises(LhmixError, match="trained with other settings"):
+        run(project, tmp_path, "prompt_lhmix", name="stale", warm_start=state, **options)
+    fresh_state = make_warmup(project, tmp_path, "prompt", name="fresh", lr=1e-3, **options)
+    state.write_bytes(fresh_state.read_bytes())
+    epochs_trained = []
+    stale = run(project, tmp_path, "prompt_lhmix", name="stale", warm_start=state, lr=1e-3,
+                on_epoch_end=epochs_trained.append, **options)
+    assert epochs_trained == [2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+    clean = run(project, tmp_path, "prompt_lhmix", name="clean", warm_start=fresh_state, lr=1e-3, **options)
+    assert outcome(stale) == outcome(clean)
+
+
+def test_checkpoint_write_failures_name_the_file(project, tmp_path, monkeypatch):
+    blocker = tmp_path / "checkpoints-file"
+    blocker.write_text("a file where the checkpoint folder should be")
+    with pytest.raises(LhmixError, match="best.pt: cannot write: .*checkpoints-file is a file, not a folder"):
+        train(config("prompt", max_epochs=1), project / "data" / "processed" / "toy", tmp_path / "out", blocker)
+
+    def full_disk(obj, target, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(LhmixError, match="best.pt: cannot write \\(No space left on device\\)"):
+        run(project, tmp_path, "prompt", max_epochs=1)
+    assert not list((tmp_path / "run-checkpoints").glob("*"))  # no temporary file left behind
 
 
 def test_nan_loss_stops_naming_the_step_and_writes_no_metrics(project, tmp_path, monkeypatch):
@@ -259,36 +324,77 @@ def test_mlm_auxiliary_loss_runs(project, tmp_path):
 
 
 @pytest.mark.parametrize("alpha, beta, wrong", [(0, 0.75, "alpha"), (-1, 0.75, "alpha"), (1, 0.5, "beta"),
-                                                (1, 1.01, "beta"), (None, 0.75, "alpha"), (1, None, "beta")])
+                                                (1, 1.01, "beta"), (True, 0.75, "alpha")])
 def test_bad_ratio_parameters_fail_at_configuration(alpha, beta, wrong):
     with pytest.raises(ParamError, match=f"'{wrong}'"):
-        TrainConfig(variant="prompt_lhmix", seed=0, alpha=alpha, beta=beta)
+        config("prompt_lhmix", alpha=alpha, beta=beta)
 
 
-def test_config_from_params_casts_and_checks():
-    params = {"train": {"lr": "3e-5", "batch_size": 16.0, "max_epochs": 4}, "encoder": {"classifier": "x"}}
-    built = TrainConfig.from_params(params, "prompt_none", "2", "0.5", alpha=2, beta=1)
-    assert built.variant == "prompt" and built.seed == 2 and built.lr == 3e-5 and built.batch_size == 16
-    assert built.alpha is None and built.train_fraction == 0.5  # alpha/beta belong to LH-Mix only
-    lhmix = TrainConfig.from_params(params, "bert_lhmix", 0, alpha=2, beta=1)
-    assert (lhmix.alpha, lhmix.beta) == (2.0, 1.0) and isinstance(lhmix.alpha, float)
+PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
+          "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5}},
+          "train": {"max_length": 32, "batch_size": 16.0, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
+                    "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4}}
+
+
+def test_config_reads_exactly_the_keys_of_its_run():
+    warmup_keys = {"encoder.classifier", "train.max_length", "train.batch_size", "train.eval_batch_size",
+                   "train.lr", "train.warmup_epochs", "train.patience", "train.device"}
+    prompt_keys = {"model.prompt.head", "model.prompt.mlm_weight"}
+    expected = {("bert", "none", True): warmup_keys,
+                ("prompt", "none", True): warmup_keys | prompt_keys,
+                ("prompt", "none", False): warmup_keys | prompt_keys | {"train.max_epochs"},
+                ("bert", "mixup", False): warmup_keys | {"train.max_epochs", "train.mixup_beta_a"},
+                ("prompt", "lhmix", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"}}
+    for (family, mixing, is_warmup), keys in expected.items():
+        params = Params(PARAMS)
+        built = TrainConfig.from_params(params, family, mixing, "2", "0.5", warmup=is_warmup)
+        assert params.read == keys, (family, mixing)
+        assert built.seed == 2 and built.batch_size == 16 and built.train_fraction == 0.5
+    params = Params(PARAMS)
+    sweep = TrainConfig.from_params(params, "prompt", "lhmix", 0, alpha="0.5", beta="1")
+    assert (sweep.alpha, sweep.beta) == (0.5, 1.0) and not {"alpha", "beta"} & params.read
+    lhmix = TrainConfig.from_params(Params(PARAMS), "bert", "lhmix", 0)
+    assert (lhmix.alpha, lhmix.beta, lhmix.head, lhmix.mlm_weight) == (2.0, 1.0, None, 0.0)
     assert lhmix.run_name() == "bert_lhmix-s0-a2-b1"
-    with pytest.raises(ParamError, match="train.lrr"):
-        TrainConfig.from_params({"train": {"lrr": 1}}, "bert", 0)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("train.batch_size", True, "'train.batch_size' = True: expected an integer >= 1"),
+    ("train.lr", "fast", "'train.lr' = 'fast': expected a finite number > 0"),
+    ("train.warmup_epochs", 5, "'train.max_epochs' = 4: expected an integer >= 5"),
+    ("train.device", "tpu", "'train.device' = 'tpu': expected one of auto, cpu, cuda"),
+    ("model.prompt.head", "mlp", "'model.prompt.head' = 'mlp': expected one of mlm, linear"),
+])
+def test_bad_params_name_the_key(key, value, message):
+    params = json.loads(json.dumps(PARAMS))
+    section, _, name = key.rpartition(".")
+    target = params
+    for part in section.split("."):
+        target = target[part]
+    target[name] = value
+    with pytest.raises(ParamError) as error:
+        TrainConfig.from_params(Params(params), "prompt", "none", 0)
+    assert message in str(error.value)
+
+
+def test_bad_run_arguments_are_param_errors():
+    with pytest.raises(ParamError, match="'seed' = -1: expected an integer >= 0"):
+        TrainConfig.from_params(Params(PARAMS), "bert", "none", "-1")
     with pytest.raises(ParamError, match="variant"):
-        TrainConfig(variant="prompt_cutmix", seed=0)
-    with pytest.raises(ParamError, match="train.warmup_epochs"):
-        TrainConfig(variant="bert", seed=0, warmup_epochs=5, max_epochs=4)
-    with pytest.raises(ParamError, match="train.mixup_beta_a"):
-        TrainConfig(variant="bert_mixup", seed=0, mixup_beta_a=0)
+        parse_variant("prompt_cutmix")
+    with pytest.raises(ParamError, match="'train.mixup_beta_a' = 0"):
+        config("bert_mixup", mixup_beta_a=0)
+    with pytest.raises(ParamError, match="'train.max_epochs'"):
+        config("prompt_mixup", max_epochs=None)
 
 
 def write_params(project: Path, **train_overrides) -> None:
-    train_params = {key: BASE[key] for key in ("max_length", "batch_size", "eval_batch_size", "lr",
-                                               "warmup_epochs", "max_epochs", "patience")}
-    train_params.update(mixup_beta_a=1.0, mlm_weight=0.0, device="cpu", **train_overrides)
-    (project / "params.yaml").write_text(yaml.safe_dump(
-        {"encoder": {"classifier": "tiny-random", "similarity": "tiny-random"}, "train": train_params}))
+    params = json.loads(json.dumps(PARAMS))
+    params["train"].update({key: BASE[key] for key in ("max_length", "batch_size", "eval_batch_size", "lr",
+                                                       "warmup_epochs", "max_epochs", "patience")})
+    params["train"].update(train_overrides)
+    params["model"]["prompt"] = {"head": "mlm", "mlm_weight": 0.0}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 
 def stage(project: Path, *args, launcher=()) -> subprocess.CompletedProcess:
@@ -300,17 +406,24 @@ def stage(project: Path, *args, launcher=()) -> subprocess.CompletedProcess:
 def test_stage_rejects_bad_beta_before_training(project):
     write_params(project)
     done = stage(project, sys.executable, str(REPO / "stages" / "train.py"), "--dataset", "toy",
-                 "--variant", "prompt_lhmix", "--seed", "0", "--alpha", "1", "--beta", "0.4",
+                 "--family", "prompt", "--mixing", "lhmix", "--seed", "0", "--alpha", "1", "--beta", "0.4",
                  "--out", "runs/bad")
     assert done.returncode == 1
     assert "parameter 'beta' = 0.4: expected a number in (0.5, 1]" in done.stderr
     assert not (project / "runs" / "bad").exists() and not (project / "checkpoints").exists()
 
 
+@pytest.mark.parametrize("script", ["train.py", "warmup.py", "prepare.py", "similarity.py", "stats.py",
+                                    "plots.py", "check.py", "report.py"])
+def test_stage_scripts_without_their_arguments_print_usage(project, script):
+    done = stage(project, sys.executable, str(REPO / "stages" / script), "--no-such-option")
+    assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
+
+
 def test_ddp_two_processes_on_cpu(project):
     write_params(project, max_epochs=2)
     done = stage(project, "--nproc_per_node", "2", "--standalone", str(REPO / "stages" / "train.py"),
-                 "--dataset", "toy", "--variant", "prompt_mixup", "--seed", "0", "--out", "runs/ddp",
+                 "--dataset", "toy", "--family", "prompt", "--mixing", "mixup", "--seed", "0", "--out", "runs/ddp",
                  launcher=(sys.executable, "-m", "torch.distributed.run"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("wrote runs/ddp") == 1  # rank 0 alone writes

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from lhmix.datasets import wordnet
-from lhmix.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
+from lhmix.core.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
 
 REPO = Path(__file__).resolve().parents[1]
 CFG = {"docs": 100, "min_docs_per_label": 1, "seed": 0, "dev_fraction": 0.2, "test_fraction": 0.2}

@@ -10,9 +10,9 @@ import openpyxl
 import pytest
 from sklearn.model_selection import train_test_split
 
-from lhmix.contract import read_split, write_dataset
+from lhmix.datasets.contract import read_split, write_dataset
 from lhmix.datasets import wos
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
 
 HEADER = ["Y1", "Y2", "Y", "Domain", "area", "keywords", "Abstract"]
 

@@ -21,11 +21,12 @@ import torch
 import yaml
 
 from lhmix import benchmark
-from lhmix.data import collate, length_batches, read_dataset, sorted_batches
-from lhmix.metrics import F1Accumulator
-from lhmix.similarity import encode_texts, local_hierarchy_text, precompute
-from lhmix.train import Processes, Session, TrainConfig, resolve_device
-from lhmix.encoders import load_encoder, load_tokenizer
+from lhmix.data.documents import read_dataset
+from lhmix.training.batches import collate, length_batches, sorted_batches
+from lhmix.training.metrics import F1Accumulator
+from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
+from lhmix.training.loop import Processes, Session, TrainConfig, resolve_device
+from lhmix.model.encoders import load_encoder, load_tokenizer
 
 VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
 ROUNDS, STEPS_PER_ROUND = 8, 4

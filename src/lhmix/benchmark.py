@@ -12,7 +12,7 @@ import time
 import numpy as np
 import torch
 
-from lhmix.data import Encoded, collate
+from lhmix.training.batches import Encoded, collate
 
 
 def median_seconds(function, repeats: int) -> float:

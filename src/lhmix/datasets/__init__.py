@@ -4,8 +4,8 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
-from lhmix.contract import write_dataset
-from lhmix.errors import ParamError
+from lhmix.datasets.contract import write_dataset
+from lhmix.core.errors import ParamError
 
 READERS = ("wordnet", "wos", "nyt", "rcv1")
 

@@ -41,9 +41,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from lhmix.contract import PreparedDataset
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.data.hierarchy import Hierarchy
 
 NAME = "nyt"
 CORPUS = Path("data")

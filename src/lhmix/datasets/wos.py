@@ -35,9 +35,9 @@ import pandas as pd
 from openpyxl.utils.exceptions import InvalidFileException
 from sklearn.model_selection import train_test_split
 
-from lhmix.contract import PreparedDataset
-from lhmix.errors import MalformedInput, ParamError, RawDataMissing
-from lhmix.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset
+from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.data.hierarchy import Hierarchy
 
 NAME = "wos"
 XLSX = Path("Meta-data") / "Data.xlsx"

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from lhmix.mixup import lhmix_ratio  # noqa: E402
-from lhmix.stats import ordered_variants  # noqa: E402
+from lhmix.model.mixup import lhmix_ratio  # noqa: E402
+from lhmix.reporting.stats import ordered_variants  # noqa: E402
 
 PAPER_ALPHAS = (0.1, 0.3, 0.6, 1, 2, 5, 10)
 PAPER_BETAS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1)

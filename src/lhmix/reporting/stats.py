@@ -10,7 +10,7 @@ import math
 import numpy as np
 from scipy import stats as scipy_stats
 
-from lhmix.runs import main_runs, read_metrics, sparse_runs, sweep_runs
+from lhmix.pipeline.plan import Plan, read_metrics
 
 VARIANT_ORDER = ["bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup", "prompt_lhmix"]
 REFERENCE = "prompt_lhmix"
@@ -37,16 +37,15 @@ def _row(run, metrics: dict) -> dict:
     }
 
 
-def collect(params: dict, dataset: str, root=None) -> dict:
+def collect(plan: Plan, dataset: str, root=None) -> dict:
     """Read exactly the runs that params name (raises on a missing one)."""
     extra = {} if root is None else {"root": root}
 
     def rows(runs) -> list[dict]:
         return [_row(run, read_metrics(run)) for run in runs]
-    sweeps = sweep_runs(params, dataset, **extra)
-    return {"main": rows(main_runs(params, dataset, **extra)),
-            "sweeps": {grid: rows(runs) for grid, runs in sweeps.items()},
-            "sparse": rows(sparse_runs(params, dataset, **extra))}
+    return {"main": rows(plan.main_runs(dataset, **extra)),
+            "sweeps": {grid: rows(runs) for grid, runs in plan.sweep_runs(dataset, **extra).items()},
+            "sparse": rows(plan.sparse_runs(dataset, **extra))}
 
 
 def ordered_variants(rows: list[dict]) -> list[str]:

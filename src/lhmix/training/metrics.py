@@ -17,8 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from lhmix.errors import LhmixError
-from lhmix.hierarchy import Hierarchy
+from lhmix.core.errors import LhmixError
+from lhmix.data.hierarchy import Hierarchy
 
 FREQUENCY_BUCKETS = ("rare", "medium", "frequent")
 

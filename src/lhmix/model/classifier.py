@@ -21,8 +21,7 @@ cross-entropy at the chosen positions, scored by T and a decoder tied to the inp
 the checkpoint's output bias (zeros when it has none). The prompt template is never corrupted.
 The `bert` family is plain [CLS] fine-tuning (the papers' BERT rows) and has no MLM loss.
 
-The depth markers [Dd] are reserved `[unusedK]` slots of the BERT WordPiece vocabulary. The template
-comes first, so the d-th [MASK] is always at position 2d: no search for it.
+Inputs (the template, the [MASK] positions) come from lhmix.model.inputs.
 
 New parameters are initialised explicitly after the weights are loaded:
   label word w_v      mean input embedding of the WordPiece tokens of label v's name
@@ -36,86 +35,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lhmix.encoders import load_encoder
-from lhmix.errors import LhmixError, ParamError
-from lhmix.hierarchy import Hierarchy
-from lhmix.mixup import mix
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.data.hierarchy import Hierarchy
+from lhmix.model.encoders import load_encoder
+from lhmix.model.inputs import check_family, marker_id, prompt_length
+from lhmix.model.mixup import mix
 
-FAMILIES = ("bert", "prompt")
 HEADS = ("mlm", "linear")
 MLM_PROBABILITY = 0.15
 MLM_MASK_SHARE, MLM_RANDOM_SHARE = 0.8, 0.1  # of the chosen tokens; the rest stay as they are
-
-
-def marker_token(depth: int) -> str:
-    """The vocabulary slot used as the marker of `depth` (1-based)."""
-    return f"[unused{depth - 1}]"
-
-
-def prompt_length(depth: int) -> int:
-    """Tokens before the text in a prompt input: [CLS], D pairs [Dd] [MASK], [SEP]."""
-    return 2 * depth + 2
-
-
-def _check_family(family: str) -> None:
-    if family not in FAMILIES:
-        raise ParamError("family", family, f"one of {', '.join(FAMILIES)}")
-
-
-def _prefix(tokenizer, family: str, depth: int) -> list[int]:
-    _check_family(family)
-    if family == "bert":
-        return [tokenizer.cls_token_id]
-    prefix = [tokenizer.cls_token_id]
-    for d in range(1, depth + 1):
-        prefix += [_marker_id(tokenizer, d), tokenizer.mask_token_id]
-    return prefix + [tokenizer.sep_token_id]
-
-
-def _marker_id(tokenizer, depth: int) -> int:
-    token = marker_token(depth)
-    token_id = tokenizer.convert_tokens_to_ids(token)
-    if token_id is None or token_id == tokenizer.unk_token_id:
-        raise LhmixError(f"the tokenizer has no reserved slot {token} for the depth-{depth} marker: "
-                         "the prompt needs a BERT WordPiece vocabulary with [unusedK] tokens")
-    return token_id
-
-
-def build_inputs(tokenizer, texts: list[str], family: str, depth: int, max_length: int) -> list[list[int]]:
-    """Token ids of each text: the prompt template (family 'prompt') or [CLS] (family 'bert'),
-    then the text, then [SEP]. The text is truncated so that the whole fits in max_length."""
-    prefix = _prefix(tokenizer, family, depth)
-    room = max_length - len(prefix) - 1
-    if room < 1:
-        raise ParamError("train.max_length", max_length,
-                         f"at least {len(prefix) + 2} for a '{family}' input of depth {depth}")
-    text_ids = _truncated_ids(tokenizer, list(texts), room)
-    return [prefix + ids + [tokenizer.sep_token_id] for ids in text_ids]
-
-
-def _truncated_ids(tokenizer, texts: list[str], room: int) -> list[list[int]]:
-    """The first `room` WordPiece ids of each text, without special tokens.
-
-    Long texts (RCV1) are first cut to their first `room` words: WordPiece splits at whitespace and
-    a word gives at least one token, so the cut keeps the same first `room` ids and saves most of
-    the tokenising. The rare text whose words give no token (e.g. only control characters) and so
-    comes out short is tokenised again in full: the result is exact either way.
-    """
-    parts = [text.split(None, room) for text in texts]
-    cut = [len(words) > room for words in parts]
-    short_texts = [" ".join(words[:room]) if was_cut else text
-                   for text, words, was_cut in zip(texts, parts, cut)]
-    ids = _tokenize(tokenizer, short_texts, room)
-    redo = [index for index, row in enumerate(ids) if cut[index] and len(row) < room]
-    for index, row in zip(redo, _tokenize(tokenizer, [texts[index] for index in redo], room)):
-        ids[index] = row
-    return ids
-
-
-def _tokenize(tokenizer, texts: list[str], room: int) -> list[list[int]]:
-    if not texts:
-        return []
-    return tokenizer(texts, add_special_tokens=False, truncation=True, max_length=room)["input_ids"]
 
 
 def replacement_ids(tokenizer) -> Tensor:
@@ -154,7 +82,7 @@ class HTCModel(nn.Module):
                head: str = "mlm", mlm_loss: bool = False) -> "HTCModel":
         """The model of `family`; for the prompt, scored through `head`, and with the parts of
         HPT's MLM loss (the transform and the vocabulary output bias) when mlm_loss."""
-        _check_family(family)
+        check_family(family)
         if head not in HEADS:
             raise ParamError("model.head", head, f"one of {', '.join(HEADS)}")
         if family == "bert" and mlm_loss:
@@ -190,7 +118,7 @@ class HTCModel(nn.Module):
             self.label_words[label_id] = embeddings[ids].mean(dim=0)
         nn.init.zeros_(self.label_bias)
         for d, depth_slice in enumerate(self.depth_slices, start=1):
-            embeddings[_marker_id(tokenizer, d)] = self.label_words[depth_slice].mean(dim=0)
+            embeddings[marker_id(tokenizer, d)] = self.label_words[depth_slice].mean(dim=0)
 
     def encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """[B,L,H]: the encoder's last hidden states."""

@@ -21,7 +21,7 @@ import torch
 from scipy.special import betaincinv
 from torch import Tensor
 
-from lhmix.errors import ParamError
+from lhmix.core.errors import ParamError
 
 
 def check_ratio_params(alpha, beta) -> tuple[float, float]:

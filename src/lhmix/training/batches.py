@@ -1,7 +1,7 @@
 """From the data contract to padded tensor batches.
 
-A split is read once into `Documents` (ids, texts, label ids); the model family turns the texts
-into token ids (lhmix.models.build_inputs) and `Encoded` keeps them, with the labels, as flat
+A split is read once into `Documents` (lhmix.data.documents); the model family turns the texts
+into token ids (lhmix.model.inputs.build_inputs) and `Encoded` keeps them, with the labels, as flat
 int arrays plus offsets, so RCV1's 781k test documents cost a few bytes per token rather than a
 Python list per document.
 
@@ -20,66 +20,17 @@ documents, and a smaller fraction's subset is contained in every larger one.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
-from lhmix.errors import MalformedInput, ParamError
-from lhmix.hierarchy import Hierarchy
+from lhmix.core.errors import ParamError
+from lhmix.data.documents import Documents
 
 CHUNK_BATCHES = 50
 SUBSET_SEED = 0
-
-
-@dataclass
-class Documents:
-    """One split as read from its jsonl file, in file order."""
-    ids: list[str]
-    texts: list[str]
-    labels: list[list[int]]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def take(self, indices: Sequence[int]) -> "Documents":
-        return Documents(ids=[self.ids[i] for i in indices], texts=[self.texts[i] for i in indices],
-                         labels=[self.labels[i] for i in indices])
-
-
-def read_documents(path: str | Path, num_labels: int) -> Documents:
-    """Read a contract split; a line that is not a valid document raises MalformedInput."""
-    path = Path(path)
-    ids, texts, labels = [], [], []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise MalformedInput(path, line_number, f"not JSON ({error.msg})") from None
-            if not isinstance(doc, dict) or not {"id", "labels", "text"} <= doc.keys():
-                raise MalformedInput(path, line_number, 'expected an object with "id", "labels", "text"')
-            doc_labels = doc["labels"]
-            if (not isinstance(doc_labels, list) or not doc_labels
-                    or not all(isinstance(l, int) and 0 <= l < num_labels for l in doc_labels)):
-                raise MalformedInput(path, line_number,
-                                     f"labels must be a non-empty list of label ids in 0..{num_labels - 1}")
-            ids.append(str(doc["id"]))
-            texts.append(str(doc["text"]))
-            labels.append(doc_labels)
-    return Documents(ids, texts, labels)
-
-
-def read_dataset(folder: str | Path) -> tuple[Hierarchy, dict[str, Documents]]:
-    """The label tree and the three splits of a prepared dataset folder."""
-    folder = Path(folder)
-    hierarchy = Hierarchy.load(folder / "labels.json")
-    splits = {name: read_documents(folder / f"{name}.jsonl", len(hierarchy))
-              for name in ("train", "dev", "test")}
-    return hierarchy, splits
 
 
 def train_subset(docs: Documents, fraction: float) -> Documents:

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from lhmix.files import replaced_on_success
-from lhmix.hierarchy import Hierarchy
+from lhmix.core.files import write_json
+from lhmix.data.hierarchy import Hierarchy
 
 SPLITS = ("train", "dev", "test")
 
@@ -34,13 +34,6 @@ class PreparedDataset:
 
 def dumps(obj) -> str:
     return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def write_json(obj, path: str | Path) -> None:
-    """Pretty, sorted, newline-terminated JSON, written via a temporary file."""
-    with replaced_on_success(path) as temporary:
-        temporary.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n",
-                             encoding="utf-8")
 
 
 def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:

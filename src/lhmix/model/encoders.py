@@ -25,7 +25,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
-from lhmix.errors import LhmixError  # noqa: E402
+from lhmix.core.errors import LhmixError  # noqa: E402
 
 MINILM = "minilm"
 TINY_RANDOM = "tiny-random"

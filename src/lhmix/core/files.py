@@ -1,0 +1,50 @@
+"""Writing a file so that a reader never sees it half-written."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def replaced_on_success(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling of `path` to write; it replaces `path` only when the block succeeds,
+    and is removed when it fails (a killed process leaves at most the hidden temporary file). The
+    temporary name is unique, so two writers never share one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_json(obj, path: str | Path) -> None:
+    """Pretty, sorted, newline-terminated JSON, written via a temporary file."""
+    with replaced_on_success(path) as temporary:
+        temporary.write_text(json.dumps(obj, sort_keys=True, ensure_ascii=False, indent=2) + "\n",
+                             encoding="utf-8")
+
+
+def write_torch(obj, path: str | Path) -> None:
+    """torch.save via a temporary file, through a file handle: torch names the records inside its
+    zip after a path's file name, and the temporary name is random, so equal objects would differ
+    in bytes if saved to the path."""
+    import torch
+
+    with replaced_on_success(path) as temporary, open(temporary, "wb") as handle:
+        torch.save(obj, handle)

@@ -1,0 +1,104 @@
+"""params.yaml, read the way DVC reads it, with typed getters that name the key in every error.
+
+DVC parses params.yaml as YAML 1.2 (ruamel.yaml, safe) and interpolates `${...}` with `str()` of
+those values; reading it the same way here means run folder names, grid points and values agree
+with DVC's by construction (PyYAML, YAML 1.1, reads `5e-1` as a string and `yes` as true).
+
+Every getter records the dotted key it read (`Params.read`), so a test can hold what a stage's code
+reads against what its dvc.yaml entry declares.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from pathlib import Path
+
+from lhmix.core.errors import LhmixError, MalformedInput, ParamError
+
+MISSING = object()
+
+
+def load_yaml(path: str | Path) -> dict:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = YAML(typ="safe").load(handle)
+    except FileNotFoundError:
+        raise LhmixError(f"{path}: not found (run from the repository root)") from None
+    except (YAMLError, UnicodeDecodeError) as error:
+        line = getattr(getattr(error, "problem_mark", None), "line", None)
+        raise MalformedInput(path, None if line is None else line + 1, f"not valid YAML ({error})") from None
+    if not isinstance(values, dict):
+        raise MalformedInput(path, None, "expected a mapping of parameters at the top level")
+    return values
+
+
+class Params:
+    def __init__(self, values: dict, source: str = "params.yaml"):
+        self.values, self.source = values, source
+        self.read: set[str] = set()
+
+    @classmethod
+    def load(cls, path: str | Path = "params.yaml") -> "Params":
+        return cls(load_yaml(path), str(path))
+
+    def get(self, key: str, default=MISSING):
+        """The value at a dotted key, e.g. 'train.lr'; a missing key is a ParamError unless a default is given."""
+        self.read.add(key)
+        value = self.values
+        for part in key.split("."):
+            if not isinstance(value, dict) or part not in value:
+                if default is not MISSING:
+                    return default
+                raise ParamError(key, None, f"a value in {self.source} (the key is missing)")
+            value = value[part]
+        return value
+
+    def integer(self, key: str, minimum: int | None = None):
+        return check_integer(key, self.get(key), minimum)
+
+    def number(self, key: str, minimum: float | None = None, strict_minimum: bool = False) -> float:
+        return check_number(key, self.get(key), minimum, strict_minimum)
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        value = self.get(key)
+        if not isinstance(value, str) or value not in choices:
+            raise ParamError(key, value, f"one of {', '.join(choices)}")
+        return value
+
+    def text(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str) or not value:
+            raise ParamError(key, value, "a non-empty string")
+        return value
+
+    def items(self, key: str, check) -> list:
+        """A non-empty list whose items pass `check(name, item)` (which returns the item as wanted)."""
+        value = self.get(key)
+        if not isinstance(value, list) or not value:
+            raise ParamError(key, value, "a non-empty list")
+        return [check(f"{key}[{index}]", item) for index, item in enumerate(value)]
+
+
+def check_integer(name: str, value, minimum: int | None = None) -> int:
+    """An int (a float with an integer value is accepted: `-S train.batch_size=16.0`); never a bool."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ParamError(name, value, "an integer" + (f" >= {minimum}" if minimum is not None else ""))
+    if minimum is not None and value < minimum:
+        raise ParamError(name, value, f"an integer >= {minimum}")
+    return int(value)
+
+
+def check_number(name: str, value, minimum: float | None = None, strict_minimum: bool = False) -> float:
+    """A finite real number (ints accepted: `dvc exp run -S alpha=2` writes an int); never a bool."""
+    bound = "" if minimum is None else f" {'>' if strict_minimum else '>='} {minimum:g}"
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ParamError(name, value, "a finite number" + bound)
+    if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
+        raise ParamError(name, value, "a number" + bound)
+    return float(value)

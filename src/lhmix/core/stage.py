@@ -1,0 +1,58 @@
+"""What every stage script shares: its arguments, params.yaml, and the way it ends.
+
+`run_stage` runs the body, prints what it returns, and turns an error of the project (or a file the
+stage could not read or write) into one message on stderr and exit status 1, DVC then stopping the
+pipeline at that stage. With LHMIX_PARAMS_LOG set, it appends the params keys the stage read (one
+JSON line: the command line and the keys), which the dependency test holds against dvc.yaml.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Callable
+
+from lhmix.core.errors import LhmixError
+from lhmix.core.params import Params
+
+PARAMS_LOG = "LHMIX_PARAMS_LOG"
+_loaded: list[Params] = []
+
+
+def read_params(path: str = "params.yaml") -> Params:
+    params = Params.load(path)
+    _loaded.append(params)
+    return params
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser whose usage errors say what is missing (argparse exits with status 2)."""
+    return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def run_stage(label: str, body: Callable[[], str | None]) -> int:
+    """Run a stage body; print what it returns, or the error prefixed by `label`."""
+    try:
+        message = body()
+    except LhmixError as error:
+        print(f"{label}: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a file that cannot be read or written: name it, no traceback
+        where = f" {error.filename}" if error.filename else ""
+        print(f"{label}:{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    finally:
+        _log_params_read()
+    if message:
+        print(message)
+    return 0
+
+
+def _log_params_read() -> None:
+    log = os.environ.get(PARAMS_LOG)
+    if not log or not _loaded:
+        return
+    keys = sorted(set().union(*(params.read for params in _loaded)))
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"argv": sys.argv, "read": keys}) + "\n")

@@ -1,0 +1,160 @@
+"""The pipeline's shape from params.yaml: which runs exist and where each writes, as dvc.yaml has it.
+
+params.yaml is read as DVC reads it (lhmix.core.params) and folder names are `str()` of those values,
+as DVC interpolates them, so the runs named here are exactly the folders DVC's stages write.
+
+`check` holds the params that shape the pipeline against each other before any stage runs (stage
+`check`): a shape that cannot run fails in one line naming the params that disagree, instead of
+DVC's "No such file" halfway through.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.params import Params, check_integer, check_number
+
+# The readers of lhmix.datasets (tests/test_pipeline_plan.py holds the two lists together).
+DATASETS = ("wordnet", "wos", "nyt", "rcv1")
+FAMILIES = ("bert", "prompt")
+MIXINGS = ("none", "mixup", "lhmix")
+
+
+def variant_name(family: str, mixing: str) -> str:
+    """bert + none -> bert, prompt + lhmix -> prompt_lhmix."""
+    return family if mixing == "none" else f"{family}_{mixing}"
+
+
+@dataclass(frozen=True)
+class Run:
+    variant: str
+    seed: int
+    path: Path
+    alpha: float | None = None
+    beta: float | None = None
+    fraction: float | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    datasets: list[str]
+    seeds: list[int]
+    families: list[str]
+    alpha: float
+    beta: float
+    sweep_seed: int
+    sweep_alphas: list
+    sweep_betas: list
+    sparse_fractions: list
+
+    @classmethod
+    def from_params(cls, params: Params) -> "Plan":
+        """The shape, each value checked on its own (types, ranges) and against the others."""
+        def dataset(name, value):
+            if value not in DATASETS:
+                raise ParamError(name, value, f"one of {', '.join(DATASETS)}")
+            return value
+
+        def family(name, value):
+            if value not in FAMILIES:
+                raise ParamError(name, value, f"one of {', '.join(FAMILIES)}")
+            return value
+
+        plan = cls(datasets=params.items("datasets", dataset),
+                   seeds=params.items("seeds", lambda name, value: check_integer(name, value, minimum=0)),
+                   families=params.items("families", family),
+                   alpha=check_number("alpha", params.get("alpha"), 0, strict_minimum=True),
+                   beta=_beta("beta", params.get("beta")),
+                   sweep_seed=check_integer("sweeps.seed", params.get("sweeps.seed"), minimum=0),
+                   sweep_alphas=params.items("sweeps.alpha",
+                                             lambda name, value: _grid_point(name, value, 0, strict=True)),
+                   sweep_betas=params.items("sweeps.beta", _beta_point),
+                   sparse_fractions=params.items("sweeps.sparse", _fraction))
+        plan._check_together()
+        return plan
+
+    def _check_together(self) -> None:
+        for name, values in (("datasets", self.datasets), ("seeds", self.seeds), ("families", self.families),
+                             ("sweeps.alpha", self.sweep_alphas), ("sweeps.beta", self.sweep_betas),
+                             ("sweeps.sparse", self.sparse_fractions)):
+            if len(set(map(str, values))) != len(values):
+                raise LhmixError(f"params: {name} = {values} lists a value twice (two stages would write "
+                                 "one folder)")
+        if "prompt" not in self.families:
+            raise LhmixError(f"params: families = {self.families} has no 'prompt', but the sweeps and the "
+                             "sparse-data runs (sweeps.*) train the prompt family; add prompt to families")
+        if self.sweep_seed not in self.seeds:
+            raise LhmixError(f"params: sweeps.seed = {self.sweep_seed} is not among seeds = {self.seeds}; "
+                             "the sweeps continue that seed's prompt warm-up, which only seeds get")
+
+    def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+        """Every variant x seed of the train_none, train_mixup and train_lhmix stages."""
+        runs = []
+        for family in self.families:
+            for mixing in MIXINGS:
+                variant = variant_name(family, mixing)
+                lhmix = mixing == "lhmix"
+                runs += [Run(variant, seed, root / dataset / "main" / f"{variant}-s{seed}",
+                             alpha=self.alpha if lhmix else None, beta=self.beta if lhmix else None)
+                         for seed in self.seeds]
+        return runs
+
+    def warmup_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+        """The warm-ups of the main runs (one per family and seed) and of the sparse runs."""
+        runs = [Run(family, seed, root / dataset / "warmup" / f"{family}-s{seed}")
+                for family in self.families for seed in self.seeds]
+        return runs + [Run("prompt", self.sweep_seed, root / dataset / "sparse" / f"f{fraction}" / "warmup",
+                           fraction=float(fraction)) for fraction in self.sparse_fractions]
+
+    def sweep_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
+        """prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1)."""
+        folder = root / dataset / "sweep"
+        return {"alpha": [Run("prompt_lhmix", self.sweep_seed, folder / f"alpha-{a}", alpha=float(a), beta=1.0)
+                          for a in self.sweep_alphas],
+                "beta": [Run("prompt_lhmix", self.sweep_seed, folder / f"beta-{b}", alpha=1.0, beta=float(b))
+                         for b in self.sweep_betas]}
+
+    def sparse_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+        """prompt, prompt_mixup and prompt_lhmix on fractions of the training set."""
+        return [Run(variant_name("prompt", mixing), self.sweep_seed,
+                    root / dataset / "sparse" / f"f{fraction}" / variant_name("prompt", mixing),
+                    alpha=self.alpha if mixing == "lhmix" else None,
+                    beta=self.beta if mixing == "lhmix" else None, fraction=float(fraction))
+                for fraction in self.sparse_fractions for mixing in MIXINGS]
+
+
+def _beta(name: str, value) -> float:
+    value = check_number(name, value)
+    if not 0.5 < value <= 1:
+        raise ParamError(name, value, "a number in (0.5, 1]")
+    return value
+
+
+def _grid_point(name: str, value, minimum: float, strict: bool = False):
+    """A grid value kept as DVC has it (its str() names a folder), checked as a number."""
+    check_number(name, value, minimum, strict_minimum=strict)
+    return value
+
+
+def _beta_point(name: str, value):
+    _beta(name, value)
+    return value
+
+
+def _fraction(name: str, value):
+    if not 0 < check_number(name, value) < 1:
+        raise ParamError(name, value, "a fraction in (0, 1) of the training set")
+    return value
+
+
+def read_metrics(run: Run) -> dict:
+    path = run.path / "metrics.json"
+    if not path.is_file():
+        raise LhmixError(f"{path}: missing; run `dvc repro` so that every run named in params.yaml exists")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise LhmixError(f"{path}: not readable JSON ({error})") from None

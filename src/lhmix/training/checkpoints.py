@@ -1,0 +1,146 @@
+"""A run's course and its files on disk: resume checkpoints, the best model, warm-up states.
+
+checkpoint_dir/last.pt   all it takes to continue after a kill (model, optimizer, random streams,
+                         Progress, timings) and the run's fingerprint; resumed only when the
+                         fingerprint is this run's, else discarded with a one-line notice
+checkpoint_dir/best.pt   the model of the best dev epoch (scores test; kept after the run)
+warm-up state file       a DVC output: the state at the end of warm-up and the warm-up's fingerprint;
+                         no timings, so identical training writes identical bytes
+
+The fingerprint is a digest of everything that determines a run's course: its settings, the
+processed data it trains and selects on, the warm-up state it starts from, the similarity table,
+and the library code that trains (lhmix.core, .data, .model, .training).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from lhmix.core.errors import LhmixError
+from lhmix.core.files import write_torch
+
+WARMUP_KIND = "lhmix-warmup-state"
+CODE_PACKAGES = ("core", "data", "model", "training")
+
+
+@dataclass
+class Progress:
+    """The course of a run, everything but tensors and timings; saved in every checkpoint."""
+    epoch: int = 0  # last finished epoch
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_dev_macro_f1: float = -1.0
+    best_dev_micro_f1: float = -1.0
+    stopped_early: bool = False
+    # What the mixing used, over every mixed sample: {"lambda" | "s": {"counts": [...], "sum": x}}
+    mixing: dict = field(default_factory=dict)
+
+    def record(self, epoch: int, train_loss: float, dev: dict, patience: int) -> bool:
+        """Add a finished epoch; True when dev macro-F1 improved (a new best checkpoint).
+        Early stopping counts epochs since the best one, warm-up epochs included (as published)."""
+        self.epoch = epoch
+        self.history.append({"epoch": epoch, "train_loss": train_loss,
+                             **{f"dev_{name}": dev[name] for name in
+                                ("micro_f1", "macro_f1", "precision", "recall", "predicted_per_doc")}})
+        improved = dev["macro_f1"] > self.best_dev_macro_f1
+        if improved:
+            self.best_epoch = epoch
+            self.best_dev_macro_f1, self.best_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
+        self.stopped_early = epoch - self.best_epoch >= patience
+        return improved
+
+    def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:
+        for name, (counts, total) in observed.items():
+            kept = self.mixing.setdefault(name, {"counts": [0.0] * len(counts), "sum": 0.0})
+            kept["counts"] = [a + b for a, b in zip(kept["counts"], counts)]
+            kept["sum"] += total
+
+    @property
+    def stop_reason(self) -> str:
+        return "early_stopping" if self.stopped_early else "epoch_cap"
+
+
+@dataclass
+class Timing:
+    """Seconds and examples of the epochs this process trained (never in a warm-up state file)."""
+    train_seconds: float = 0.0
+    train_examples: int = 0
+    epochs: int = 0
+
+    def add(self, seconds: float, examples: int) -> None:
+        self.train_seconds += seconds
+        self.train_examples += examples
+        self.epochs += 1
+
+
+def save(obj, path: Path) -> None:
+    """torch.save via a temporary file: a kill mid-write never leaves a broken file."""
+    path = Path(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise LhmixError(f"{path}: cannot write: {path.parent} is a file, not a folder")
+    try:
+        write_torch(obj, path)
+    except OSError as error:
+        raise LhmixError(f"{path}: cannot write ({error.strerror or error}); check the free disk space "
+                         f"and that {path.parent} is writable") from None
+
+
+def load(path: Path):
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:  # a truncated or foreign file: torch raises many kinds
+        raise LhmixError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+
+
+def file_digest(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def code_digest() -> str:
+    """Digest of the library code a run executes: every .py file of lhmix.core/.data/.model/.training."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def fingerprint(settings: dict) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def progress_of(state: dict) -> Progress:
+    return Progress(**state["progress"])
+
+
+def warmup_state(progress: Progress, training_state: dict, fingerprint_: str, best_model: dict | None) -> dict:
+    return {"kind": WARMUP_KIND, "fingerprint": fingerprint_, "progress": asdict(progress),
+            **training_state, "best_model": best_model}
+
+
+def read_warmup_state(path: Path, expected_fingerprint: str) -> dict:
+    """The warm-up state in `path`; it must have been written for this run's warm-up settings."""
+    path = Path(path)
+    if not path.is_file():
+        raise LhmixError(f"warm-up state {path} not found: run its warm-up stage (stages/warmup.py) first")
+    state = load(path)
+    if not isinstance(state, dict) or state.get("kind") != WARMUP_KIND:
+        raise LhmixError(f"{path}: not a warm-up state written by stages/warmup.py")
+    if state["fingerprint"] != expected_fingerprint:
+        raise LhmixError(f"warm-up state {path} was trained with other settings, data or code than this "
+                         "run's warm-up; re-run its warm-up stage (dvc repro)")
+    return state

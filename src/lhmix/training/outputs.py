@@ -1,0 +1,87 @@
+"""What a run leaves in its output folder (a DVC output, read by the reporting stages).
+
+metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precision, recall, labels
+                  per document, per depth, by label frequency), the run's settings, its course
+                  (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
+                  (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
+predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
+live/             dvclive curves: train loss and dev scores per epoch (warm-up epochs included)
+"""
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from lhmix.core.files import replaced_on_success
+from lhmix.model.mixup import histogram_summary
+from lhmix.training.checkpoints import Progress, Timing
+from lhmix.training.config import TrainConfig
+
+CURVES = ("train_loss", "dev_micro_f1", "dev_macro_f1", "dev_precision", "dev_recall", "dev_predicted_per_doc")
+
+
+def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Timing, context: dict) -> dict:
+    """metrics.json of a run: `test` scores, settings, course, mixing, timing; `context` adds
+    dataset, encoder, train_docs, world_size, stage_seconds."""
+    return {
+        **test, **context,
+        "variant": config.variant, "family": config.family, "mixing": config.mixing, "seed": config.seed,
+        "head": config.head, "mlm_weight": config.mlm_weight,
+        "alpha": config.alpha, "beta": config.beta, "mixup_beta_a": config.mixup_beta_a,
+        "train_fraction": config.train_fraction, "warmup_epochs": config.warmup_epochs,
+        "max_epochs": config.max_epochs, "patience": config.patience,
+        "best_epoch": progress.best_epoch, "epochs_run": progress.epoch,
+        "stopped_early": progress.stopped_early, "stop_reason": progress.stop_reason,
+        "dev_micro_f1": progress.best_dev_micro_f1, "dev_macro_f1": progress.best_dev_macro_f1,
+        **{name: histogram_summary(kept["counts"], kept["sum"]) for name, kept in progress.mixing.items()},
+        **timing_metrics(timing),
+        "history": progress.history,
+    }
+
+
+def timing_metrics(timing: Timing) -> dict:
+    """The epochs this stage trained (a warm-started run: after the warm-up) and their speed."""
+    return {"epochs_trained": timing.epochs, "train_seconds": round(timing.train_seconds, 3),
+            "examples_per_second": round(timing.train_examples / max(timing.train_seconds, 1e-9), 3)}
+
+
+def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels: int) -> None:
+    """predictions.npz: `packed` (uint8 [N, ceil(V/8)], np.packbits of the bool decisions per row;
+    unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`.
+    Written with fixed zip timestamps so that equal predictions give equal bytes."""
+    arrays = {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)}
+    with replaced_on_success(path) as temporary, \
+            zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w") as handle:
+                np.lib.format.write_array(handle, np.asarray(array, order="C"), allow_pickle=False)
+
+
+def write_curves(live_dir: Path, history: list[dict]) -> None:
+    """dvclive curves of `history`: the newest epoch appended when live_dir holds every earlier
+    one (dvclive resume), else the whole history written afresh (a new run folder: DVC empties
+    its outputs before a stage runs, so a resumed or warm-started run starts with none)."""
+    from dvclive import Live
+
+    written = _steps_written(live_dir)
+    resume = bool(history) and written == history[-1]["epoch"] - 1 and written == len(history) - 1
+    with Live(str(live_dir), resume=resume, report=None, save_dvc_exp=False, dvcyaml=False) as live:
+        for entry in history[-1:] if resume else history:
+            live.step = entry["epoch"]
+            for name in CURVES:
+                if name in entry:
+                    split, metric = name.split("_", 1)
+                    live.log_metric(f"{split}/{metric}", entry[name])
+
+
+def _steps_written(live_dir: Path) -> int:
+    """The last epoch of the curves in live_dir (0 when there are none)."""
+    loss = Path(live_dir) / "plots" / "metrics" / "train" / "loss.tsv"
+    if not loss.is_file():
+        return 0
+    rows = [row for row in loss.read_text(encoding="utf-8").splitlines()[1:] if row]
+    return len(rows)

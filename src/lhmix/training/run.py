@@ -1,0 +1,192 @@
+"""The two training entry points: a warm-up, and a run that continues from it.
+
+`warmup()` trains the first warmup_epochs epochs of a family (no Mixup) and saves the state; every
+variant of that family and seed continues from it with `train(..., warm_start=FILE)` and ends with
+exactly the result of a run from scratch, since Mixup draws nothing before it starts. `train()`
+then trains until early stopping on dev macro-F1 (or max_epochs) and scores test with the best dev
+checkpoint. A killed run started again resumes from its last.pt when the fingerprint matches.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from lhmix.core.errors import LhmixError
+from lhmix.core.files import write_json
+from lhmix.model.similarity_table import SimilarityTable
+from lhmix.training import checkpoints
+from lhmix.training.checkpoints import Progress, Timing
+from lhmix.training.config import TrainConfig
+from lhmix.training.devices import log, processes, resolve_device
+from lhmix.training.loop import Session
+from lhmix.training.outputs import run_metrics, timing_metrics, write_curves, write_predictions
+
+DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
+
+
+class Run:
+    """A session and the files of its run: fingerprints, checkpoints, curves."""
+
+    def __init__(self, config: TrainConfig, data_dir: Path, checkpoint_dir: Path, procs, device,
+                 similarity_path: Path | None = None, warm_start: Path | None = None,
+                 live_dir: Path | None = None):
+        self.started = time.perf_counter()
+        self.config, self.procs = config, procs
+        self.checkpoint_dir, self.live_dir, self.data_dir = Path(checkpoint_dir), live_dir, Path(data_dir)
+        similarity = SimilarityTable.load(similarity_path) if config.mixing == "lhmix" else None
+        if warm_start is not None and not Path(warm_start).is_file():
+            raise LhmixError(f"warm-up state {warm_start} not found: run its warm-up stage (stages/warmup.py) first")
+        self.session = Session(config, self.data_dir, procs, device, similarity)
+        warmup_settings = {
+            "family": config.family, "seed": config.seed, "classifier": config.classifier, "head": config.head,
+            "mlm_weight": config.mlm_weight, "max_length": config.max_length, "batch_size": config.batch_size,
+            "eval_batch_size": config.eval_batch_size, "lr": config.lr, "warmup_epochs": config.warmup_epochs,
+            "patience": config.patience, "train_fraction": config.train_fraction,
+            "world_size": procs.world_size, "device": device.type,
+            "data": checkpoints.file_digest(*(self.data_dir / name for name in DATA_FILES)),
+            "code": checkpoints.code_digest()}
+        self.warmup_fingerprint = checkpoints.fingerprint(warmup_settings)
+        self.fingerprint = self.warmup_fingerprint if config.is_warmup else checkpoints.fingerprint({
+            **warmup_settings, "mixing": config.mixing, "max_epochs": config.max_epochs,
+            "mixup_beta_a": config.mixup_beta_a, "alpha": config.alpha, "beta": config.beta,
+            "similarity": None if similarity is None else checkpoints.file_digest(Path(similarity_path)),
+            "warm_start": None if warm_start is None else checkpoints.file_digest(Path(warm_start))})
+        self.timing = Timing()
+
+    @property
+    def last_path(self) -> Path:
+        return self.checkpoint_dir / "last.pt"
+
+    @property
+    def best_path(self) -> Path:
+        return self.checkpoint_dir / "best.pt"
+
+    def resume(self) -> Progress | None:
+        """The progress of last.pt when it is this very run's (same fingerprint), else None."""
+        if not self.last_path.is_file():
+            return None
+        state = checkpoints.load(self.last_path)
+        if state.get("fingerprint") != self.fingerprint:
+            if self.procs.main:
+                log(f"{self.last_path}: made by another run (settings, data, warm-up state or code "
+                    "differ); discarded, starting afresh")
+            return None
+        self.session.restore(state)
+        self.timing = Timing(**state["timing"])
+        progress = checkpoints.progress_of(state)
+        if self.procs.main:
+            log(f"resuming from {self.last_path} after epoch {progress.epoch}")
+        return progress
+
+    def start_from_warmup(self, path: Path) -> Progress:
+        state = checkpoints.read_warmup_state(path, self.warmup_fingerprint)
+        self.session.restore(state)
+        progress = checkpoints.progress_of(state)
+        if self.procs.main and progress.best_epoch > 0:
+            checkpoints.save(state["best_model"] if state["best_model"] is not None else state["model"],
+                             self.best_path)
+        return progress
+
+    def fit(self, progress: Progress, last_epoch: int, on_epoch_end: Callable[[int], None] | None = None
+            ) -> Progress:
+        """Train epochs progress.epoch + 1 .. last_epoch, unless early stopping says stop."""
+        session, config = self.session, self.config
+        while progress.epoch < last_epoch and not progress.stopped_early:
+            epoch = progress.epoch + 1
+            train_loss, seconds, mixing = session.train_epoch(epoch)
+            rng_states = session.gather_rng_states()
+            if self.procs.main:
+                progress.add_mixing(mixing)
+                self.timing.add(seconds, len(session.train_split))
+                dev = session.evaluate(session.dev_split)[0]
+                if progress.record(epoch, train_loss, dev, config.patience):
+                    checkpoints.save(session.model.state_dict(), self.best_path)
+                checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
+                                  "timing": asdict(self.timing), **session.training_state(rng_states)},
+                                 self.last_path)
+                if self.live_dir is not None:
+                    write_curves(self.live_dir, progress.history)
+                log(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
+                    f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
+                    f"R {dev['recall']:.3f}), {len(session.train_split) / seconds:.1f} examples/s"
+                    + (" (best)" if progress.best_epoch == epoch else "")
+                    + (", early stop" if progress.stopped_early else ""))
+            progress = session.broadcast(progress)
+            if on_epoch_end is not None:
+                on_epoch_end(epoch)
+        return progress
+
+    def context(self) -> dict:
+        return {"dataset": self.data_dir.name, "encoder": self.config.classifier,
+                "train_docs": len(self.session.train_split), "world_size": self.procs.world_size,
+                "stage_seconds": round(time.perf_counter() - self.started, 3)}
+
+
+def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkpoint_dir: str | Path,
+          similarity_path: str | Path | None = None, warm_start: str | Path | None = None,
+          on_epoch_end: Callable[[int], None] | None = None, keep_checkpoints: bool = False) -> dict | None:
+    """Train one run and score test with its best dev checkpoint; returns the metrics (rank 0).
+
+    Resumes from checkpoint_dir/last.pt when it is this run's; else starts from the warm-up state
+    `warm_start` if given; else from scratch. All three end with the same metrics."""
+    out_dir = Path(out_dir)
+    device = resolve_device(config.device)
+    with processes(device) as procs:
+        run = Run(config, Path(data_dir), Path(checkpoint_dir), procs, device,
+                  similarity_path=None if similarity_path is None else Path(similarity_path),
+                  warm_start=None if warm_start is None else Path(warm_start), live_dir=out_dir / "live")
+        progress = run.resume()
+        if progress is None:
+            progress = run.start_from_warmup(Path(warm_start)) if warm_start else Progress()
+        progress = run.fit(progress, config.max_epochs, on_epoch_end)
+        if not procs.main:
+            return None
+        session = run.session
+        write_curves(run.live_dir, progress.history)
+        session.model.load_state_dict(torch.load(run.best_path, map_location=device, weights_only=True))
+        test_split = session.encode(session.test_docs)
+        test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")
+        write_predictions(out_dir / "predictions.npz", test_split.ids, packed, session.num_labels)
+        metrics = run_metrics(config, test, progress, run.timing, run.context())
+        write_json(metrics, out_dir / "metrics.json")
+        log(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
+            f"(best epoch {progress.best_epoch}, {progress.stop_reason}); wrote {out_dir}")
+        if not keep_checkpoints:  # best.pt stays: the run's model, outside git and DVC
+            run.last_path.unlink(missing_ok=True)
+        return metrics
+
+
+def warmup(config: TrainConfig, data_dir: str | Path, state_file: str | Path, out_dir: str | Path,
+           checkpoint_dir: str | Path, on_epoch_end: Callable[[int], None] | None = None,
+           keep_checkpoints: bool = False) -> None:
+    """Train the first warmup_epochs epochs (no Mixup) of a family; save the state to state_file
+    (byte-identical for identical training) and its course and timing to out_dir/metrics.json."""
+    if not config.is_warmup or config.mixing != "none":
+        raise ValueError("warmup() takes the config of a warm-up: mixing none, max_epochs None")
+    checkpoint_dir = Path(checkpoint_dir)
+    device = resolve_device(config.device)
+    with processes(device) as procs:
+        run = Run(config, Path(data_dir), checkpoint_dir, procs, device)
+        progress = run.resume() or Progress()
+        progress = run.fit(progress, config.warmup_epochs, on_epoch_end)
+        training_state = run.session.training_state(run.session.gather_rng_states())
+        if not procs.main:
+            return
+        # The best model is stored only when it is not the last one (saves a model's size).
+        keep_best = 0 < progress.best_epoch < progress.epoch
+        best_model = checkpoints.load(run.best_path) if keep_best else None
+        checkpoints.save(checkpoints.warmup_state(progress, training_state, run.warmup_fingerprint, best_model),
+                         Path(state_file))
+        write_json({"variant": config.variant, "seed": config.seed, "train_fraction": config.train_fraction,
+                    "warmup_epochs": config.warmup_epochs, "epochs_run": progress.epoch,
+                    "best_epoch": progress.best_epoch, "stopped_early": progress.stopped_early,
+                    **timing_metrics(run.timing), **run.context(), "history": progress.history},
+                   Path(out_dir) / "metrics.json")
+        log(f"warm-up {config.run_name()}: {progress.epoch} epochs; wrote {state_file}")
+        if not keep_checkpoints:
+            shutil.rmtree(checkpoint_dir, ignore_errors=True)
