@@ -7,7 +7,7 @@ import pytest
 from lhmix import benchmark
 
 # hidden 4, feed-forward 8, 2 layers
-TOY = SimpleNamespace(hidden_size=4, intermediate_size=8, num_hidden_layers=2)
+TOY = SimpleNamespace(hidden_size=4, intermediate_size=8, num_hidden_layers=2, vocab_size=10)
 
 
 def test_forward_flops_counts_matmuls_only():
@@ -15,6 +15,9 @@ def test_forward_flops_counts_matmuls_only():
     # attention 2 * (2 * 9 * 4) = 144; head 2 docs * 5 labels * 4 = 40; FLOPs = 2 * (2 * 912 + 40) = 3728
     assert benchmark.forward_flops(TOY, batch_size=2, length=3, num_labels=5) == 3728.0
     assert benchmark.training_flops(TOY, 2, 3, 5) == 3 * 3728.0
+    # + the MLM transform on 2 docs x 2 depths (4 * 16) and 1.5 MLM positions x (16 + 4 * 10) = 84:
+    # 2 * (64 + 84) = 296 more
+    assert benchmark.forward_flops(TOY, 2, 3, 5, transformed_states=4, mlm_positions=1.5) == 3728.0 + 296
 
 
 def test_padding_share_by_batch_longest_and_fixed_width():

@@ -1,4 +1,9 @@
-"""The whole pipeline through `dvc repro` on the tiny profile, then an experiment with `-S alpha=2`."""
+"""The whole pipeline through `dvc repro` on the tiny profile, then experiments with `-S`.
+
+Checked on the real run: every stage's params as declared in dvc.yaml are exactly the keys its
+code reads (tests/test_dependencies.py); `-S alpha=2` and `-S train.mixup_beta_a=2` re-run only
+the stages that read them; pipeline shapes that cannot run stop in the check stage."""
+import json
 import os
 import re
 import shutil
@@ -7,19 +12,23 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
+
+from test_dependencies import stage_definitions, undeclared_params
 
 REPO = Path(__file__).resolve().parents[1]
 # Stage outputs and caches of the working copy stay behind; the copy rebuilds them.
 NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "__pycache__", "cache", "tmp", "processed", "similarity",
-                                    "warmup", "runs", "checkpoints", "results", "reports", "*.egg-info")
+                                    "warmup", "runs", "checkpoints", "results", "reports", "*.egg-info",
+                                    "params-checked", "config.local")
+PARAMS_LOG = "params-read.jsonl"
 
 
 def _run(args, cwd, check=True):
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "LHMIX_PARAMS_LOG": str(Path(cwd) / PARAMS_LOG)}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -27,15 +36,26 @@ def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-def _copy_with_profile(root: Path, profile: str, **overrides) -> Path:
-    """The repository in a fresh git repo, with params/<profile>.yaml (plus overrides) as params.yaml."""
+def _copy_with_profile(root: Path, profile: str, replace: dict | None = None) -> Path:
+    """The repository in a fresh git repo with params/<profile>.yaml applied (tools/apply_profile.py),
+    then text replacements in params.yaml."""
     shutil.copytree(REPO, root, ignore=NOT_COPIED)
-    params = yaml.safe_load((root / "params" / f"{profile}.yaml").read_text())
-    (root / "params.yaml").write_text(yaml.safe_dump({**params, **overrides}))
+    _run([sys.executable, "tools/apply_profile.py", f"params/{profile}.yaml"], root)
+    text = (root / "params.yaml").read_text()
+    for old, new in (replace or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (root / "params.yaml").write_text(text)
+    (root / ".gitignore").write_text((root / ".gitignore").read_text() + f"/{PARAMS_LOG}\n")
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
                  ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", profile]):
         _run(args, root)
     return root
+
+
+def _commit(root: Path, message: str) -> None:
+    _run(["git", "add", "-A"], root)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message], root)
 
 
 @pytest.fixture(scope="module")
@@ -44,35 +64,51 @@ def project(tmp_path_factory):
 
 
 def test_listed_dataset_without_raw_files_fails_in_prepare_with_instructions(tmp_path):
-    root = _copy_with_profile(tmp_path / "repo", "tiny", datasets=["wos"])
+    root = _copy_with_profile(tmp_path / "repo", "tiny", {"datasets: [wordnet]": "datasets: [wos]"})
     result = _run(["dvc", "repro", "prepare@wos"], root, check=False)
     assert result.returncode != 0
     assert "Meta-data/Data.xlsx" in result.stderr and "data/raw/README.md" in result.stderr
     assert not (root / "data" / "processed" / "wos").exists()
 
 
+@pytest.mark.parametrize("old, new, message", [
+    ("families: [bert, prompt]", "families: [bert]", "has no 'prompt'"),
+    ("seed: 0 ", "seed: 5 ", "sweeps.seed = 5 is not among seeds = [0, 1]"),
+    ("datasets: [wordnet]", "datasets: [foo]", "'datasets[0]' = 'foo': expected one of"),
+])
+def test_shapes_that_cannot_run_stop_in_the_check_stage(tmp_path, old, new, message):
+    root = _copy_with_profile(tmp_path / "repo", "tiny", {old: new})
+    result = _run(["dvc", "repro"], root, check=False)
+    assert result.returncode != 0
+    assert _stages_run(result.stdout) == {"check"}
+    assert message in result.stderr and "No such file" not in result.stderr + result.stdout
+
+
 @pytest.mark.slow
-def test_repro_then_alpha_experiment(project):
+def test_repro_then_experiments(project):
     first = _run(["dvc", "repro"], project)
     ran = _stages_run(first.stdout)
-    assert {"prepare@wordnet", "similarity@wordnet", "report"} <= ran
-    assert len([s for s in ran if s.startswith("train@")]) == 2 * 2 * 2
+    assert {"check", "prepare@wordnet", "similarity@wordnet", "stats@wordnet", "report"} <= ran
+    for mixing in ("none", "mixup", "lhmix"):
+        assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
     for path in ("results/wordnet/metrics.json", "results/wordnet/tables.md", "reports/README.md",
-                 "results/wordnet/figures/fig5_sweeps.png"):
+                 "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json"):
         assert (project / path).is_file(), path
     assert "Table 5" in (project / "reports/README.md").read_text()
+
+    log = [json.loads(line) for line in (project / PARAMS_LOG).read_text().splitlines()]
+    assert undeclared_params(stage_definitions(project), log) == {}
 
     nothing = _run(["dvc", "repro"], project)
     assert _stages_run(nothing.stdout) == set()
 
-    _run(["git", "add", "-A"], project)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline"], project)
+    _commit(project, "baseline")
     experiment = _run(["dvc", "exp", "run", "-S", "alpha=2"], project)
     reran = _stages_run(experiment.stdout)
-    lhmix_stages = {s for s in reran if s.startswith(("lhmix@", "sparse_lhmix@"))}
-    assert lhmix_stages == {"lhmix@wordnet-bert-0", "lhmix@wordnet-bert-1", "lhmix@wordnet-prompt-0",
-                            "lhmix@wordnet-prompt-1", "sparse_lhmix@wordnet-0.5"}
-    assert reran - lhmix_stages <= {"stats@wordnet", "plots@wordnet", "report"}
+    training = {s for s in reran if not s.startswith(("check", "stats@", "plots@", "report"))}
+    assert training == {"train_lhmix@wordnet-bert-0", "train_lhmix@wordnet-bert-1",
+                        "train_lhmix@wordnet-prompt-0", "train_lhmix@wordnet-prompt-1",
+                        "sparse_lhmix@wordnet-0.5"}
     assert "stats@wordnet" in reran
 
     # Only what changed is listed: the LH-Mix runs trained with another ratio, the others did not.
@@ -80,9 +116,20 @@ def test_repro_then_alpha_experiment(project):
     assert "prompt_lhmix.train_loss.mean" in diff and "bert_lhmix.train_loss.mean" in diff
     assert "prompt_mixup" not in diff and "bert.train_loss" not in diff
 
+    _run(["dvc", "exp", "apply", experiment_name(experiment.stdout)], project)
+    _commit(project, "alpha 2")
+    mixup = _stages_run(_run(["dvc", "exp", "run", "-S", "train.mixup_beta_a=2"], project).stdout)
+    assert {s for s in mixup if not s.startswith(("stats@", "plots@", "report"))} == {
+        "train_mixup@wordnet-bert-0", "train_mixup@wordnet-bert-1", "train_mixup@wordnet-prompt-0",
+        "train_mixup@wordnet-prompt-1", "sparse_mixup@wordnet-0.5"}
+
+
+def experiment_name(output: str) -> str:
+    return re.search(r"Ran experiment\(s\): (\S+)", output).group(1)
+
 
 @pytest.mark.slow
 def test_out_of_range_beta_fails_naming_the_parameter(project):
     result = _run(["dvc", "exp", "run", "-S", "beta=0.3"], project, check=False)
     assert result.returncode != 0
-    assert "beta" in result.stderr + result.stdout and "(0.5, 1]" in result.stderr + result.stdout
+    assert "parameter 'beta' = 0.3: expected a number in (0.5, 1]" in result.stderr + result.stdout

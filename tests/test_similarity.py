@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import pytest
 import torch
 
+from lhmix.core.errors import LhmixError, ParamError
 from lhmix.model.encoders import load_encoder, load_tokenizer
-from lhmix.core.errors import LhmixError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.similarity import precompute as similarity
@@ -12,6 +14,7 @@ from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, prec
 HIERARCHY, _ = Hierarchy.from_paths([("cs", "machine learning"), ("cs", "databases"),
                                      ("biology", "genetics")])
 DOCS = [[1, 4], [0, 2], [4, 1], [1, 3, 4], [1, 4], [0, 2], [1]]  # 4 distinct local hierarchies
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_local_hierarchy_text():
@@ -98,3 +101,37 @@ def test_load_errors(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a table")
     with pytest.raises(LhmixError, match="not a readable similarity table"):
         SimilarityTable.load(tmp_path / "junk.pt")
+
+
+def test_a_length_that_cuts_every_text_is_reported():
+    """With 3 tokens ([CLS] level [SEP]) every text encodes alike: s = 1 for every pair, LH-Mix
+    would mix 50/50 everywhere. The table says which texts were cut and which vectors coincide."""
+    table = precompute("minilm", HIERARCHY, DOCS, max_length=3)
+    assert len(table.truncated) == 4 and len(table.same_vector) == 6  # 4 distinct texts: all 6 pairs
+    fine = precompute("minilm", HIERARCHY, DOCS, max_length=64)
+    assert fine.truncated == [] and fine.same_vector == []
+
+
+@pytest.mark.parametrize("length", [0, 2, True, 3.5, "64"])
+def test_similarity_length_is_checked(length):
+    with pytest.raises(ParamError, match="encoder.similarity_max_length"):
+        precompute("tiny-random", HIERARCHY, DOCS, max_length=length)
+
+
+def test_stage_prints_what_the_table_reports(tmp_path, monkeypatch, capsys):
+    from lhmix.datasets.contract import PreparedDataset, write_dataset
+    docs = [{"id": str(i), "labels": HIERARCHY.close(labels), "text": "some text"} for i, labels in enumerate(DOCS)]
+    other = [{**doc, "id": f"other{doc['id']}"} for doc in docs[:2]]
+    write_dataset(PreparedDataset("toy", HIERARCHY, {"train": docs, "dev": other[:1], "test": other[1:]}),
+                  tmp_path / "data" / "processed" / "toy")
+    (tmp_path / "params.yaml").write_text("encoder: {similarity: minilm, similarity_max_length: 3}\n")
+    monkeypatch.chdir(tmp_path)
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("similarity_stage", REPO / "stages" / "similarity.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    assert stage.main(["toy"]) == 0
+    printed = capsys.readouterr().out
+    assert "4 local-hierarchy texts are longer than encoder.similarity_max_length" in printed
+    assert "two different local hierarchies encode to the same vector" in printed
+    assert (tmp_path / "data" / "similarity" / "toy.pt").is_file()

@@ -12,21 +12,21 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
-
 from lhmix import benchmark
+from lhmix.core.params import Params
 from lhmix.data.documents import read_dataset
-from lhmix.training.batches import collate, length_batches, sorted_batches
-from lhmix.training.metrics import F1Accumulator
-from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
-from lhmix.training.loop import Processes, Session, TrainConfig, resolve_device
 from lhmix.model.encoders import load_encoder, load_tokenizer
+from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
+from lhmix.training.batches import collate, length_batches, sorted_batches
+from lhmix.training.config import TrainConfig, parse_variant
+from lhmix.training.devices import Processes, resolve_device
+from lhmix.training.loop import Session
+from lhmix.training.metrics import F1Accumulator
 
 VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
 ROUNDS, STEPS_PER_ROUND = 8, 4
@@ -34,76 +34,86 @@ RCV1_TEST_DOCS, RCV1_LABELS = 781_265, 103
 
 
 def load_params() -> tuple[dict, str]:
-    with open("params.yaml", encoding="utf-8") as handle:
-        params = yaml.safe_load(handle)
-    return params, params["datasets"][0]
+    params = Params.load().values
+    dataset = params["datasets"][0]
+    if not (Path("data/processed") / dataset / "train.jsonl").is_file():
+        raise SystemExit(f"bench: data/processed/{dataset} is missing: run `make repro` (or `dvc repro "
+                         f"prepare@{dataset}`) first")
+    return params, dataset
 
 
 def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def session_for(params: dict, dataset: str, variant: str, folder: Path) -> Session:
+def similarity_table(params: dict, dataset: str):
+    """The similarity table computed in memory: the bench never touches the pipeline's outputs."""
+    hierarchy, splits = read_dataset(Path("data/processed") / dataset, ("train",))
+    return precompute(params["encoder"]["similarity"], hierarchy, splits["train"].labels,
+                      params["encoder"]["similarity_max_length"])
+
+
+def session_for(params: dict, dataset: str, variant: str, table=None) -> Session:
     """A session whose first epoch already mixes (warmup_epochs 0), as after warm-up."""
-    lhmix = variant.endswith("lhmix")
-    config = TrainConfig.from_params({**params, "train": {**params["train"], "warmup_epochs": 0}}, variant, 0,
-                                     alpha=params["alpha"] if lhmix else None, beta=params["beta"] if lhmix else None)
-    return Session(config, Path("data/processed") / dataset, folder / variant, Processes(),
-                   resolve_device(config.device),
-                   similarity_path=Path("data/similarity") / f"{dataset}.pt" if lhmix else None)
+    family, mixing = parse_variant(variant)
+    settings = Params({**params, "train": {**params["train"], "warmup_epochs": 0}})
+    config = TrainConfig.from_params(settings, family, mixing, 0)
+    return Session(config, Path("data/processed") / dataset, Processes(), resolve_device(config.device),
+                   similarity=table if mixing == "lhmix" else None)
 
 
 def part_train(params: dict, dataset: str) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        sessions = {v: session_for(params, dataset, v, Path(folder)) for v in VARIANTS}
-        prompt = sessions["prompt"]
-        batch_size = prompt.config.batch_size
-        batches = length_batches(prompt.train_split.lengths, batch_size, 0, 1)
-        timed = [batches[(2 + i) % len(batches)] for i in range(ROUNDS * STEPS_PER_ROUND)]
-        encoder_config = prompt.model.encoder.config
-        hidden_tokens = 16 * int(np.median(prompt.train_split.lengths))
-        shapes = [(2048, 2048, 2048), (hidden_tokens, encoder_config.hidden_size, encoder_config.intermediate_size),
-                  (hidden_tokens, encoder_config.intermediate_size, encoder_config.hidden_size)]
-        peak_before = benchmark.matmul_peak(shapes)
-        times = benchmark.interleaved_step_times(sessions, batches, ROUNDS, STEPS_PER_ROUND)
-        peak_after = benchmark.matmul_peak(shapes)
-        peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
-        variants = {}
-        for name, session in sessions.items():
-            pad_id, labels = session.tokenizer.pad_token_id, session.num_labels
-            flops = [benchmark.training_flops(encoder_config, *benchmark.batch_shape(session.train_split, b, pad_id,
-                                                                                     labels), labels) for b in timed]
-            achieved = [f / t / 1e9 for f, t in zip(flops, times[name])]
-            step = statistics.median(times[name])
-            variants[name] = {"median_step_seconds": round(step, 4),
-                              "examples_per_second": round(batch_size / step, 1),
-                              "model_gflops_per_second": round(statistics.median(achieved), 1),
-                              "mfu": round(statistics.median(achieved) / peak, 3)}
-        reference = variants["prompt"]["median_step_seconds"]
-        for name, entry in variants.items():
-            # Paired on the batch: the same batch through both variants, so lengths cancel out.
-            entry["step_time_vs_prompt"] = round(statistics.median(
-                mine / theirs for mine, theirs in zip(times[name], times["prompt"])), 3)
-        lengths = prompt.train_split.lengths
-        max_length = prompt.config.max_length
-        full_vocabulary = full_vocabulary_scoring_seconds(prompt, batch_size, int(np.median(lengths)))
-        return {
-            "threads": torch.get_num_threads(), "device": str(prompt.device),
-            "encoder": prompt.config.classifier, "timed_steps_per_variant": ROUNDS * STEPS_PER_ROUND,
-            "matmul": {"before": peak_before, "after": peak_after, "peak_gflops": peak},
-            "variants": variants,
-            "padding_share": {
-                "length_aware_batches": round(benchmark.padding_share(lengths, batches), 4),
-                "random_batches": round(benchmark.padding_share(
-                    lengths, benchmark.random_batches(len(lengths), batch_size, 0)), 4),
-                "padded_to_max_length": round(benchmark.padding_share(lengths, batches, pad_to=max_length), 4)},
-            "adam_step_seconds": {"fused": round(benchmark.adam_step_seconds(prompt.model, True), 4),
-                                  "unfused": round(benchmark.adam_step_seconds(prompt.model, False), 4)},
-            "vocabulary_scoring_avoided": {
-                "seconds_per_step": round(full_vocabulary, 4),
-                "share_of_prompt_step": round(full_vocabulary / reference, 3)},
-            "peak_rss_mib": peak_rss_mib(),
-        }
+    table = similarity_table(params, dataset)
+    sessions = {v: session_for(params, dataset, v, table) for v in VARIANTS}
+    prompt = sessions["prompt"]
+    batch_size = prompt.config.batch_size
+    batches = length_batches(prompt.train_split.lengths, batch_size, 0, 1)
+    timed = [batches[(2 + i) % len(batches)] for i in range(ROUNDS * STEPS_PER_ROUND)]
+    encoder_config = prompt.model.encoder.config
+    hidden_tokens = 16 * int(np.median(prompt.train_split.lengths))
+    shapes = [(2048, 2048, 2048), (hidden_tokens, encoder_config.hidden_size, encoder_config.intermediate_size),
+              (hidden_tokens, encoder_config.intermediate_size, encoder_config.hidden_size)]
+    peak_before = benchmark.matmul_peak(shapes)
+    times = benchmark.interleaved_step_times(sessions, batches, ROUNDS, STEPS_PER_ROUND)
+    peak_after = benchmark.matmul_peak(shapes)
+    peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
+    variants = {}
+    for name, session in sessions.items():
+        pad_id, labels = session.tokenizer.pad_token_id, session.num_labels
+        flops = [benchmark.training_flops(encoder_config, *benchmark.batch_shape(session.train_split, b, pad_id,
+                                                                                 labels), labels,
+                                          *benchmark.head_work(session, b)) for b in timed]
+        achieved = [f / t / 1e9 for f, t in zip(flops, times[name])]
+        step = statistics.median(times[name])
+        variants[name] = {"median_step_seconds": round(step, 4),
+                          "examples_per_second": round(batch_size / step, 1),
+                          "model_gflops_per_second": round(statistics.median(achieved), 1),
+                          "mfu": round(statistics.median(achieved) / peak, 3)}
+    reference = variants["prompt"]["median_step_seconds"]
+    for name, entry in variants.items():
+        # Paired on the batch: the same batch through both variants, so lengths cancel out.
+        entry["step_time_vs_prompt"] = round(statistics.median(
+            mine / theirs for mine, theirs in zip(times[name], times["prompt"])), 3)
+    lengths = prompt.train_split.lengths
+    max_length = prompt.config.max_length
+    full_vocabulary = full_vocabulary_scoring_seconds(prompt, batch_size, int(np.median(lengths)))
+    return {
+        "threads": torch.get_num_threads(), "device": str(prompt.device),
+        "encoder": prompt.config.classifier, "timed_steps_per_variant": ROUNDS * STEPS_PER_ROUND,
+        "matmul": {"before": peak_before, "after": peak_after, "peak_gflops": peak},
+        "variants": variants,
+        "padding_share": {
+            "length_aware_batches": round(benchmark.padding_share(lengths, batches), 4),
+            "random_batches": round(benchmark.padding_share(
+                lengths, benchmark.random_batches(len(lengths), batch_size, 0)), 4),
+            "padded_to_max_length": round(benchmark.padding_share(lengths, batches, pad_to=max_length), 4)},
+        "adam_step_seconds": {"fused": round(benchmark.adam_step_seconds(prompt.model, True), 4),
+                              "unfused": round(benchmark.adam_step_seconds(prompt.model, False), 4)},
+        "vocabulary_scoring_avoided": {
+            "seconds_per_step": round(full_vocabulary, 4),
+            "share_of_prompt_step": round(full_vocabulary / reference, 3)},
+        "peak_rss_mib": peak_rss_mib(),
+    }
 
 
 def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: int) -> float:
@@ -123,7 +133,7 @@ def part_similarity(params: dict, dataset: str) -> dict:
     """Encoding each distinct local hierarchy once against encoding every training document's."""
     hierarchy, splits = read_dataset(Path("data/processed") / dataset)
     label_lists = splits["train"].labels
-    name, max_length = params["encoder"]["similarity"], params["train"]["max_length"]
+    name, max_length = params["encoder"]["similarity"], params["encoder"]["similarity_max_length"]
     start = time.perf_counter()
     table = precompute(name, hierarchy, label_lists, max_length)
     precompute_seconds = time.perf_counter() - start
@@ -142,40 +152,39 @@ def part_similarity(params: dict, dataset: str) -> dict:
 
 
 def part_eval(params: dict, dataset: str) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        session = session_for(params, dataset, "prompt", Path(folder))
-        test = session.encode(session.test_docs)
-        batches = sorted_batches(test.lengths, session.config.eval_batch_size)
+    session = session_for(params, dataset, "prompt")
+    test = session.encode(session.test_docs)
+    batches = sorted_batches(test.lengths, session.config.eval_batch_size)
 
-        def encoder_only():
-            session.model.eval()  # evaluate() puts the model back in training mode when done
-            with torch.inference_mode():
-                for indices in batches:
-                    batch = collate(test, indices, session.tokenizer.pad_token_id, session.num_labels)
-                    session.model(batch.input_ids, batch.attention_mask)
-        session.evaluate(test)  # warm-up
-        totals, encoders = [], []
-        for _ in range(5):  # alternated, so that a slow moment of the machine hits both alike
-            totals.append(benchmark.median_seconds(lambda: session.evaluate(test), 1))
-            encoders.append(benchmark.median_seconds(encoder_only, 1))
-        total, encoder = statistics.median(totals), statistics.median(encoders)
-        docs_per_second = len(test) / total
-        # One batch of decisions stands for every batch: the cost of update() does not depend on the values.
-        gold = np.random.default_rng(0).random((4096, RCV1_LABELS)) < 0.03
-        predicted = np.random.default_rng(1).random((4096, RCV1_LABELS)) < 0.03
-        accumulator = F1Accumulator(RCV1_LABELS)
+    def encoder_only():
+        session.model.eval()  # evaluate() puts the model back in training mode when done
+        with torch.inference_mode():
+            for indices in batches:
+                batch = collate(test, indices, session.tokenizer.pad_token_id, session.num_labels)
+                session.model(batch.input_ids, batch.attention_mask)
+    session.evaluate(test)  # warm-up
+    totals, encoders = [], []
+    for _ in range(5):  # alternated, so that a slow moment of the machine hits both alike
+        totals.append(benchmark.median_seconds(lambda: session.evaluate(test), 1))
+        encoders.append(benchmark.median_seconds(encoder_only, 1))
+    total, encoder = statistics.median(totals), statistics.median(encoders)
+    docs_per_second = len(test) / total
+    # One batch of decisions stands for every batch: the cost of update() does not depend on the values.
+    gold = np.random.default_rng(0).random((4096, RCV1_LABELS)) < 0.03
+    predicted = np.random.default_rng(1).random((4096, RCV1_LABELS)) < 0.03
+    accumulator = F1Accumulator(RCV1_LABELS)
 
-        def rcv1_metrics():
-            for start in range(0, RCV1_TEST_DOCS, 4096):
-                rows = min(4096, RCV1_TEST_DOCS - start)
-                accumulator.update(predicted[:rows], gold[:rows])
-        metrics_seconds = benchmark.median_seconds(rcv1_metrics, 3)
-        return {"test_docs": len(test), "eval_batch_size": session.config.eval_batch_size,
-                "docs_per_second_with_metrics": round(docs_per_second, 1),
-                "seconds_with_metrics": round(total, 3), "seconds_encoder_only": round(encoder, 3),
-                "rcv1_sized_metrics_seconds": round(metrics_seconds, 2),
-                "rcv1_sized_encoder_seconds_at_this_speed": round(RCV1_TEST_DOCS / docs_per_second, 1),
-                "peak_rss_mib": peak_rss_mib()}
+    def rcv1_metrics():
+        for start in range(0, RCV1_TEST_DOCS, 4096):
+            rows = min(4096, RCV1_TEST_DOCS - start)
+            accumulator.update(predicted[:rows], gold[:rows])
+    metrics_seconds = benchmark.median_seconds(rcv1_metrics, 3)
+    return {"test_docs": len(test), "eval_batch_size": session.config.eval_batch_size,
+            "docs_per_second_with_metrics": round(docs_per_second, 1),
+            "seconds_with_metrics": round(total, 3), "seconds_encoder_only": round(encoder, 3),
+            "rcv1_sized_metrics_seconds": round(metrics_seconds, 2),
+            "rcv1_sized_encoder_seconds_at_this_speed": round(RCV1_TEST_DOCS / docs_per_second, 1),
+            "peak_rss_mib": peak_rss_mib()}
 
 
 def dvc_noop() -> dict:
@@ -225,8 +234,7 @@ def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "--part":
         print(json.dumps(PARTS[sys.argv[2]](*load_params())))
         return 0
-    _, dataset = load_params()
-    subprocess.run(["dvc", "repro", f"similarity@{dataset}"], check=True)
+    load_params()
     results = {}
     for part in PARTS:
         done = subprocess.run([sys.executable, __file__, "--part", part], capture_output=True, text=True)

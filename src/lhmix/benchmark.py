@@ -31,28 +31,33 @@ def matmul_peak(shapes: list[tuple[int, int, int]], dtype=torch.float32, repeats
         a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
         torch.matmul(a, b)  # first call allocates
         seconds = median_seconds(lambda: torch.matmul(a, b), repeats)
-        by_shape[f"{m}x{k}x{n}"] = round(2 * m * k * n / seconds / 1e9, 1)
+        by_shape[f"{m}x{k}x{n}"] = round(2 * m * k * n / seconds / 1e9, 3)
     return {"gflops_by_shape": by_shape, "peak_gflops": max(by_shape.values())}
 
 
-def forward_flops(encoder_config, batch_size: int, length: int, num_labels: int) -> float:
+def forward_flops(encoder_config, batch_size: int, length: int, num_labels: int, transformed_states: int = 0,
+                  mlm_positions: float = 0.0) -> float:
     """Matmul FLOPs of one forward pass over a padded [batch_size, length] batch.
 
     Per layer and token: Q, K, V and output projections (4 H^2 multiply-adds) and the feed-forward
     block (2 H I); per layer and sequence: attention scores and their weighted sum (2 L^2 H). The
     embedding table is a lookup, not a matmul. The label head scores each label once per document
-    (an H-vector product with the [MASK] state of its depth, or with [CLS]).
+    (an H-vector product with the [MASK] state of its depth, or with [CLS]), after the MLM transform
+    (H^2) for each of the `transformed_states`; HPT's MLM loss scores `mlm_positions` positions
+    through the transform and the whole vocabulary (H^2 + H V each).
     """
     hidden, inner = encoder_config.hidden_size, encoder_config.intermediate_size
     per_layer = (batch_size * length * (4 * hidden * hidden + 2 * hidden * inner)
                  + batch_size * 2 * length * length * hidden)
-    head = batch_size * num_labels * hidden
-    return 2.0 * (encoder_config.num_hidden_layers * per_layer + head)
+    head = batch_size * num_labels * hidden + transformed_states * hidden * hidden
+    mlm = mlm_positions * (hidden * hidden + hidden * encoder_config.vocab_size)
+    return 2.0 * (encoder_config.num_hidden_layers * per_layer + head + mlm)
 
 
-def training_flops(encoder_config, batch_size: int, length: int, num_labels: int) -> float:
+def training_flops(encoder_config, batch_size: int, length: int, num_labels: int, transformed_states: int = 0,
+                   mlm_positions: float = 0.0) -> float:
     """Forward + backward = 3 x forward."""
-    return 3.0 * forward_flops(encoder_config, batch_size, length, num_labels)
+    return 3.0 * forward_flops(encoder_config, batch_size, length, num_labels, transformed_states, mlm_positions)
 
 
 def padding_share(lengths: np.ndarray, batches: list[list[int]], pad_to: int | None = None) -> float:
@@ -97,6 +102,16 @@ def _mixes(session) -> bool:
 
 def batch_shape(split: Encoded, batch: list[int], pad_id: int, num_labels: int) -> tuple[int, int]:
     return tuple(collate(split, batch, pad_id, num_labels).input_ids.shape)
+
+
+def head_work(session, batch: list[int]) -> tuple[int, float]:
+    """(states through the MLM transform, expected MLM positions) of one training batch of a session."""
+    model = session.model
+    transformed = len(batch) * model.depth if model.family == "prompt" and model.head == "mlm" else 0
+    if not model.has_mlm_loss:
+        return transformed, 0.0
+    text_tokens = float((session.train_split.lengths[batch] - model.text_start - 1).clip(min=0).sum())
+    return transformed, 0.15 * text_tokens
 
 
 def adam_step_seconds(model: torch.nn.Module, fused: bool, repeats: int = 5) -> float:

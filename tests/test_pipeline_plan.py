@@ -1,0 +1,78 @@
+"""lhmix.pipeline.plan: which runs the params name, where they write, and the shape checks."""
+from pathlib import Path
+
+import pytest
+
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.params import Params, load_yaml
+from lhmix.datasets import READERS
+from lhmix.pipeline.plan import DATASETS, Plan
+
+PARAMS = """
+alpha: 1.0
+beta: 0.75
+datasets: [wordnet]
+seeds: [0, 1, 2]
+families: [bert, prompt]
+sweeps:
+  seed: 0
+  alpha: [5e-1, 2, 1.0e+1]
+  beta: [0.7, 1]
+  sparse: [0.5, .1]
+"""
+
+
+def plan_of(tmp_path: Path, text: str = PARAMS, **replace) -> Plan:
+    for old, new in replace.items():
+        text = text.replace(old.replace("_", " "), new)
+    (tmp_path / "params.yaml").write_text(text)
+    return Plan.from_params(Params.load(tmp_path / "params.yaml"))
+
+
+def test_dataset_names_are_the_readers():
+    assert DATASETS == READERS
+
+
+def test_folder_names_are_what_dvc_interpolates(tmp_path):
+    """DVC reads params.yaml as YAML 1.2 and writes str() of the values: 5e-1 is the float 0.5
+    (YAML 1.1, PyYAML, would read the string '5e-1'), so the folder is alpha-0.5."""
+    from dvc.utils.serialize import parse_yaml
+
+    plan = plan_of(tmp_path)
+    dvc_values = parse_yaml(PARAMS, "params.yaml")["sweeps"]
+    sweeps = plan.sweep_runs("wordnet", root=Path("runs"))
+    assert [run.path.name for run in sweeps["alpha"]] == [f"alpha-{value}" for value in dvc_values["alpha"]]
+    assert [run.path.name for run in sweeps["alpha"]] == ["alpha-0.5", "alpha-2", "alpha-10.0"]
+    assert [run.alpha for run in sweeps["alpha"]] == [0.5, 2.0, 10.0]
+    sparse = plan.sparse_runs("wordnet", root=Path("runs"))
+    assert sparse[0].path == Path("runs/wordnet/sparse/f0.5/prompt") and sparse[-1].path.parent.name == "f0.1"
+    main = plan.main_runs("wordnet", root=Path("runs"))
+    assert len(main) == 2 * 3 * 3 and Path("runs/wordnet/main/prompt_lhmix-s2") in {r.path for r in main}
+    assert {run.variant for run in main} == {"bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup",
+                                             "prompt_lhmix"}
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ("families: [bert, prompt]", "families: [bert]", "families = ['bert'] has no 'prompt'"),
+    ("seed: 0", "seed: 7", "sweeps.seed = 7 is not among seeds = [0, 1, 2]"),
+    ("datasets: [wordnet]", "datasets: [foo]", "'datasets[0]' = 'foo': expected one of wordnet, wos, nyt, rcv1"),
+    ("seeds: [0, 1, 2]", "seeds: [0, 1, 1]", "seeds = [0, 1, 1] lists a value twice"),
+    ("beta: 0.75", "beta: 0.3", "'beta' = 0.3: expected a number in (0.5, 1]"),
+    ("alpha: 1.0", "alpha: yes", "'alpha' = 'yes': expected a finite number > 0"),
+    ("alpha: 1.0", "alpha: true", "'alpha' = True: expected a finite number > 0"),
+    ("seeds: [0, 1, 2]", "seeds: [0, -1]", "'seeds[1]' = -1: expected an integer >= 0"),
+    ("sparse: [0.5, .1]", "sparse: [1.5]", "'sweeps.sparse[0]' = 1.5: expected a fraction in (0, 1)"),
+])
+def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):
+    assert old in PARAMS
+    with pytest.raises(LhmixError) as error:
+        plan_of(tmp_path, PARAMS.replace(old, new))
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_missing_key_and_bad_yaml_name_it(tmp_path):
+    with pytest.raises(ParamError, match="'sweeps.sparse' = None: expected a value in"):
+        plan_of(tmp_path, PARAMS.replace("  sparse: [0.5, .1]\n", ""))
+    (tmp_path / "bad.yaml").write_text("alpha: [1\n")
+    with pytest.raises(LhmixError, match="bad.yaml"):
+        load_yaml(tmp_path / "bad.yaml")
