@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from lhmix.core.errors import LhmixError, ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.encoders import load_encoder
+from lhmix.model.graph import GRAPHS, HierarchyInjection
 from lhmix.model.inputs import check_family, marker_id, prompt_length
 from lhmix.model.mixup import mix
 
@@ -57,7 +58,8 @@ def replacement_ids(tokenizer) -> Tensor:
 
 class HTCModel(nn.Module):
     def __init__(self, family: str, head: str, encoder: nn.Module, hierarchy: Hierarchy,
-                 mlm_transform: nn.Module | None, mlm_bias: Tensor | None, tokenizer):
+                 mlm_transform: nn.Module | None, mlm_bias: Tensor | None, tokenizer,
+                 injection: HierarchyInjection | None = None):
         super().__init__()
         self.family, self.head = family, head
         self.encoder = encoder
@@ -76,18 +78,27 @@ class HTCModel(nn.Module):
         else:
             self.label_words = nn.Parameter(torch.empty(self.num_labels, hidden))
             self.label_bias = nn.Parameter(torch.empty(self.num_labels))
+        self.injection = injection
+        if injection is not None:
+            self.register_buffer("marker_ids", torch.tensor([marker_id(tokenizer, d) for d in range(1, self.depth + 1)]),
+                                 persistent=False)
+            # the d-th marker sits at position 2d - 1 of the template
+            self.register_buffer("marker_positions", torch.arange(1, 2 * self.depth, 2), persistent=False)
 
     @classmethod
     def create(cls, family: str, encoder_name: str, hierarchy: Hierarchy, tokenizer,
-               head: str = "mlm", mlm_loss: bool = False) -> "HTCModel":
-        """The model of `family`; for the prompt, scored through `head`, and with the parts of
-        HPT's MLM loss (the transform and the vocabulary output bias) when mlm_loss."""
+               head: str = "mlm", mlm_loss: bool = False, graph: str = "none") -> "HTCModel":
+        """The model of `family`; for the prompt, scored through `head`, with the parts of HPT's MLM
+        loss (the transform and the vocabulary output bias) when mlm_loss, and with HPT's hierarchy
+        injection (lhmix.model.graph) when graph is gat or gcn."""
         check_family(family)
         if head not in HEADS:
-            raise ParamError("model.head", head, f"one of {', '.join(HEADS)}")
-        if family == "bert" and mlm_loss:
-            raise ParamError("train.mlm_weight", "> 0", "0 for the bert family (HPT's MLM loss belongs "
-                                                       "to the prompt family)")
+            raise ParamError("model.prompt.head", head, f"one of {', '.join(HEADS)}")
+        if graph not in GRAPHS:
+            raise ParamError("model.prompt.graph", graph, f"one of {', '.join(GRAPHS)}")
+        if family == "bert" and (mlm_loss or graph != "none"):
+            raise ParamError("model.bert", {"mlm_loss": mlm_loss, "graph": graph},
+                             "neither: HPT's MLM loss and hierarchy injection belong to the prompt family")
         needs_transform = family == "prompt" and (head == "mlm" or mlm_loss)
         pretrained = load_encoder(encoder_name, with_mlm_head=needs_transform)
         config = pretrained.encoder.config
@@ -96,7 +107,11 @@ class HTCModel(nn.Module):
             transform = pretrained.mlm_transform or _bert_initialised_transform(config)
         if mlm_loss:
             bias = pretrained.mlm_bias if pretrained.mlm_bias is not None else torch.zeros(config.vocab_size)
-        model = cls(family, head, pretrained.encoder, hierarchy, transform, bias, tokenizer)
+        injection = None
+        if graph != "none":
+            injection = HierarchyInjection(graph, hierarchy, config.hidden_size, config.attention_probs_dropout_prob,
+                                           config.initializer_range)
+        model = cls(family, head, pretrained.encoder, hierarchy, transform, bias, tokenizer, injection)
         model._initialise_new_parameters(hierarchy, tokenizer)
         return model
 
@@ -121,8 +136,15 @@ class HTCModel(nn.Module):
             embeddings[marker_id(tokenizer, d)] = self.label_words[depth_slice].mean(dim=0)
 
     def encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """[B,L,H]: the encoder's last hidden states."""
-        return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        """[B,L,H]: the encoder's last hidden states; with hierarchy injection, the marker positions
+        get the graph's depth-node outputs instead of the marker embeddings."""
+        if self.injection is None:
+            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        words = self.encoder.get_input_embeddings()
+        markers = self.injection(self.label_words, words.weight[self.marker_ids])
+        embeds = words(input_ids).index_copy(1, self.marker_positions,
+                                             markers.to(words.weight.dtype).expand(len(input_ids), -1, -1))
+        return self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
 
     def states(self, hidden: Tensor) -> Tensor:
         """[B,S,H]: the D [MASK] states in depth order (prompt) or the [CLS] state (bert, S = 1)."""
