@@ -1,5 +1,7 @@
 """The label tree and the data contract writer."""
 import json
+import os
+import stat
 
 import pytest
 
@@ -60,3 +62,12 @@ def test_duplicate_ids_across_splits_are_refused(tmp_path):
             "test": []}
     with pytest.raises(ValueError, match="appears twice"):
         write_dataset(_dataset(docs), tmp_path / "toy")
+
+
+def test_the_processed_folder_gets_the_usual_mode_not_mkdtemp_s_0700(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        write_dataset(_dataset({"train": [], "dev": [], "test": []}), tmp_path / "toy")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "toy").stat().st_mode) == 0o775

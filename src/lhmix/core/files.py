@@ -21,10 +21,17 @@ def replaced_on_success(path: str | Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        give_usual_mode(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def give_usual_mode(path: Path) -> None:
+    """The mode open() or mkdir() would have given `path`: mkstemp and mkdtemp make theirs private
+    (0600, 0700), which would leave shared outputs unreadable to the group."""
+    everyone = 0o777 if path.is_dir() else 0o666
+    os.chmod(path, everyone & ~_umask())
 
 
 def _umask() -> int:

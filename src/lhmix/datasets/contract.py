@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from lhmix.core.files import write_json
+from lhmix.core.files import give_usual_mode, write_json
 from lhmix.data.hierarchy import Hierarchy
 
 SPLITS = ("train", "dev", "test")
@@ -43,6 +43,7 @@ def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         stats = _write_into(dataset, staging)
+        give_usual_mode(staging)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(staging, out_dir)
