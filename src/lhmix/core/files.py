@@ -1,4 +1,5 @@
-"""Writing a file so that a reader never sees it half-written."""
+"""Writing a file so that a reader never sees it half-written; reading JSON so that a damaged file
+stops with its name and line."""
 from __future__ import annotations
 
 import contextlib
@@ -7,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from lhmix.core.errors import MalformedInput
 
 
 @contextlib.contextmanager
@@ -55,3 +58,20 @@ def write_torch(obj, path: str | Path) -> None:
 
     with replaced_on_success(path) as temporary, open(temporary, "wb") as handle:
         torch.save(obj, handle)
+
+
+def read_json(path: str | Path):
+    """A UTF-8 JSON file; a damaged one raises MalformedInput naming the file and line."""
+    return parse_json(Path(path).read_bytes(), path)
+
+
+def parse_json(raw: bytes, path: str | Path, line: int = 1):
+    """`raw`, the bytes of `path` from line `line` on, as UTF-8 JSON (one line of a jsonl file, or a
+    whole file); bytes that are not UTF-8 or text that is not JSON raise MalformedInput."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise MalformedInput(path, line + raw.count(b"\n", 0, error.start),
+                             f"not UTF-8 (byte {raw[error.start]:#04x})") from None
+    except json.JSONDecodeError as error:
+        raise MalformedInput(path, line + error.lineno - 1, f"not JSON ({error.msg})") from None
