@@ -36,7 +36,7 @@ def test_writes_contract_files_and_table1_stats(tmp_path):
     stats = write_dataset(dataset, tmp_path / "toy")
     assert stats == {"dataset": "toy", "depth": 2, "num_labels": 5, "labels_per_level": [2, 3],
                      "avg_labels_per_doc": 1.75, "splits": {"train": 2, "dev": 1, "test": 1}, "docs_total": 4,
-                     "dropped": {"no_label": 2}}
+                     "dropped": {"no_label": 2}, "single_path": True}
     lines = (tmp_path / "toy" / "train.jsonl").read_text().splitlines()
     assert lines[0] == '{"id":"a","labels":[1,4],"text":"quarks"}'
     assert json.loads((tmp_path / "toy" / "stats.json").read_text()) == stats
@@ -45,7 +45,9 @@ def test_writes_contract_files_and_table1_stats(tmp_path):
 @pytest.mark.parametrize("bad_doc, problem", [
     ({"id": "x", "text": "t", "labels": [4]}, "every ancestor"),
     ({"id": "x", "text": "t", "labels": []}, "non-empty"),
-    ({"id": "x", "text": "  ", "labels": [0]}, "empty text"),
+    ({"id": "x", "text": "  ", "labels": [0]}, '"text" "  ": expected a non-empty string'),
+    ({"id": "x", "text": None, "labels": [0]}, '"text" null: expected a non-empty string'),
+    ({"id": "x", "text": "t", "labels": [0, 9]}, "label ids in 0..4"),
 ])
 def test_a_bad_document_leaves_no_output_behind(tmp_path, bad_doc, problem):
     (tmp_path / "toy").mkdir()
