@@ -1,5 +1,7 @@
 """The label tree and the data contract writer."""
 import json
+import os
+import stat
 
 import pytest
 
@@ -34,7 +36,7 @@ def test_writes_contract_files_and_table1_stats(tmp_path):
     stats = write_dataset(dataset, tmp_path / "toy")
     assert stats == {"dataset": "toy", "depth": 2, "num_labels": 5, "labels_per_level": [2, 3],
                      "avg_labels_per_doc": 1.75, "splits": {"train": 2, "dev": 1, "test": 1}, "docs_total": 4,
-                     "dropped": {"no_label": 2}}
+                     "dropped": {"no_label": 2}, "single_path": True}
     lines = (tmp_path / "toy" / "train.jsonl").read_text().splitlines()
     assert lines[0] == '{"id":"a","labels":[1,4],"text":"quarks"}'
     assert json.loads((tmp_path / "toy" / "stats.json").read_text()) == stats
@@ -43,7 +45,9 @@ def test_writes_contract_files_and_table1_stats(tmp_path):
 @pytest.mark.parametrize("bad_doc, problem", [
     ({"id": "x", "text": "t", "labels": [4]}, "every ancestor"),
     ({"id": "x", "text": "t", "labels": []}, "non-empty"),
-    ({"id": "x", "text": "  ", "labels": [0]}, "empty text"),
+    ({"id": "x", "text": "  ", "labels": [0]}, '"text" "  ": expected a non-empty string'),
+    ({"id": "x", "text": None, "labels": [0]}, '"text" null: expected a non-empty string'),
+    ({"id": "x", "text": "t", "labels": [0, 9]}, "label ids in 0..4"),
 ])
 def test_a_bad_document_leaves_no_output_behind(tmp_path, bad_doc, problem):
     (tmp_path / "toy").mkdir()
@@ -60,3 +64,12 @@ def test_duplicate_ids_across_splits_are_refused(tmp_path):
             "test": []}
     with pytest.raises(ValueError, match="appears twice"):
         write_dataset(_dataset(docs), tmp_path / "toy")
+
+
+def test_the_processed_folder_gets_the_usual_mode_not_mkdtemp_s_0700(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        write_dataset(_dataset({"train": [], "dev": [], "test": []}), tmp_path / "toy")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "toy").stat().st_mode) == 0o775

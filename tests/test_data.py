@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from lhmix.datasets.contract import PreparedDataset, write_dataset
-from lhmix.data.documents import Documents, read_dataset, read_documents
+from lhmix.data.documents import Documents, read_dataset
 from lhmix.training.batches import (CHUNK_BATCHES, Encoded, Ragged, collate, length_batches, shard,
                                     sorted_batches, train_subset)
 from lhmix.core.errors import MalformedInput, ParamError
@@ -32,18 +32,98 @@ def test_read_dataset_keeps_file_order_and_labels(tmp_path):
     assert splits["dev"].texts == ["text 4"] and len(splits["test"]) == 0
 
 
-@pytest.mark.parametrize("line, problem", [
-    ("{not json", "not JSON"),
-    ('{"id": "x", "text": "t"}', '"labels"'),
-    ('{"id": "x", "labels": [], "text": "t"}', "non-empty"),
-    ('{"id": "x", "labels": [7], "text": "t"}', "0..4"),
+def replace_line(path, number, doc):
+    lines = path.read_text().splitlines()
+    lines[number - 1] = json.dumps(doc)
+    path.write_text("\n".join(lines) + "\n")
+
+
+# the tree of small_dataset: a=0 b=1 | a1=2 a2=3 (under a) b1=4 (under b)
+@pytest.mark.parametrize("doc, problem", [
+    ([0, 2], 'expected an object with "id", "labels", "text"'),
+    ({"id": "x", "text": "t"}, '"labels"'),
+    ({"id": "", "labels": [0], "text": "t"}, '"id" "": expected a non-empty string'),
+    ({"id": 5, "labels": [0], "text": "t"}, '"id" 5: expected a non-empty string'),
+    ({"id": "x", "labels": [], "text": "t"}, "non-empty list of label ids in 0..4"),
+    ({"id": "x", "labels": [0, 7], "text": "t"}, "non-empty list of label ids in 0..4"),
+    ({"id": "x", "labels": [True], "text": "t"}, "non-empty list of label ids in 0..4"),
+    ({"id": "x", "labels": "0", "text": "t"}, "non-empty list of label ids in 0..4"),
+    ({"id": "x", "labels": [2, 0], "text": "t"}, "ascending"),
+    ({"id": "x", "labels": [0, 2, 2], "text": "t"}, "ascending"),
+    ({"id": "x", "labels": [2], "text": "t"}, "label 2 lacks its parent 0"),          # stripped to the leaf
+    ({"id": "x", "labels": [0, 4], "text": "t"}, "label 4 lacks its parent 1"),       # inconsistent path
+    ({"id": "x", "labels": [0, 2], "text": None}, '"text" null: expected a non-empty string'),
+    ({"id": "x", "labels": [0, 2], "text": " "}, '"text" " ": expected a non-empty string'),
+    ({"id": "d0", "labels": [0, 2], "text": "t"}, '"id" "d0" appears twice'),
 ])
-def test_malformed_line_names_file_and_line(tmp_path, line, problem):
-    path = tmp_path / "train.jsonl"
-    path.write_text(json.dumps({"id": "ok", "labels": [0], "text": "fine"}) + "\n" + line + "\n")
+def test_a_document_breaking_the_contract_names_file_line_and_expectation(tmp_path, doc, problem):
+    folder, _ = small_dataset(tmp_path)
+    replace_line(folder / "train.jsonl", 2, doc)
     with pytest.raises(MalformedInput, match=problem) as caught:
-        read_documents(path, num_labels=5)
-    assert f"{path}:2" in str(caught.value)
+        read_dataset(folder)
+    assert str(caught.value).startswith(f"{folder / 'train.jsonl'}:2: ")
+
+
+def test_an_id_repeated_in_another_split_names_the_later_line(tmp_path):
+    folder, _ = small_dataset(tmp_path)
+    replace_line(folder / "dev.jsonl", 1, {"id": "d1", "labels": [1, 4], "text": "t"})
+    with pytest.raises(MalformedInput, match='"d1" appears twice') as caught:
+        read_dataset(folder)
+    assert str(caught.value).startswith(f"{folder / 'dev.jsonl'}:1: ")
+    read_dataset(folder, ("dev", "test"))  # unique among the splits read
+
+
+def test_a_line_that_is_not_json_or_not_utf8_names_the_line(tmp_path):
+    folder, _ = small_dataset(tmp_path)
+    path = folder / "train.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + b'{"id": "x", "labels": [0], "text": "caf\xe9"}\n' + lines[1])
+    with pytest.raises(MalformedInput, match=f"{path}:2: not UTF-8"):
+        read_dataset(folder)
+    path.write_bytes(lines[0] + b"{not json\n")
+    with pytest.raises(MalformedInput, match=f"{path}:2: not JSON"):
+        read_dataset(folder)
+
+
+def test_prepare_records_whether_every_document_is_one_path(tmp_path):
+    folder, _ = small_dataset(tmp_path / "one")
+    assert json.loads((folder / "stats.json").read_text())["single_path"] is True
+    tree, _ = Hierarchy.from_paths([("a", "a1"), ("a", "a2"), ("b", "b1")])
+    two_paths = {"id": "d", "labels": [0, 2, 3], "text": "t"}
+    write_dataset(PreparedDataset("toy", tree, {"train": [two_paths], "dev": [], "test": []}), tmp_path / "two")
+    assert json.loads((tmp_path / "two" / "stats.json").read_text())["single_path"] is False
+    read_dataset(tmp_path / "two")
+
+
+@pytest.mark.parametrize("labels, problem", [
+    ([0, 2, 3], "labels 2 and 3"),    # two leaves under a
+    ([0, 1, 2], "labels 0 and 1"),    # two roots
+])
+def test_a_single_path_dataset_refuses_a_second_path(tmp_path, labels, problem):
+    folder, _ = small_dataset(tmp_path)
+    replace_line(folder / "dev.jsonl", 1, {"id": "x", "labels": labels, "text": "t"})
+    with pytest.raises(MalformedInput, match=f"{problem} are not one path") as caught:
+        read_dataset(folder)
+    assert str(caught.value).startswith(f"{folder / 'dev.jsonl'}:1: ")
+
+
+def test_a_folder_prepared_before_the_flag_reads_as_multi_path(tmp_path):
+    folder, _ = small_dataset(tmp_path)
+    stats = json.loads((folder / "stats.json").read_text())
+    del stats["single_path"]
+    (folder / "stats.json").write_text(json.dumps(stats))
+    replace_line(folder / "dev.jsonl", 1, {"id": "x", "labels": [0, 2, 3], "text": "t"})
+    assert read_dataset(folder)[1]["dev"].labels == [[0, 2, 3]]
+    replace_line(folder / "dev.jsonl", 1, {"id": "x", "labels": [2, 3], "text": "t"})
+    with pytest.raises(MalformedInput, match="lacks its parent"):
+        read_dataset(folder)
+
+
+def test_a_single_path_flag_that_is_not_a_boolean_names_stats_json(tmp_path):
+    folder, _ = small_dataset(tmp_path)
+    (folder / "stats.json").write_text('{"single_path": "yes"}')
+    with pytest.raises(MalformedInput, match=f"{folder / 'stats.json'}: .*true or false"):
+        read_dataset(folder)
 
 
 def docs_numbered(n):

@@ -1,4 +1,5 @@
-"""Writing a file so that a reader never sees it half-written."""
+"""Writing a file so that a reader never sees it half-written; reading JSON so that a damaged file
+stops with its name and line."""
 from __future__ import annotations
 
 import contextlib
@@ -7,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from lhmix.core.errors import MalformedInput
 
 
 @contextlib.contextmanager
@@ -21,10 +24,17 @@ def replaced_on_success(path: str | Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual mode
+        give_usual_mode(temporary)
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def give_usual_mode(path: Path) -> None:
+    """The mode open() or mkdir() would have given `path`: mkstemp and mkdtemp make theirs private
+    (0600, 0700), which would leave shared outputs unreadable to the group."""
+    everyone = 0o777 if path.is_dir() else 0o666
+    os.chmod(path, everyone & ~_umask())
 
 
 def _umask() -> int:
@@ -48,3 +58,20 @@ def write_torch(obj, path: str | Path) -> None:
 
     with replaced_on_success(path) as temporary, open(temporary, "wb") as handle:
         torch.save(obj, handle)
+
+
+def read_json(path: str | Path):
+    """A UTF-8 JSON file; a damaged one raises MalformedInput naming the file and line."""
+    return parse_json(Path(path).read_bytes(), path)
+
+
+def parse_json(raw: bytes, path: str | Path, line: int = 1):
+    """`raw`, the bytes of `path` from line `line` on, as UTF-8 JSON (one line of a jsonl file, or a
+    whole file); bytes that are not UTF-8 or text that is not JSON raise MalformedInput."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise MalformedInput(path, line + raw.count(b"\n", 0, error.start),
+                             f"not UTF-8 (byte {raw[error.start]:#04x})") from None
+    except json.JSONDecodeError as error:
+        raise MalformedInput(path, line + error.lineno - 1, f"not JSON ({error.msg})") from None

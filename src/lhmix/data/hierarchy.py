@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from lhmix.core.errors import MalformedInput
+from lhmix.core.files import read_json
+
 
 @dataclass(frozen=True)
 class Label:
@@ -23,17 +26,36 @@ class Hierarchy:
     def __init__(self, labels: Sequence[Label]):
         self.labels = list(labels)
         for index, label in enumerate(self.labels):
-            if label.id != index:
-                raise ValueError(f"label ids must be 0..n-1 in order; got {label.id} at {index}")
-            if label.depth == 1:
-                if label.parent is not None:
-                    raise ValueError(f"top-level label {label.id} has a parent")
-            elif label.parent is None or self.labels[label.parent].depth != label.depth - 1:
-                raise ValueError(f"label {label.id} at depth {label.depth} needs a parent one level up")
+            problem = self._placement_problem(index, label)
+            if problem:
+                raise ValueError(problem)
         self.depth = max((label.depth for label in self.labels), default=0)
         self._by_depth = [[] for _ in range(self.depth)]
         for label in self.labels:
             self._by_depth[label.depth - 1].append(label.id)
+
+    def _placement_problem(self, index: int, label: Label) -> str | None:
+        """What is wrong with `label` at `index`, if anything. A parent must sit exactly one level
+        up, so a parent chain never loops back on itself."""
+        if label.id != index:
+            return f"label at position {index}: id {label.id}, expected ids 0..n-1 in order"
+        if label.depth < 1:
+            return f"label {label.id}: depth {label.depth}, expected 1 or more"
+        if index and label.depth < self.labels[index - 1].depth:
+            return (f"label {label.id}: depth {label.depth} after a label at depth "
+                    f"{self.labels[index - 1].depth}, expected labels ordered by depth")
+        if label.depth == 1:
+            return None if label.parent is None else \
+                f"label {label.id}: depth 1 with parent {label.parent}, expected no parent at depth 1"
+        if label.parent is None:
+            return f"label {label.id}: depth {label.depth} with no parent, expected one at depth {label.depth - 1}"
+        if not 0 <= label.parent < len(self.labels):  # a negative index would alias a label from the end
+            return f"label {label.id}: parent {label.parent}, expected a label id in 0..{len(self.labels) - 1}"
+        parent_depth = self.labels[label.parent].depth
+        if parent_depth != label.depth - 1:
+            return (f"label {label.id}: depth {label.depth}, parent {label.parent} at depth {parent_depth}, "
+                    f"expected the parent at depth {label.depth - 1}")
+        return None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -96,11 +118,30 @@ class Hierarchy:
 
     @classmethod
     def from_json(cls, rows: list[dict]) -> "Hierarchy":
-        return cls([Label(id=int(r["id"]), name=str(r["name"]),
-                          parent=None if r["parent"] is None else int(r["parent"]),
-                          depth=int(r["depth"])) for r in rows])
+        """The tree from to_json's rows; rows that are not one raise ValueError naming the label."""
+        if not isinstance(rows, list):
+            raise ValueError(f"expected a list of labels, got {type(rows).__name__}")
+        return cls([_label_from_row(index, row) for index, row in enumerate(rows)])
 
     @classmethod
     def load(cls, path: str | Path) -> "Hierarchy":
-        with open(path, encoding="utf-8") as handle:
-            return cls.from_json(json.load(handle))
+        """labels.json; any problem with it raises MalformedInput naming the file."""
+        rows = read_json(path)
+        try:
+            return cls.from_json(rows)
+        except ValueError as error:
+            raise MalformedInput(path, None, str(error)) from None
+
+
+def _label_from_row(index: int, row) -> Label:
+    if isinstance(row, dict) and row.keys() >= {"id", "name", "parent", "depth"}:
+        label = Label(id=row["id"], name=row["name"], parent=row["parent"], depth=row["depth"])
+        if (_is_int(label.id) and isinstance(label.name, str) and _is_int(label.depth)
+                and (label.parent is None or _is_int(label.parent))):
+            return label
+    raise ValueError(f'label at position {index}: expected {{"id": int, "name": string, '
+                     f'"parent": int or null, "depth": int}}, got {json.dumps(row)}')
+
+
+def _is_int(value) -> bool:
+    return type(value) is int  # JSON's true and false are Python ints too

@@ -1,9 +1,13 @@
 """The data contract every dataset ends in, written atomically and byte-deterministically.
 
 data/processed/<name>/
-  train.jsonl dev.jsonl test.jsonl   one {"id", "labels", "text"} a line; labels = ids, ancestors included
-  labels.json                        the tree (see lhmix.hierarchy)
-  stats.json                         the paper's Table 1 row, plus every dropped document counted by reason
+  train.jsonl dev.jsonl test.jsonl   one {"id", "labels", "text"} a line: a unique non-empty id, ascending
+                                     label ids with every ancestor included, a non-empty text
+                                     (lhmix.data.documents.DocumentCheck, applied on writing and reading)
+  labels.json                        the tree (see lhmix.data.hierarchy)
+  stats.json                         the paper's Table 1 row, every dropped document counted by reason, and
+                                     "single_path": whether every document is one path from the top
+                                     (one label per depth), which reading then holds every line to
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from lhmix.core.files import write_json
+from lhmix.core.files import give_usual_mode, write_json
+from lhmix.data.documents import DocumentCheck
 from lhmix.data.hierarchy import Hierarchy
 
 SPLITS = ("train", "dev", "test")
@@ -43,6 +48,7 @@ def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         stats = _write_into(dataset, staging)
+        give_usual_mode(staging)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(staging, out_dir)
@@ -55,14 +61,18 @@ def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
 def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
     hierarchy = dataset.hierarchy
     write_json(hierarchy.to_json(), folder / "labels.json")
-    sizes, label_count, seen_ids = {}, 0, set()
+    sizes, label_count, single_path = {}, 0, True
+    check = DocumentCheck(hierarchy)  # the reader's rules, so what is written reads back
     for split in SPLITS:
         count = 0
         with open(folder / f"{split}.jsonl", "w", encoding="utf-8") as handle:
             for doc in dataset.splits[split]:
-                _check_doc(doc, hierarchy, seen_ids, dataset.name, split)
-                handle.write(dumps({"id": doc["id"], "labels": doc["labels"], "text": doc["text"]}) + "\n")
                 count += 1
+                problem = check.problem(doc)
+                if problem:
+                    raise ValueError(f"dataset '{dataset.name}', {split} document {count}: {problem}")
+                single_path = single_path and check.first_fork(doc["labels"]) is None
+                handle.write(dumps({"id": doc["id"], "labels": doc["labels"], "text": doc["text"]}) + "\n")
                 label_count += len(doc["labels"])
         sizes[split] = count
     total = sum(sizes.values())
@@ -75,20 +85,10 @@ def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
         "splits": sizes,
         "docs_total": total,
         "dropped": dict(sorted(dataset.dropped.items())),
+        "single_path": single_path,
     }
     write_json(stats, folder / "stats.json")
     return stats
-
-
-def _check_doc(doc: dict, hierarchy: Hierarchy, seen_ids: set, name: str, split: str) -> None:
-    where = f"dataset '{name}', split {split}, document {doc.get('id')!r}"
-    if doc["id"] in seen_ids:
-        raise ValueError(f"{where}: id appears twice")
-    seen_ids.add(doc["id"])
-    if not doc["labels"] or doc["labels"] != hierarchy.close(doc["labels"]):
-        raise ValueError(f"{where}: labels must be non-empty, sorted and include every ancestor")
-    if not doc["text"].strip():
-        raise ValueError(f"{where}: empty text")
 
 
 def read_split(folder: str | Path, split: str) -> list[dict]:
