@@ -15,7 +15,7 @@ from lhmix.data.hierarchy import Hierarchy
 
 def small_dataset(tmp_path):
     hierarchy, id_of = Hierarchy.from_paths([("a", "a1"), ("a", "a2"), ("b", "b1")])
-    docs = [{"id": f"d{i}", "labels": hierarchy.close([id_of[path]]), "text": f"text {i}"}
+    docs = [{"id": f"d{i}", "labels": hierarchy.with_ancestors([id_of[path]]), "text": f"text {i}"}
             for i, path in enumerate([("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a1"), ("b", "b1")])]
     write_dataset(PreparedDataset("toy", hierarchy, {"train": docs[:4], "dev": docs[4:], "test": []}),
                   tmp_path / "toy")

@@ -120,7 +120,7 @@ def test_similarity_length_is_checked(length):
 
 def test_stage_prints_what_the_table_reports(tmp_path, monkeypatch, capsys):
     from lhmix.datasets.contract import PreparedDataset, write_dataset
-    docs = [{"id": str(i), "labels": HIERARCHY.close(labels), "text": "some text"} for i, labels in enumerate(DOCS)]
+    docs = [{"id": str(i), "labels": HIERARCHY.with_ancestors(labels), "text": "some text"} for i, labels in enumerate(DOCS)]
     other = [{**doc, "id": f"other{doc['id']}"} for doc in docs[:2]]
     write_dataset(PreparedDataset("toy", HIERARCHY, {"train": docs, "dev": other[:1], "test": other[1:]}),
                   tmp_path / "data" / "processed" / "toy")

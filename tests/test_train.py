@@ -48,7 +48,7 @@ def make_dataset(folder: Path) -> Path:
             path = paths[i % len(paths)]
             words = [str(w) for w in rng.choice(FILLER, size=int(rng.integers(3, 12)))] + [path[1]]
             rng.shuffle(words)
-            rows.append({"id": f"{prefix}{i}", "labels": hierarchy.close([id_of[path]]), "text": " ".join(words)})
+            rows.append({"id": f"{prefix}{i}", "labels": hierarchy.with_ancestors([id_of[path]]), "text": " ".join(words)})
         return rows
 
     write_dataset(PreparedDataset("toy", hierarchy,

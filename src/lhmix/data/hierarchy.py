@@ -97,7 +97,7 @@ class Hierarchy:
             parent = self.labels[parent].parent
         return chain[::-1]
 
-    def close(self, label_ids: Iterable[int]) -> list[int]:
+    def with_ancestors(self, label_ids: Iterable[int]) -> list[int]:
         """The labels with every ancestor added, sorted."""
         closed: set[int] = set()
         for label_id in label_ids:

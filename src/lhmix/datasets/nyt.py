@@ -92,7 +92,7 @@ def build(raw_dir: Path, cfg: dict) -> PreparedDataset:
         splits[split] = []
         for entry in entries:
             article = articles[entry.number]
-            labels = hierarchy.close(labels_of(article.taxonomy, label_of))
+            labels = hierarchy.with_ancestors(labels_of(article.taxonomy, label_of))
             if not article.text:
                 dropped["empty_text"] += 1
             elif not labels:

@@ -217,7 +217,7 @@ def read_qrels(path: Path, id_of_code: dict[str, int], hierarchy: Hierarchy
     shared: dict[tuple[int, ...], tuple[int, ...]] = {}
     labels_of: dict[int, tuple[int, ...]] = {}
     for doc_id, labels in codes_of.items():
-        closed = tuple(hierarchy.close(labels))
+        closed = tuple(hierarchy.with_ancestors(labels))
         labels_of[doc_id] = shared.setdefault(closed, closed)
     return labels_of
 

@@ -108,7 +108,7 @@ def build_from_dict_dir(dict_dir: Path, cfg: dict,
 
     def document(doc_id: str) -> dict:
         return {"id": doc_id, "text": synsets[doc_id].text,
-                "labels": hierarchy.close(id_of[path] for path in usable[doc_id])}
+                "labels": hierarchy.with_ancestors(id_of[path] for path in usable[doc_id])}
 
     splits = {name: [document(doc_id) for doc_id in doc_ids]
               for name, doc_ids in split(chosen, usable, cfg).items()}
