@@ -70,7 +70,8 @@ def project(tmp_path_factory):
 
 def config(variant, warmup_only=False, **overrides) -> TrainConfig:
     family, mixing = parse_variant(variant)
-    family_settings = {"head": "mlm", "mlm_weight": 0.0} if family == "prompt" else {"head": None}
+    family_settings = ({"head": "mlm", "mlm_weight": 0.0, "graph": "none"} if family == "prompt"
+                       else {"head": None, "graph": None})
     settings = {**BASE, **family_settings, **MIXING_SETTINGS[mixing], **overrides}
     if warmup_only:
         settings["max_epochs"] = None
@@ -331,7 +332,7 @@ def test_bad_ratio_parameters_fail_at_configuration(alpha, beta, wrong):
 
 
 PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
-          "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5}},
+          "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5, "graph": "none"}},
           "train": {"max_length": 32, "batch_size": 16.0, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
                     "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4}}
 
@@ -339,7 +340,7 @@ PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
 def test_config_reads_exactly_the_keys_of_its_run():
     warmup_keys = {"encoder.classifier", "train.max_length", "train.batch_size", "train.eval_batch_size",
                    "train.lr", "train.warmup_epochs", "train.patience", "train.device"}
-    prompt_keys = {"model.prompt.head", "model.prompt.mlm_weight"}
+    prompt_keys = {"model.prompt.head", "model.prompt.mlm_weight", "model.prompt.graph"}
     expected = {("bert", "none", True): warmup_keys,
                 ("prompt", "none", True): warmup_keys | prompt_keys,
                 ("prompt", "none", False): warmup_keys | prompt_keys | {"train.max_epochs"},
@@ -354,7 +355,9 @@ def test_config_reads_exactly_the_keys_of_its_run():
     sweep = TrainConfig.from_params(params, "prompt", "lhmix", 0, alpha="0.5", beta="1")
     assert (sweep.alpha, sweep.beta) == (0.5, 1.0) and not {"alpha", "beta"} & params.read
     lhmix = TrainConfig.from_params(Params(PARAMS), "bert", "lhmix", 0)
-    assert (lhmix.alpha, lhmix.beta, lhmix.head, lhmix.mlm_weight) == (2.0, 1.0, None, 0.0)
+    assert (lhmix.alpha, lhmix.beta, lhmix.head, lhmix.mlm_weight, lhmix.graph) == (2.0, 1.0, None, 0.0, None)
+    table6 = TrainConfig.from_params(Params(PARAMS), "prompt", "none", 0, graph="gat")
+    assert table6.graph == "gat" and table6.run_name() == "prompt-s0-gat"
     assert lhmix.run_name() == "bert_lhmix-s0-a2-b1"
 
 
@@ -393,7 +396,7 @@ def write_params(project: Path, **train_overrides) -> None:
     params["train"].update({key: BASE[key] for key in ("max_length", "batch_size", "eval_batch_size", "lr",
                                                        "warmup_epochs", "max_epochs", "patience")})
     params["train"].update(train_overrides)
-    params["model"]["prompt"] = {"head": "mlm", "mlm_weight": 0.0}
+    params["model"]["prompt"] = {"head": "mlm", "mlm_weight": 0.0, "graph": "none"}
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 

@@ -11,7 +11,7 @@ names, run folders, metrics keys):
 
 `TrainConfig.from_params` reads exactly the keys the run uses, so a stage declares exactly those:
 a warm-up reads no max_epochs, only Mixup reads train.mixup_beta_a, only LH-Mix reads alpha and beta,
-and only the prompt family reads model.prompt.
+and only the prompt family reads model.prompt (head, mlm_weight, graph).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from lhmix.core.errors import ParamError
 from lhmix.core.params import Params, check_integer, check_number
 from lhmix.model.classifier import HEADS
+from lhmix.model.graph import GRAPHS
 from lhmix.model.inputs import FAMILIES
 from lhmix.model.mixup import check_ratio_params
 
@@ -50,6 +51,7 @@ class TrainConfig:
     classifier: str = "minilm"   # encoder name, see lhmix.model.encoders
     head: str | None = "mlm"     # prompt family: mlm | linear; None for bert
     mlm_weight: float = 0.0      # prompt family: HPT's MLM loss weight
+    graph: str | None = "none"   # prompt family: HPT's hierarchy injection, none | gat | gcn; None for bert
     max_length: int = 64
     batch_size: int = 16
     eval_batch_size: int = 128
@@ -84,9 +86,11 @@ class TrainConfig:
             if self.head not in HEADS:
                 raise ParamError("model.prompt.head", self.head, f"one of {', '.join(HEADS)}")
             check_number("model.prompt.mlm_weight", self.mlm_weight, minimum=0)
-        elif self.head is not None or self.mlm_weight:
-            raise ParamError("model.bert", {"head": self.head, "mlm_weight": self.mlm_weight},
-                             "no head and no MLM loss: the bert family is a [CLS] classifier")
+            if self.graph not in GRAPHS:
+                raise ParamError("model.prompt.graph", self.graph, f"one of {', '.join(GRAPHS)}")
+        elif self.head is not None or self.mlm_weight or self.graph is not None:
+            raise ParamError("model.bert", {"head": self.head, "mlm_weight": self.mlm_weight, "graph": self.graph},
+                             "no head, MLM loss or graph: the bert family is a [CLS] classifier")
         expected = {"mixup_beta_a": self.mixing == "mixup", "alpha": self.mixing == "lhmix",
                     "beta": self.mixing == "lhmix"}
         for name, wanted in expected.items():
@@ -108,9 +112,9 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: Params, family: str, mixing: str, seed, train_fraction=1.0,
-                    warmup: bool = False, alpha=None, beta=None) -> "TrainConfig":
-        """The settings of one run from params.yaml; alpha and beta (LH-Mix) from params unless
-        given (a sweep point). A warm-up (`warmup`) reads no max_epochs."""
+                    warmup: bool = False, alpha=None, beta=None, graph: str | None = None) -> "TrainConfig":
+        """The settings of one run from params.yaml; alpha and beta (LH-Mix) and the prompt's graph
+        from params unless given (a sweep point, a Table 6 run). A warm-up reads no max_epochs."""
         if family not in FAMILIES:
             raise ParamError("family", family, f"one of {', '.join(FAMILIES)}")
         if mixing not in MIXINGS:
@@ -121,9 +125,9 @@ class TrainConfig:
         if family == "prompt":
             values["head"] = params.get("model.prompt.head")
             values["mlm_weight"] = params.get("model.prompt.mlm_weight")
+            values["graph"] = params.get("model.prompt.graph") if graph is None else graph
         else:
-            values["head"] = None
-            values["mlm_weight"] = 0.0
+            values.update(head=None, mlm_weight=0.0, graph=None)
         values["max_epochs"] = None if warmup else params.get("train.max_epochs")
         if mixing == "mixup":
             values["mixup_beta_a"] = params.get("train.mixup_beta_a")
@@ -141,6 +145,8 @@ class TrainConfig:
             name += f"-f{self.train_fraction:g}"
         if self.mixing == "lhmix":
             name += f"-a{self.alpha:g}-b{self.beta:g}"
+        if self.graph not in (None, "none"):
+            name += f"-{self.graph}"
         return name
 
 

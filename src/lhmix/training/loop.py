@@ -96,7 +96,8 @@ class Session:
 
         torch.manual_seed(config.seed)
         self.model = HTCModel.create(config.family, config.classifier, self.hierarchy, self.tokenizer,
-                                     head=config.head or "mlm", mlm_loss=config.mlm_weight > 0).to(device)
+                                     head=config.head or "mlm", mlm_loss=config.mlm_weight > 0,
+                                     graph=config.graph or "none").to(device)
         self.mix_generator = torch.Generator().manual_seed(stream_seed(config.seed, MIX_STREAM, procs.rank))
         self.mlm_generator = torch.Generator().manual_seed(stream_seed(config.seed, MLM_STREAM, procs.rank))
         objective = Objective(self.model, config.mlm_weight, self.mlm_generator)

@@ -28,7 +28,7 @@ def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Tim
     return {
         **test, **context,
         "variant": config.variant, "family": config.family, "mixing": config.mixing, "seed": config.seed,
-        "head": config.head, "mlm_weight": config.mlm_weight,
+        "head": config.head, "mlm_weight": config.mlm_weight, "graph": config.graph,
         "alpha": config.alpha, "beta": config.beta, "mixup_beta_a": config.mixup_beta_a,
         "train_fraction": config.train_fraction, "warmup_epochs": config.warmup_epochs,
         "max_epochs": config.max_epochs, "patience": config.patience,

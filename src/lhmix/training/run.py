@@ -44,6 +44,7 @@ class Run:
         self.session = Session(config, self.data_dir, procs, device, similarity)
         warmup_settings = {
             "family": config.family, "seed": config.seed, "classifier": config.classifier, "head": config.head,
+            "graph": config.graph,
             "mlm_weight": config.mlm_weight, "max_length": config.max_length, "batch_size": config.batch_size,
             "eval_batch_size": config.eval_batch_size, "lr": config.lr, "warmup_epochs": config.warmup_epochs,
             "patience": config.patience, "train_fraction": config.train_fraction,
