@@ -98,6 +98,9 @@ class Session:
         self.model = HTCModel.create(config.family, config.classifier, self.hierarchy, self.tokenizer,
                                      head=config.head or "mlm", mlm_loss=config.mlm_weight > 0,
                                      graph=config.graph or "none").to(device)
+        # Figure 6 compares the label words before and after training (prompt family).
+        self.initial_label_words = (self.model.label_words.detach().cpu().clone()
+                                    if config.family == "prompt" else None)
         self.mix_generator = torch.Generator().manual_seed(stream_seed(config.seed, MIX_STREAM, procs.rank))
         self.mlm_generator = torch.Generator().manual_seed(stream_seed(config.seed, MLM_STREAM, procs.rank))
         objective = Objective(self.model, config.mlm_weight, self.mlm_generator)

@@ -5,6 +5,7 @@ metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precis
                   (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
 predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
+label_words.npz   prompt family: the label words at initialisation and of the best checkpoint (Figure 6)
 live/             dvclive curves: train loss and dev scores per epoch (warm-up epochs included)
 """
 from __future__ import annotations
@@ -49,9 +50,12 @@ def timing_metrics(timing: Timing) -> dict:
 
 def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels: int) -> None:
     """predictions.npz: `packed` (uint8 [N, ceil(V/8)], np.packbits of the bool decisions per row;
-    unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`.
-    Written with fixed zip timestamps so that equal predictions give equal bytes."""
-    arrays = {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)}
+    unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`."""
+    _write_npz(path, {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)})
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz with fixed zip timestamps, so that equal arrays give equal bytes."""
     with replaced_on_success(path) as temporary, \
             zipfile.ZipFile(temporary, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, array in arrays.items():
@@ -59,6 +63,12 @@ def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels
             info.compress_type = zipfile.ZIP_DEFLATED
             with archive.open(info, "w") as handle:
                 np.lib.format.write_array(handle, np.asarray(array, order="C"), allow_pickle=False)
+
+
+def write_label_words(path: Path, initial: np.ndarray, trained: np.ndarray) -> None:
+    """label_words.npz: `initial` and `trained` [|V|, H] float32, rows in label id order."""
+    _write_npz(path, {"initial": np.asarray(initial, dtype=np.float32),
+                      "trained": np.asarray(trained, dtype=np.float32)})
 
 
 def write_curves(live_dir: Path, history: list[dict]) -> None:

@@ -24,7 +24,8 @@ from lhmix.training.checkpoints import Progress, Timing
 from lhmix.training.config import TrainConfig
 from lhmix.training.devices import log, processes, resolve_device
 from lhmix.training.loop import Session
-from lhmix.training.outputs import run_metrics, timing_metrics, write_curves, write_predictions
+from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
+                                   write_predictions)
 
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
 
@@ -153,6 +154,9 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         test_split = session.encode(session.test_docs)
         test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")
         write_predictions(out_dir / "predictions.npz", test_split.ids, packed, session.num_labels)
+        if session.initial_label_words is not None:
+            write_label_words(out_dir / "label_words.npz", session.initial_label_words.numpy(),
+                              session.model.label_words.detach().cpu().numpy())
         metrics = run_metrics(config, test, progress, run.timing, run.context())
         write_json(metrics, out_dir / "metrics.json")
         log(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
