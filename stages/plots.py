@@ -1,21 +1,24 @@
-"""Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png."""
+"""Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png and *.svg."""
 import json
 import sys
 from pathlib import Path
 
-from lhmix.core.stage import parser
+from lhmix.core.stage import parser, run_stage
 from lhmix.reporting.plots import draw_all
+
+
+def draw(dataset: str) -> str:
+    folder = Path("results") / dataset
+    with open(folder / "results.json", encoding="utf-8") as handle:
+        results = json.load(handle)
+    return "\n".join(map(str, draw_all(results, folder / "figures")))
 
 
 def main(argv=None) -> int:
     arguments = parser(__doc__)
     arguments.add_argument("dataset")
-    folder = Path("results") / arguments.parse_args(argv).dataset
-    with open(folder / "results.json", encoding="utf-8") as handle:
-        results = json.load(handle)
-    for path in draw_all(results, folder / "figures"):
-        print(path)
-    return 0
+    dataset = arguments.parse_args(argv).dataset
+    return run_stage(f"plots {dataset}", lambda: draw(dataset))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,24 @@
-"""Stage report: results/<dataset>/ of every dataset in params.yaml -> reports/README.md."""
-import json
+"""Stage report: results/<dataset>/tables.md of every dataset in params.yaml -> reports/README.md."""
 import sys
 from pathlib import Path
 
+from lhmix.core.files import replaced_on_success
+from lhmix.core.stage import parser, read_params, run_stage
 from lhmix.reporting import report
-from lhmix.core.stage import parser, read_params
+
+
+def write() -> str:
+    datasets = read_params().get("datasets")
+    tables = {dataset: (Path("results") / dataset / "tables.md").read_text(encoding="utf-8") for dataset in datasets}
+    out = Path("reports") / "README.md"
+    with replaced_on_success(out) as temporary:
+        temporary.write_text(report.render(datasets, tables, report.environment()), encoding="utf-8")
+    return str(out)
 
 
 def main(argv=None) -> int:
     parser(__doc__).parse_args(argv)
-    datasets = read_params().get("datasets")
-    results, tables = {}, {}
-    for dataset in datasets:
-        folder = Path("results") / dataset
-        results[dataset] = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        tables[dataset] = (folder / "tables.md").read_text(encoding="utf-8")
-    out = Path("reports") / "README.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.render(datasets, results, tables, report.environment()), encoding="utf-8")
-    print(out)
-    return 0
+    return run_stage("report", write)
 
 
 if __name__ == "__main__":

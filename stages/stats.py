@@ -4,39 +4,36 @@ import json
 import sys
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError
-from lhmix.core.files import write_json
-from lhmix.core.stage import parser, read_params
+from lhmix.core.files import replaced_on_success, write_json
+from lhmix.core.stage import parser, read_params, run_stage
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import stats
+from lhmix.reporting import results as reporting_results
+from lhmix.reporting.tables import markdown
+
+
+def write(dataset: str) -> str:
+    plan = Plan.from_params(read_params())
+    with open(Path("data/processed") / dataset / "stats.json", encoding="utf-8") as handle:
+        dataset_stats = json.load(handle)
+    results = reporting_results.collect(plan, dataset, dataset_stats)
+    out = Path("results") / dataset
+    write_json(results, out / "results.json")
+    write_json(reporting_results.dvc_metrics(results), out / "metrics.json")
+    tables = markdown(results)
+    with replaced_on_success(out / "tables.md") as temporary:
+        temporary.write_text(tables, encoding="utf-8")
+    with replaced_on_success(out / "curves.csv") as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["variant", "epoch", "dev_macro_f1"])
+        writer.writeheader()
+        writer.writerows(reporting_results.curves(results["main"]))
+    return tables
 
 
 def main(argv=None) -> int:
     arguments = parser(__doc__)
     arguments.add_argument("dataset")
     dataset = arguments.parse_args(argv).dataset
-    params = read_params()
-    plan = Plan.from_params(params)
-    try:
-        results = stats.collect(plan, dataset)
-    except LhmixError as error:
-        print(f"stats {dataset}: {error}", file=sys.stderr)
-        return 1
-    with open(f"data/processed/{dataset}/stats.json", encoding="utf-8") as handle:
-        dataset_stats = json.load(handle)
-    summary, tests = stats.summarize(results["main"]), stats.ttests(results["main"])
-    out = Path("results") / dataset
-    write_json({"dataset": dataset_stats, "summary": summary, "ttests": tests, **results}, out / "results.json")
-    write_json(stats.dvc_metrics(summary), out / "metrics.json")
-    (out / "tables.md").write_text(
-        stats.markdown(dataset, dataset_stats, results, summary, tests, plan.sweep_seed),
-        encoding="utf-8")
-    with open(out / "curves.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["variant", "epoch", "dev_macro_f1"])
-        writer.writeheader()
-        writer.writerows(stats.curves_rows(results))
-    print((out / "tables.md").read_text(encoding="utf-8"))
-    return 0
+    return run_stage(f"stats {dataset}", lambda: write(dataset))
 
 
 if __name__ == "__main__":

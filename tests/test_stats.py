@@ -1,113 +1,101 @@
-"""Stats, plots and report on synthetic run files laid out as the pipeline lays them out."""
-import json
+"""The report's statistics against values computed by hand.
+
+Closed forms of the two-sided t p-value used below: 2 df: p = 1 - t / sqrt(t^2 + 2);
+4 df: p = 1 - x (3 - x^2) / 2 with x = t / sqrt(t^2 + 4).
+"""
 import math
 
 import pytest
 
-from lhmix.reporting import plots
-from lhmix.reporting import report
 from lhmix.reporting import stats
-from lhmix.core.errors import LhmixError
-from lhmix.reporting.runs import main_runs, sparse_runs, sweep_runs
-
-PARAMS = {"families": ["bert", "prompt"], "mixings": ["none", "mixup"], "seeds": [0, 1, 2],
-          "alpha": 1.0, "beta": 0.75,
-          "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]}}
-DATASET_STATS = {"depth": 2, "num_labels": 5, "labels_per_level": [2, 3], "avg_labels_per_doc": 2.0,
-                 "splits": {"train": 10, "dev": 2, "test": 3}, "dropped": {"too_rare": 4}}
-# Macro-F1 (fraction) per seed: prompt_lhmix beats prompt by 0.01, 0.02, 0.03.
-MACRO = {"prompt_lhmix": [0.51, 0.52, 0.53], "prompt": [0.50, 0.50, 0.50]}
 
 
-def _metrics(macro: float, epochs: int = 2) -> dict:
-    return {"micro_f1": macro + 0.1, "macro_f1": macro,
-            "per_depth": {"1": {"micro_f1": 0.9, "macro_f1": 0.8}, "2": {"micro_f1": 0.5, "macro_f1": 0.4}},
-            "by_frequency": {"rare": 0.2, "frequent": 0.7},
-            "history": [{"epoch": e, "dev_macro_f1": macro - 0.01 * (epochs - e), "train_loss": macro}
-                        for e in range(1, epochs + 1)],
-            "train_seconds": 10.0, "examples_per_second": 100.0}
+def test_paired_t_of_differences_1_2_3():
+    comparison = stats.paired({0: 11.0, 1: 12.0, 2: 13.0}, {0: 10.0, 1: 10.0, 2: 10.0})
+    # mean 2, sd 1, t = 2 / (1 / sqrt 3) = 3.4641, 2 df, p = 1 - 2 sqrt 3 / sqrt 14 = 0.074180
+    assert comparison.test == stats.PAIRED and comparison.n == "3 pairs"
+    assert comparison.diff == pytest.approx(2.0)
+    assert comparison.t == pytest.approx(2 * math.sqrt(3)) and comparison.df == 2
+    assert comparison.p == pytest.approx(1 - 2 * math.sqrt(3) / math.sqrt(14)) == pytest.approx(0.0742, abs=1e-4)
+    # 2 +- t(0.975, 2) / sqrt 3, t(0.975, 2) = 4.3027
+    assert comparison.low == pytest.approx(2 - 4.302653 / math.sqrt(3), abs=1e-5)
+    assert comparison.high == pytest.approx(2 + 4.302653 / math.sqrt(3), abs=1e-5)
 
 
-def _write_runs(root, skip=()):
-    for run in main_runs(PARAMS, "toy", root=root):
-        macro = MACRO.get(run.variant, [0.4, 0.41, 0.42])[run.seed]
-        if (run.variant, run.seed) not in skip:
-            run.path.mkdir(parents=True)
-            (run.path / "metrics.json").write_text(json.dumps(_metrics(macro)))
-    for run in [*sum(sweep_runs(PARAMS, "toy", root=root).values(), []), *sparse_runs(PARAMS, "toy", root=root)]:
-        run.path.mkdir(parents=True)
-        (run.path / "metrics.json").write_text(json.dumps(_metrics(0.45)))
+def test_paired_uses_only_the_seeds_both_sides_have():
+    comparison = stats.paired({0: 11.0, 1: 12.0, 2: 13.0, 7: 99.0}, {0: 10.0, 1: 10.0, 2: 10.0})
+    assert comparison.n == "3 pairs" and comparison.diff == pytest.approx(2.0)
 
 
-def test_run_paths_match_dvc_yaml_layout(tmp_path):
-    runs = main_runs(PARAMS, "toy", root=tmp_path)
-    assert len(runs) == 2 * 3 * 3
-    names = {(r.variant, r.path.name) for r in runs if r.seed == 1}
-    assert ("prompt_lhmix", "prompt-lhmix-s1") in names and ("bert", "bert-none-s1") in names
-    assert sweep_runs(PARAMS, "toy", root=tmp_path)["alpha"][0].path.name == "alpha-0.1"
-    assert sparse_runs(PARAMS, "toy", root=tmp_path)[0].path.name == "f0.5-prompt-none"
+def test_welch_equal_variances_and_sizes():
+    comparison = stats.welch([3.0, 4.0, 5.0], [1.0, 2.0, 3.0])
+    # diff 2, se = sqrt(1/3 + 1/3), t = 2.4495, df = (2/3)^2 / (2 (1/3)^2 / 2) = 4
+    t = 2 / math.sqrt(2 / 3)
+    x = t / math.sqrt(t * t + 4)
+    assert comparison.test == stats.WELCH and comparison.n == "3 + 3"
+    assert comparison.t == pytest.approx(t) and comparison.df == pytest.approx(4.0)
+    assert comparison.p == pytest.approx(1 - x * (3 - x * x) / 2) == pytest.approx(0.070484, abs=1e-6)
+    # 2 +- t(0.975, 4) x se, t(0.975, 4) = 2.7764
+    assert comparison.low == pytest.approx(2 - 2.776445 * math.sqrt(2 / 3), abs=1e-5)
+    assert comparison.high == pytest.approx(2 + 2.776445 * math.sqrt(2 / 3), abs=1e-5)
 
 
-def test_summary_and_ttests_against_hand_computed_values(tmp_path):
-    _write_runs(tmp_path)
-    results = stats.collect(PARAMS, "toy", root=tmp_path)
-    summary = stats.summarize(results["main"])
-    assert list(summary) == stats.VARIANT_ORDER
-    assert summary["prompt_lhmix"]["macro_f1"] == {"mean": 52.0, "std": 1.0, "n": 3}
-    # Final-epoch train loss of the synthetic history: macro - 0 = macro, mean 0.52.
-    assert summary["prompt_lhmix"]["train_loss"]["mean"] == pytest.approx(0.52)
-    assert summary["prompt"]["macro_f1"]["std"] == 0.0
-    tests = stats.ttests(results["main"])
-    assert "prompt_lhmix" not in tests
-    # Paired: differences 1, 2, 3 points -> t = 2 / (1 / sqrt 3) = 3.4641, df 2 -> two-sided p = 0.07418.
-    assert tests["prompt"]["macro_f1"]["paired_p"] == pytest.approx(0.07418, abs=1e-4)
-    # Welch with zero variance on one side: t = 2 / (1 / sqrt 3), df = 2 as well.
-    assert tests["prompt"]["macro_f1"]["welch_p"] == pytest.approx(0.07418, abs=1e-4)
-    metrics = stats.dvc_metrics(summary)
-    assert metrics["prompt_lhmix"]["macro_f1"]["mean"] == 52.0
-    table = stats.markdown("toy", DATASET_STATS, results, summary, tests, table3_seed=0)
-    assert "| prompt_lhmix | 3 | 62.00 +- 1.00 | 52.00 +- 1.00 |" in table
-    assert "too_rare: 4" in table
-    curves = stats.curves_rows(results)
-    # prompt: dev macro-F1 at epoch 2 equals its test macro 0.50 on every seed; prompt_lhmix: mean of .51 .52 .53
-    assert {"variant": "prompt", "epoch": 2, "dev_macro_f1": 50.0} in curves
-    assert {"variant": "prompt_lhmix", "epoch": 1, "dev_macro_f1": 51.0} in curves
-    assert [row["variant"] for row in curves[:2]] == ["bert", "bert"]
+def test_welch_with_one_constant_side():
+    comparison = stats.welch([3.0, 4.0, 5.0], [1.0, 1.0, 1.0])
+    # diff 3, se = sqrt(1/3), t = 3 sqrt 3 = 5.196, df = (1/3)^2 / ((1/3)^2 / 2) = 2, p = 1 - t / sqrt(29)
+    assert comparison.diff == pytest.approx(3.0)
+    assert comparison.t == pytest.approx(3 * math.sqrt(3)) and comparison.df == pytest.approx(2.0)
+    assert comparison.p == pytest.approx(1 - 3 * math.sqrt(3) / math.sqrt(29)) == pytest.approx(0.0351, abs=1e-4)
 
 
-def test_ttest_with_one_seed_is_not_available():
-    rows = [{"variant": "prompt_lhmix", "seed": 0, "micro_f1": 1.0, "macro_f1": 1.0},
-            {"variant": "prompt", "seed": 0, "micro_f1": 0.5, "macro_f1": 0.5}]
-    assert stats.ttests(rows)["prompt"]["macro_f1"] == {"paired_p": None, "welch_p": None}
+def test_no_test_without_spread_or_seeds():
+    same = stats.paired({0: 50.0, 1: 46.0}, {0: 50.0, 1: 46.0})
+    assert same.diff == 0 and same.p is None and same.low is None and "no spread" in same.note
+    shifted = stats.paired({0: 51.0, 1: 47.0}, {0: 50.0, 1: 46.0})
+    assert shifted.diff == pytest.approx(1.0) and shifted.p is None
+    assert stats.paired({0: 1.0}, {0: 0.0}).p is None
+    assert stats.welch([1.0, 1.0], [2.0, 2.0]).p is None
+    assert stats.welch([1.0], [2.0, 3.0]).note == "fewer than 2 seeds on a side: no test"
 
 
-def test_missing_run_named_in_params_fails_with_its_path(tmp_path):
-    _write_runs(tmp_path, skip={("bert_mixup", 2)})
-    with pytest.raises(LhmixError, match="bert-mixup-s2/metrics.json"):
-        stats.collect(PARAMS, "toy", root=tmp_path)
+def test_verdicts():
+    def comparison(diff, p):
+        return stats.Comparison(stats.PAIRED, "3 pairs", diff, p=p)
+    assert stats.verdict(comparison(1.0, 0.01)) == "supported"
+    assert stats.verdict(comparison(-1.0, 0.01)) == "contradicted"
+    assert stats.verdict(comparison(1.0, 0.05)) == "inconclusive"
+    assert stats.verdict(comparison(-1.0, 0.2)) == "inconclusive"
+    assert stats.verdict(comparison(1.0, None)) == "inconclusive"
 
 
-def test_stale_runs_outside_params_are_ignored(tmp_path):
-    _write_runs(tmp_path)
-    stale = tmp_path / "toy" / "main" / "prompt-lhmix-s9"
-    stale.mkdir()
-    (stale / "metrics.json").write_text(json.dumps(_metrics(0.99)))
-    results = stats.collect(PARAMS, "toy", root=tmp_path)
-    assert {r["seed"] for r in results["main"]} == {0, 1, 2}
+def test_t_critical_and_mean_std():
+    assert stats.t_critical(3) == pytest.approx(4.302653, abs=1e-6)
+    assert stats.t_critical(2) == pytest.approx(12.706205, abs=1e-6)
+    assert stats.mean_std([1.0, 2.0, 3.0]) == {"mean": 2.0, "std": 1.0, "n": 3}
+    assert stats.mean_std([4.0]) == {"mean": 4.0, "std": None, "n": 1}
 
 
-def test_figures_and_report_are_written(tmp_path):
-    _write_runs(tmp_path)
-    results = stats.collect(PARAMS, "toy", root=tmp_path)
-    paths = plots.draw_all(results, tmp_path / "figures")
-    assert [p.name for p in paths] == [name for name, _ in report.FIGURES]
-    assert all(p.stat().st_size > 5000 for p in paths)
-    again = plots.draw_all(results, tmp_path / "figures-again")
-    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
-    summary = stats.summarize(results["main"])
-    tables = {"toy": stats.markdown("toy", DATASET_STATS, results, summary, stats.ttests(results["main"]), 0)}
-    page = report.render(["toy"], {"toy": results}, tables, {"python": "3.x"})
-    assert "### Table 4: mean +- std over seeds (F1 in %)" in page
-    assert "](../results/toy/figures/fig5_sweeps.png)" in page
-    assert "| main | 18 | 180 | 100.0 |" in page
-    assert not math.isnan(summary["bert"]["micro_f1"]["mean"])
+def test_pooled_histogram_adds_counts_then_takes_quantiles():
+    first = {"n": 4, "mean": 0.501, "first_bin": 500, "counts": [2, 0, 2]}
+    second = {"n": 4, "mean": 0.5015, "first_bin": 501, "counts": [4]}
+    pooled = stats.pooled_histogram([first, second, {"n": 0}])
+    # bins 500: 2, 501: 4, 502: 2; cumulative 2, 6, 8 of n = 8
+    assert pooled["n"] == 8 and pooled["first_bin"] == 500 and pooled["counts"] == [2, 4, 2]
+    assert pooled["mean"] == pytest.approx((0.501 * 4 + 0.5015 * 4) / 8)
+    # q05: 0.4 -> bin 500; q50: 4 -> bin 501; q95: 7.6 -> bin 502 (bin centres)
+    assert (pooled["q05"], pooled["q50"], pooled["q95"]) == pytest.approx((0.5005, 0.5015, 0.5025))
+    assert (pooled["min"], pooled["max"]) == pytest.approx((0.5, 0.503))
+    assert stats.pooled_histogram([{"n": 0}]) == {"n": 0}
+
+
+def test_pooled_histogram_of_one_run_is_that_runs_own_summary():
+    torch = pytest.importorskip("torch")
+    from lhmix.model import mixup
+
+    assert stats.HISTOGRAM_BINS == mixup.HISTOGRAM_BINS
+    values = torch.tensor([0.8123, 0.85, 0.85, 0.9, 0.93, 0.999, 1.0], dtype=torch.float64)
+    own = mixup.histogram_summary(mixup.histogram(values).tolist(), float(values.sum()))
+    pooled = stats.pooled_histogram([own])
+    for key in ("n", "first_bin", "counts", "q05", "q50", "q95"):
+        assert pooled[key] == pytest.approx(own[key])
+    assert pooled["mean"] == pytest.approx(own["mean"], abs=1e-6)

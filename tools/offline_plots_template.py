@@ -1,8 +1,11 @@
 """Write the HTML template `dvc plots show` uses, with vega, vega-lite and vega-embed inlined.
 
 DVC's default page loads these scripts from a CDN, so it stays blank offline. The scripts come from the npm
-registry at install time (`make plots-template`); they are not committed. `.dvc/config` points at the result.
+registry at install time (`make plots-template`); they are not committed. Only after this script succeeds does
+the Makefile point DVC at the page, in the git-ignored `.dvc/config.local`: the committed `.dvc/config` names
+no template, so `dvc plots show` works on a fresh clone (with DVC's default page).
 """
+import os
 import subprocess
 import sys
 import tarfile
@@ -41,12 +44,23 @@ def inline_scripts(tarballs: dict[str, Path]) -> str:
 
 def main(out: str) -> int:
     with tempfile.TemporaryDirectory() as folder:
-        packed = subprocess.run(["npm", "pack", *PACKAGES, "--silent"], cwd=folder, check=True,
-                                capture_output=True, text=True).stdout.split()
+        try:
+            packed = subprocess.run(["npm", "pack", *PACKAGES, "--silent"], cwd=folder, check=True,
+                                    capture_output=True, text=True).stdout.split()
+        except FileNotFoundError:
+            print(f"{out}: not written: npm is not installed", file=sys.stderr)
+            return 1
+        except subprocess.CalledProcessError as error:
+            last = (error.stderr.strip().splitlines() or ["no message"])[-1]
+            print(f"{out}: not written: npm pack failed ({last})", file=sys.stderr)
+            return 1
         tarballs = dict(zip(PACKAGES, (Path(folder) / name for name in packed)))
         page = PAGE.format(inline_scripts=inline_scripts(tarballs))
+    # Whole or not at all: a half-written page would be taken for a template.
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    Path(out).write_text(page, encoding="utf-8")
+    partial = Path(f"{out}.tmp")
+    partial.write_text(page, encoding="utf-8")
+    os.replace(partial, out)
     print(f"{out}: {len(page) // 1024} KiB, no network needed to open")
     return 0
 

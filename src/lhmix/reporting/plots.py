@@ -1,11 +1,12 @@
-"""The paper's figures as PNG files, drawn from results/<dataset>/results.json.
+"""The paper's figures from results/<dataset>/results.json, each as PNG (150 dpi) and SVG, same bytes for
+the same results.
 
-Figure 3: lambda against s over the alpha and beta grids; Figure 4: sparse data; Figure 5: alpha and beta sweeps;
-Figure 7: F1 by depth and by label frequency; plus the dev macro-F1 training curves.
+Figure 3: the LH-Mix ratio lambda(s) over the paper's alpha and beta grids (LH-Mix Eq. 4), and the s of
+the actual training pairs with the lambda they give; Figure 4: sparse training data; Figure 5: alpha and
+beta sweeps; Figure 7: F1 by depth and by label frequency; the dev-set training curves.
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
@@ -16,125 +17,220 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from lhmix.model.mixup import lhmix_ratio  # noqa: E402
-from lhmix.reporting.stats import ordered_variants  # noqa: E402
+from lhmix.reporting.stats import HISTOGRAM_BINS, mean_std  # noqa: E402
+from lhmix.reporting.variants import by_variant, family  # noqa: E402
 
+# One colour per variant in every figure (Okabe-Ito, colour-blind safe); bert dashed, prompt solid.
+VARIANT_COLOURS = {"bert": "#56B4E9", "bert_mixup": "#0072B2", "bert_lhmix": "#009E73",
+                   "prompt": "#E69F00", "prompt_mixup": "#D55E00", "prompt_lhmix": "#CC79A7"}
+FAMILY_LINES = {"bert": "--", "prompt": "-"}
 PAPER_ALPHAS = (0.1, 0.3, 0.6, 1, 2, 5, 10)
 PAPER_BETAS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1)
 F1_LABELS = {"micro_f1": "micro-F1 (%)", "macro_f1": "macro-F1 (%)"}
+STYLE = {"font.size": 10, "axes.labelsize": 10.5, "axes.titlesize": 11, "legend.fontsize": 9,
+         "xtick.labelsize": 9.5, "ytick.labelsize": 9.5, "svg.hashsalt": "lhmix-report", "svg.fonttype": "path"}
+S_BINS_PER_BAR = 5  # the s panel draws bars of 0.005: 5 of the run files' 0.001 bins
+DODGE = 0.04        # variants drawn side by side, this far apart on x, so equal values hide no curve
+DPI = 150
 
 
-def _save(figure, path: Path) -> Path:
-    figure.tight_layout()
-    # No timestamp in the PNG, so the same results give the same bytes.
-    figure.savefig(path, dpi=110, metadata={"Software": None})
+def _line_style(variant: str) -> dict:
+    return {"color": VARIANT_COLOURS.get(variant, "grey"), "linestyle": FAMILY_LINES.get(family(variant), "-"),
+            "marker": "o", "markersize": 4, "label": variant}
+
+
+def _dodge(index: int, count: int) -> float:
+    """x offset of the index-th of `count` variants on an axis of whole steps (epochs, categories)."""
+    return (index - (count - 1) / 2) * DODGE
+
+
+def _grid_ticks(axis, values, positions=None) -> None:
+    """Ticks at the grid points, written as in params.yaml (no 10^x on a log axis)."""
+    axis.set_xticks(values if positions is None else positions, [f"{v:g}" for v in values])
+    axis.minorticks_off()
+
+
+def _save(figure, out: Path, stem: str) -> list[Path]:
+    """PNG and SVG with no date or software version inside, so equal results give equal bytes."""
+    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    figure.savefig(png, dpi=DPI, metadata={"Software": None})
+    figure.savefig(svg, metadata={"Date": None, "Creator": None})
     plt.close(figure)
-    return path
+    return [png, svg]
+
+
+def _legend_below(figure, axis, columns: int = 6) -> None:
+    handles, labels = axis.get_legend_handles_labels()
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncol=min(columns, len(handles)), frameon=False)
 
 
 def _empty(axis, what: str) -> None:
-    axis.text(0.5, 0.5, f"no {what} in params.yaml", ha="center", va="center", transform=axis.transAxes)
+    axis.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=axis.transAxes)
 
 
-def lambda_curves(out: Path) -> Path:
-    """Figure 3: the LH-Mix ratio (Eq. 4) against the local-hierarchy similarity s."""
-    s = torch.linspace(0, 1, 201)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
-    for alpha in PAPER_ALPHAS:
-        left.plot(s, lhmix_ratio(s, alpha, 1.0), label=f"alpha={alpha:g}")
-    for beta in PAPER_BETAS:
-        right.plot(s, lhmix_ratio(s, 1.0, beta), label=f"beta={beta:g}")
-    left.set_title("beta = 1")
-    right.set_title("alpha = 1")
-    for axis in (left, right):
-        axis.set_xlabel("similarity s")
-        axis.legend(fontsize=7)
-    left.set_ylabel("mixing ratio lambda")
-    return _save(figure, out / "fig3_lambda.png")
+def _ratio(s: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    return lhmix_ratio(torch.from_numpy(s), alpha, beta).numpy()
 
 
-def sparse(results: dict, out: Path) -> Path:
-    """Figure 4: F1 against the fraction of training data kept."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    rows = results["sparse"]
-    for axis, metric in zip(axes, F1_LABELS):
-        for variant in ordered_variants(rows):
-            points = sorted((r["fraction"], r[metric]) for r in rows if r["variant"] == variant)
-            axis.plot(*zip(*points), marker="o", label=variant)
-        if rows:
-            axis.legend(fontsize=7)
+def _grid_panel(axis, values, name: str, fixed: str, ratio) -> None:
+    s = np.linspace(0, 1, 201)
+    colours = plt.cm.viridis(np.linspace(0, 0.9, len(values)))
+    for value, colour in zip(values, colours):
+        axis.plot(s, ratio(s, value), color=colour, label=f"${name}$ = {value:g}")
+    axis.set(title=f"${fixed}$", xlabel="similarity $s$", ylabel=r"mixing ratio $\lambda$", ylim=(0.48, 1.02))
+    axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
+
+
+def _similarity_panel(axis, s_hist: dict | None, alpha: float, beta: float) -> None:
+    """Pooled s of the main prompt_lhmix runs' training pairs (bars) and lambda(s) at the configured ratio."""
+    axis.set(title=rf"prompt_lhmix training pairs ($\alpha$ = {alpha:g}, $\beta$ = {beta:g})", xlabel="similarity $s$")
+    if not s_hist or not s_hist.get("n"):
+        _empty(axis, "LH-Mix training pairs recorded")
+        return
+    counts = np.zeros(HISTOGRAM_BINS)
+    counts[s_hist["first_bin"]:s_hist["first_bin"] + len(s_hist["counts"])] = s_hist["counts"]
+    bars = counts.reshape(-1, S_BINS_PER_BAR).sum(axis=1) / s_hist["n"]
+    width = S_BINS_PER_BAR / HISTOGRAM_BINS
+    edges = np.arange(len(bars)) * width
+    used = bars > 0
+    axis.bar(edges[used], 100 * bars[used], width=width, align="edge", color=VARIANT_COLOURS["prompt_lhmix"],
+             alpha=0.6, label="pairs (% per 0.005 of s)")
+    axis.set_ylabel("share of training pairs (%)")
+    low, high = s_hist["min"], s_hist["max"]
+    axis.set_xlim(max(0.0, low - 0.05), min(1.0, high + 0.02) if high < 0.98 else 1.0)
+    right = axis.twinx()
+    s = np.linspace(*axis.get_xlim(), 200)
+    right.plot(s, _ratio(s, alpha, beta), color="black", label=r"$\lambda(s)$")
+    right.set_ylabel(r"$\lambda(s)$ (black line)")
+    right.set_ylim(0.48, max(beta, 0.6) + 0.02)
+    lam_low, lam_high = _ratio(np.array([high, low]), alpha, beta)
+    axis.text(0.03, 0.97, f"$s$ in [{low:.3f}, {high:.3f}]\n" + rf"$\rightarrow\ \lambda$ in [{lam_low:.3f}, {lam_high:.3f}]",
+              transform=axis.transAxes, va="top", ha="left", fontsize=9.5,
+              bbox={"facecolor": "white", "edgecolor": "grey", "alpha": 0.9})
+
+
+def lambda_figure(results: dict, out: Path) -> list[Path]:
+    """Figure 3 (LH-Mix Eq. 4), plus the similarity of the actual training pairs."""
+    config = results["config"]
+    figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
+    _grid_panel(left, PAPER_ALPHAS, r"\alpha", r"\beta = 1", lambda s, a: _ratio(s, a, 1.0))
+    _grid_panel(middle, PAPER_BETAS, r"\beta", r"\alpha = 1", lambda s, b: _ratio(s, 1.0, b))
+    s_hist = results["diagnostics"].get("prompt_lhmix", {}).get("s")
+    _similarity_panel(right, s_hist, config["alpha"], config["beta"])
+    return _save(figure, out, "fig3_lambda")
+
+
+def sparse_figure(results: dict, out: Path) -> list[Path]:
+    """Figure 4: F1 against the fraction of training data, one panel per F1 (one run per point); the
+    fractions as equally spaced steps, largest first."""
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
+    runs = by_variant(results["sparse"])
+    fractions = sorted({r["fraction"] for r in results["sparse"]}, reverse=True)
+    for axis, (metric, label) in zip(axes, F1_LABELS.items()):
+        for index, (variant, rows) in enumerate(runs.items()):
+            value = {r["fraction"]: r[metric] for r in rows}
+            axis.plot([step + _dodge(index, len(runs)) for step in range(len(fractions))],
+                      [value[f] for f in fractions], **_line_style(variant))
+        if runs:
+            _grid_ticks(axis, fractions, positions=range(len(fractions)))
+            axis.set_xlim(-0.5, len(fractions) - 0.5)
         else:
-            _empty(axis, "sparse runs")
-        axis.set_xlabel("fraction of train")
-        axis.set_ylabel(F1_LABELS[metric])
-    return _save(figure, out / "fig4_sparse.png")
+            _empty(axis, "sparse runs in params.yaml")
+        axis.set(xlabel="fraction of the training set", ylabel=label)
+    figure.suptitle(f"sparse data: one run per point (seed {results['config']['sweep_seed']})")
+    _legend_below(figure, axes[0])
+    return _save(figure, out, "fig4_sparse")
 
 
-def sweeps(results: dict, out: Path) -> Path:
-    """Figure 5: prompt_lhmix F1 over the alpha grid (beta = 1) and the beta grid (alpha = 1)."""
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for axis, grid in zip(axes, ("alpha", "beta")):
+def sweeps_figure(results: dict, out: Path) -> list[Path]:
+    """Figure 5: prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1), one row per F1,
+    beside prompt without Mixup from the same warm-up (dashed)."""
+    seed = results["config"]["sweep_seed"]
+    baseline = next((r for r in results["main"] if r["variant"] == "prompt" and r["seed"] == seed), None)
+    figure, axes = plt.subplots(2, 2, figsize=(9, 6.5), layout="constrained", sharex="col")
+    for column, (grid, symbol, fixed) in enumerate((("alpha", r"\alpha", r"\beta = 1"),
+                                                    ("beta", r"\beta", r"\alpha = 1"))):
         rows = sorted(results["sweeps"][grid], key=lambda r: r[grid])
-        for metric, label in F1_LABELS.items():
+        for row_index, (metric, label) in enumerate(F1_LABELS.items()):
+            axis = axes[row_index, column]
             if rows:
-                axis.plot([r[grid] for r in rows], [r[metric] for r in rows], marker="o", label=label)
-        if grid == "alpha" and rows:
-            axis.set_xscale("log")
+                axis.plot([r[grid] for r in rows], [r[metric] for r in rows], **_line_style("prompt_lhmix"))
+            else:
+                _empty(axis, f"{grid} sweep in params.yaml")
+            if baseline:
+                axis.axhline(baseline[metric], color=VARIANT_COLOURS["prompt"], linestyle=":",
+                             label=f"prompt (no Mixup), seed {seed}")
+            axis.set_ylabel(label)
+            if row_index == 0:
+                axis.set_title(f"${fixed}$")
+            else:
+                axis.set_xlabel(f"${symbol}$")
         if rows:
-            axis.legend(fontsize=7)
-        else:
-            _empty(axis, f"{grid} sweep")
-        axis.set_xlabel(grid)
-        axis.set_ylabel("F1 (%)")
-    return _save(figure, out / "fig5_sweeps.png")
+            if grid == "alpha":
+                axes[0, column].set_xscale("log")
+            for axis in axes[:, column]:
+                _grid_ticks(axis, sorted({r[grid] for r in rows}))
+    figure.suptitle(f"prompt_lhmix sweeps: one run per point (seed {seed})")
+    _legend_below(figure, axes[0, 0])
+    return _save(figure, out, "fig5_sweeps")
 
 
-def _grouped_bars(axis, groups: list[str], values_by_variant: dict[str, list[float]]) -> None:
-    width = 0.8 / max(len(values_by_variant), 1)
+def _grouped_bars(axis, groups: list[str], runs: dict[str, list[dict]], value) -> None:
+    """Bars per group and variant: mean over seeds, error bar = std over seeds (none for one seed)."""
+    width = 0.8 / max(len(runs), 1)
     positions = np.arange(len(groups))
-    for index, (variant, values) in enumerate(values_by_variant.items()):
-        axis.bar(positions + index * width, values, width, label=variant)
+    for index, (variant, rows) in enumerate(runs.items()):
+        stats = [mean_std(value(r, group) for r in rows) for group in groups]
+        errors = [s["std"] if s["std"] is not None else 0.0 for s in stats]
+        axis.bar(positions + index * width, [s["mean"] for s in stats], width, yerr=errors, capsize=2,
+                 color=VARIANT_COLOURS.get(variant, "grey"), label=variant)
     axis.set_xticks(positions + 0.4 - width / 2, groups)
-    axis.legend(fontsize=6)
 
 
-def _seed_mean(rows: list[dict], variant: str, field: str, key: str, metric: str | None = None) -> float:
-    values = [r[field][key] if metric is None else r[field][key][metric]
-              for r in rows if r["variant"] == variant and key in r[field]]
-    return float(np.mean(values)) if values else float("nan")
+def depth_frequency_figure(results: dict, out: Path) -> list[Path]:
+    """Figure 7: macro-F1 per depth and per label-frequency bucket, mean +- std over seeds."""
+    runs = by_variant(results["main"])
+    depths = sorted({d for r in results["main"] for d in r["per_depth"]}, key=int)
+    buckets = [b for b in ("rare", "medium", "frequent") if any(b in r["by_frequency"] for r in results["main"])]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    _grouped_bars(left, [f"depth {d}" for d in depths], runs,
+                  lambda r, group: r["per_depth"][group.split()[1]]["macro_f1"])
+    _grouped_bars(right, buckets, runs, lambda r, bucket: r["by_frequency"][bucket])
+    left.set(ylabel="macro-F1 (%)", title="by depth")
+    right.set(ylabel="macro-F1 (%)", title="by training frequency of the label")
+    figure.suptitle(f"test macro-F1, mean +- std over {len(results['config']['seeds'])} seeds")
+    _legend_below(figure, left)
+    return _save(figure, out, "fig7_depth_frequency")
 
 
-def depth_and_frequency(results: dict, out: Path) -> Path:
-    """Figure 7: macro-F1 per depth, and per label-frequency bucket (means over seeds)."""
-    rows = results["main"]
-    variants = ordered_variants(rows)
-    depths = sorted({d for r in rows for d in r["per_depth"]}, key=int)
-    buckets = list(dict.fromkeys(b for r in rows for b in r["by_frequency"]))
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    _grouped_bars(left, [f"depth {d}" for d in depths],
-                  {v: [_seed_mean(rows, v, "per_depth", d, "macro_f1") for d in depths] for v in variants})
-    _grouped_bars(right, buckets, {v: [_seed_mean(rows, v, "by_frequency", b) for b in buckets] for v in variants})
-    left.set_ylabel("macro-F1 (%)")
-    right.set_xlabel("training frequency of the label")
-    return _save(figure, out / "fig7_depth_frequency.png")
+def curves_figure(results: dict, out: Path) -> list[Path]:
+    """Dev micro- and macro-F1 per epoch, mean +- std over seeds, one line per variant."""
+    runs = by_variant(results["main"])
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    for axis, metric in zip(axes, F1_LABELS):
+        for index, (variant, rows) in enumerate(runs.items()):
+            epochs = sorted({p["epoch"] for r in rows for p in r["history"]})
+            stats = [mean_std(p[f"dev_{metric}"] for r in rows for p in r["history"] if p["epoch"] == e)
+                     for e in epochs]
+            axis.errorbar([e + _dodge(index, len(runs)) for e in epochs], [s["mean"] for s in stats],
+                          yerr=[s["std"] if s["std"] is not None else 0.0 for s in stats], capsize=2,
+                          **_line_style(variant))
+        warmup = max((r["warmup_epochs"] for r in results["main"]), default=0)
+        if warmup:
+            axis.axvline(warmup + 0.5, color="grey", linestyle=":", linewidth=1)
+            axis.text(warmup + 0.55, 0.02, "Mixup starts", transform=axis.get_xaxis_transform(), fontsize=9)
+        axis.set(xlabel="epoch (warm-up included)", ylabel=f"dev {F1_LABELS[metric]}")
+        axis.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(f"dev set, mean +- std over {len(results['config']['seeds'])} seeds")
+    _legend_below(figure, axes[0])
+    return _save(figure, out, "training_curves")
 
 
-def training_curves(results: dict, out: Path) -> Path:
-    """Dev macro-F1 per epoch, mean over seeds, one line per variant."""
-    curves: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for row in results["main"]:
-        for point in row["history"]:
-            curves[row["variant"]][point["epoch"]].append(100 * point["dev_macro_f1"])
-    figure, axis = plt.subplots(figsize=(6, 3.8))
-    for variant in ordered_variants(results["main"]):
-        epochs = sorted(curves[variant])
-        axis.plot(epochs, [np.mean(curves[variant][e]) for e in epochs], marker=".", label=variant)
-    axis.set_xlabel("epoch")
-    axis.set_ylabel("dev macro-F1 (%)")
-    axis.legend(fontsize=7)
-    return _save(figure, out / "training_curves.png")
+FIGURES = (lambda_figure, sparse_figure, sweeps_figure, depth_frequency_figure, curves_figure)
 
 
 def draw_all(results: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
-    return [lambda_curves(out), sparse(results, out), sweeps(results, out),
-            depth_and_frequency(results, out), training_curves(results, out)]
+    with matplotlib.rc_context(STYLE):
+        return [path for draw in FIGURES for path in draw(results, out)]

@@ -1,23 +1,16 @@
-"""reports/README.md: the reproduced paper on one page (tables, figures, dataset stats, environment, timings)."""
+"""reports/README.md: the reproduced paper on one page (each dataset's tables and figures, environment)."""
 from __future__ import annotations
 
 import os
 import platform
-import statistics
 from importlib import metadata
 
-FIGURES = [("fig3_lambda.png", "Figure 3: mixing ratio lambda against local-hierarchy similarity s"),
-           ("fig4_sparse.png", "Figure 4: sparse training data"),
-           ("fig5_sweeps.png", "Figure 5: alpha and beta sweeps"),
-           ("fig7_depth_frequency.png", "Figure 7: F1 by depth and by label frequency"),
-           ("training_curves.png", "Training curves (dev macro-F1)")]
-
-# Published LH-Mix and HPT numbers (micro / macro F1), for comparison at paper scale.
-PUBLISHED = {
-    "wos": {"LH-Mix": (87.27, 82.07), "HPT": (87.16, 81.93), "LH-Mix, 5 seeds": "87.15+-0.14 / 81.82+-0.18"},
-    "nyt": {"LH-Mix": (80.57, 71.26), "HPT": (80.42, 70.42), "LH-Mix, 5 seeds": "80.51+-0.15 / 71.03+-0.24"},
-    "rcv1": {"LH-Mix": (87.47, 71.93), "HPT": (87.26, 69.53), "LH-Mix, 5 seeds": "87.39+-0.12 / 71.49+-0.50"},
-}
+FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy similarity s, and the s of the "
+                           "actual training pairs"),
+           ("fig4_sparse", "Figure 4: sparse training data"),
+           ("fig5_sweeps", "Figure 5: α and β sweeps"),
+           ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency"),
+           ("training_curves", "Training curves (dev set)")]
 PACKAGES = ("torch", "transformers", "dvc", "dvclive", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
 
 
@@ -35,34 +28,19 @@ def environment() -> dict:
             "torch threads": torch.get_num_threads(), **versions}
 
 
-def _timings(results: dict) -> list[str]:
-    lines = ["| runs | count | wall time (s) | median examples/s |", "| --- | --- | --- | --- |"]
-    groups = {"main": results["main"], "alpha/beta sweeps": results["sweeps"]["alpha"] + results["sweeps"]["beta"],
-              "sparse": results["sparse"]}
-    for name, rows in groups.items():
-        seconds = [r["train_seconds"] for r in rows if r.get("train_seconds") is not None]
-        speeds = [r["examples_per_second"] for r in rows if r.get("examples_per_second") is not None]
-        lines.append(f"| {name} | {len(rows)} | {sum(seconds):.0f} | "
-                     f"{statistics.median(speeds) if speeds else float('nan'):.1f} |")
-    return lines
+def _nested(tables: str) -> str:
+    """A dataset's tables.md one heading level down, under the dataset's own section."""
+    return tables.replace("\n## ", "\n### ").replace("# Results on", "## Results on", 1).rstrip()
 
 
-def render(datasets: list[str], results: dict[str, dict], tables: dict[str, str], env: dict) -> str:
+def render(datasets: list[str], tables: dict[str, str], env: dict) -> str:
     parts = ["# Reproduced results", "",
-             "Written by `dvc repro` (stage `report`) from `results/<dataset>/`; do not edit by hand.",
-             "F1 in %, test set, scored with the best dev-macro-F1 checkpoint of each run.", ""]
+             "Written by `dvc repro` (stage `report`) from `results/<dataset>/`; do not edit by hand.", ""]
     for dataset in datasets:
-        # Every table heading of the dataset goes one level down under its section.
-        parts += [tables[dataset].replace("\n## ", "\n### ").replace("# Results on", "## Results on", 1), ""]
-        if dataset in PUBLISHED:
-            parts += ["### Published (paper)", "", "| model | micro-F1 / macro-F1 |", "| --- | --- |"]
-            for model, value in PUBLISHED[dataset].items():
-                shown = value if isinstance(value, str) else f"{value[0]:.2f} / {value[1]:.2f}"
-                parts.append(f"| {model} | {shown} |")
-            parts.append("")
-        for name, caption in FIGURES:
-            parts += [f"### {caption}", "", f"![{caption}](../results/{dataset}/figures/{name})", ""]
-        parts += ["### Training time", "", *_timings(results[dataset]), ""]
+        parts += [_nested(tables[dataset]), ""]
+        for stem, caption in FIGURES:
+            figure = f"../results/{dataset}/figures/{stem}"
+            parts += [f"### {caption}", "", f"![{caption}]({figure}.png)", "", f"([SVG]({figure}.svg))", ""]
     parts += ["## Environment", "", "| | |", "| --- | --- |",
               *(f"| {key} | {value} |" for key, value in env.items()), ""]
     return "\n".join(parts)

@@ -1,168 +1,138 @@
-"""The paper's tables from the runs: Table 3 (ablation), Table 4 (mean +- std over seeds),
-Table 5 (t-tests of prompt_lhmix against every other variant), sweeps and sparse data.
+"""The statistics of the report, as formulas: mean and spread over seeds, t-tests with their 95 %
+confidence intervals, the verdict on a claim, and quantiles of pooled histograms.
 
-F1 values are fractions in the run files and percentages (x 100) here, as in the paper.
+Differences are `a - b` in the units of the values given (F1 points in the report). Two tests:
+- paired t-test on the per-seed differences (scipy ttest_rel), for two variants of one family, which
+  continue the same warm-up state of each seed: the seed is a real pairing;
+- Welch's t-test (scipy ttest_ind, equal_var=False), for variants of two families, whose runs share
+  nothing but a seed number.
+Both intervals come from the t distribution of their own test (scipy's confidence_interval()).
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
 
-from lhmix.pipeline.plan import Plan, read_metrics
-
-VARIANT_ORDER = ["bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup", "prompt_lhmix"]
-REFERENCE = "prompt_lhmix"
-METRICS = ("micro_f1", "macro_f1")
-
-
-def percent(value: float) -> float:
-    return round(100.0 * float(value), 4)
-
-
-def _row(run, metrics: dict) -> dict:
-    return {
-        "variant": run.variant, "seed": run.seed, "alpha": run.alpha, "beta": run.beta,
-        "fraction": run.fraction,
-        **{name: percent(metrics[name]) for name in METRICS},
-        "per_depth": {depth: {name: percent(value) for name, value in scores.items()}
-                      for depth, scores in metrics.get("per_depth", {}).items()},
-        "by_frequency": {bucket: percent(value) for bucket, value in metrics.get("by_frequency", {}).items()},
-        "history": metrics.get("history", []),
-        # Last epoch's mean training loss: moves with alpha/beta even when F1 does not.
-        "train_loss": round(metrics["history"][-1]["train_loss"], 6) if metrics.get("history") else None,
-        "train_seconds": metrics.get("train_seconds"),
-        "examples_per_second": metrics.get("examples_per_second"),
-    }
+SIGNIFICANCE = 0.05
+CONFIDENCE = 0.95
+PAIRED, WELCH = "paired t", "Welch t"
+# Run files hold histograms of 1000 equal bins on [0, 1] (lhmix.model.mixup.HISTOGRAM_BINS).
+HISTOGRAM_BINS = 1000
+QUANTILES = (0.05, 0.5, 0.95)
+# Below this spread (relative to the values) the per-seed differences are equal and t is undefined;
+# F1 values are rounded to 1e-4 points, so real spreads are far above it.
+NO_SPREAD = 1e-9
 
 
-def collect(plan: Plan, dataset: str, root=None) -> dict:
-    """Read exactly the runs that params name (raises on a missing one)."""
-    extra = {} if root is None else {"root": root}
+@dataclass(frozen=True)
+class Comparison:
+    test: str                 # PAIRED or WELCH
+    n: str                    # "3 pairs" or "3 + 3" (Welch)
+    diff: float               # mean of a minus mean of b
+    low: float | None = None  # 95 % confidence interval of diff
+    high: float | None = None
+    t: float | None = None
+    df: float | None = None
+    p: float | None = None    # two-sided
+    note: str = ""            # why there is no test, when there is none
 
-    def rows(runs) -> list[dict]:
-        return [_row(run, read_metrics(run)) for run in runs]
-    return {"main": rows(plan.main_runs(dataset, **extra)),
-            "sweeps": {grid: rows(runs) for grid, runs in plan.sweep_runs(dataset, **extra).items()},
-            "sparse": rows(plan.sparse_runs(dataset, **extra))}
-
-
-def ordered_variants(rows: list[dict]) -> list[str]:
-    present = {row["variant"] for row in rows}
-    return [v for v in VARIANT_ORDER if v in present] + sorted(present - set(VARIANT_ORDER))
-
-
-def _values(rows: list[dict], variant: str, metric: str) -> dict[int, float]:
-    return {row["seed"]: row[metric] for row in rows if row["variant"] == variant}
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
-def summarize(rows: list[dict]) -> dict:
-    """{variant: {metric: {mean, std, n}}} for both F1s and the final train loss;
-    std is the sample standard deviation (0 for one seed)."""
-    summary = {}
-    for variant in ordered_variants(rows):
-        summary[variant] = {}
-        for metric in (*METRICS, "train_loss"):
-            values = [v for v in _values(rows, variant, metric).values() if v is not None]
-            if not values:
-                continue
-            values = np.array(values, dtype=float)
-            std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-            summary[variant][metric] = {"mean": round(float(values.mean()), 6), "std": round(std, 6),
-                                        "n": int(len(values))}
-    return summary
+def mean_std(values) -> dict:
+    """{mean, std, n}; std is the sample standard deviation (ddof 1), None for a single value."""
+    values = np.asarray(list(values), dtype=float)
+    std = float(values.std(ddof=1)) if len(values) > 1 else None
+    return {"mean": float(values.mean()), "std": std, "n": int(len(values))}
 
 
-def _p_value(result) -> float | None:
-    p = float(result.pvalue)
-    return None if math.isnan(p) else round(p, 6)
+def _no_spread(*samples) -> bool:
+    scale = max(1.0, *(float(np.max(np.abs(s))) for s in samples))
+    return all(float(np.std(s)) <= NO_SPREAD * scale for s in samples)
 
 
-def ttests(rows: list[dict], reference: str = REFERENCE) -> dict:
-    """p-values of `reference` against every other variant: paired on seeds, and Welch's."""
-    tests = {}
-    for variant in ordered_variants(rows):
-        if variant == reference:
+@contextlib.contextmanager
+def _near_constant_ok():
+    """scipy warns of precision loss when a sample is constant (equal F1 on every seed, common with few
+    test documents); its variance is then exactly 0, which the t formulas handle."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Precision loss occurred", category=RuntimeWarning)
+        yield
+
+
+def _tested(test: str, n: str, diff: float, result) -> Comparison:
+    interval = result.confidence_interval(CONFIDENCE)
+    return Comparison(test, n, diff, float(interval.low), float(interval.high), float(result.statistic),
+                      float(result.df), float(result.pvalue))
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> Comparison:
+    """Paired t-test of a - b over the seeds both have (values keyed by seed)."""
+    seeds = sorted(set(a) & set(b))
+    differences = np.array([a[seed] - b[seed] for seed in seeds], dtype=float)
+    n = f"{len(seeds)} pairs"
+    if len(seeds) < 2:
+        return Comparison(PAIRED, n, float(differences.mean()) if seeds else math.nan,
+                          note="fewer than 2 seeds: no test")
+    if _no_spread(differences):
+        return Comparison(PAIRED, n, float(differences.mean()),
+                          note="no spread in the per-seed differences: t undefined")
+    with _near_constant_ok():
+        result = scipy_stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds])
+    return _tested(PAIRED, n, float(differences.mean()), result)
+
+
+def welch(a: list[float], b: list[float]) -> Comparison:
+    """Welch's t-test of mean(a) - mean(b), unequal variances."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n, diff = f"{len(a)} + {len(b)}", float(a.mean() - b.mean())
+    if len(a) < 2 or len(b) < 2:
+        return Comparison(WELCH, n, diff, note="fewer than 2 seeds on a side: no test")
+    if _no_spread(a, b):
+        return Comparison(WELCH, n, diff, note="no spread over seeds on either side: t undefined")
+    with _near_constant_ok():
+        result = scipy_stats.ttest_ind(a, b, equal_var=False)
+    return _tested(WELCH, n, diff, result)
+
+
+def verdict(comparison: Comparison) -> str:
+    """On the claim "a > b": supported or contradicted when p < 0.05 (by the sign of the difference),
+    inconclusive otherwise, and when there is no test."""
+    if comparison.p is None or comparison.p >= SIGNIFICANCE:
+        return "inconclusive"
+    return "supported" if comparison.diff > 0 else "contradicted"
+
+
+def t_critical(n: int) -> float:
+    """t quantile of the 95 % interval of a mean over n seeds: the half-width is this x sd / sqrt(n)."""
+    return float(scipy_stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1))
+
+
+def pooled_histogram(summaries: list[dict]) -> dict:
+    """One histogram from several runs' {n, mean, first_bin, counts}: counts added bin by bin, the
+    mean as pooled sum / pooled n, quantiles as the centre of the first bin whose cumulative count
+    reaches q x n (the rule the runs use for their own quantiles). {"n": 0} when nothing was mixed."""
+    counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    total = 0.0
+    for summary in summaries:
+        if not summary.get("n"):
             continue
-        tests[variant] = {}
-        for metric in METRICS:
-            ours, theirs = _values(rows, reference, metric), _values(rows, variant, metric)
-            seeds = sorted(set(ours) & set(theirs))
-            enough = len(seeds) >= 2
-            paired = (_p_value(scipy_stats.ttest_rel([ours[s] for s in seeds], [theirs[s] for s in seeds]))
-                      if enough else None)
-            welch = (_p_value(scipy_stats.ttest_ind(list(ours.values()), list(theirs.values()),
-                                                    equal_var=False))
-                     if len(ours) >= 2 and len(theirs) >= 2 else None)
-            tests[variant][metric] = {"paired_p": paired, "welch_p": welch}
-    return tests
-
-
-def dvc_metrics(summary: dict) -> dict:
-    """The compact file `dvc metrics show/diff` reads: keys like prompt_lhmix.macro_f1.mean."""
-    return {variant: {metric: {"mean": values["mean"], "std": values["std"]}
-                      for metric, values in by_metric.items()}
-            for variant, by_metric in summary.items()}
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
-def _fmt_p(value) -> str:
-    return "n/a" if value is None else f"{value:.4f}"
-
-
-def _table(header: list[str], lines: list[list[str]]) -> str:
-    rows = [header, ["---"] * len(header), *lines]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in rows)
-
-
-def markdown(dataset: str, dataset_stats: dict, results: dict, summary: dict, tests: dict,
-             table3_seed: int) -> str:
-    main = results["main"]
-    by_variant_seed = {(r["variant"], r["seed"]): r for r in main}
-    parts = [f"# Results on {dataset}", "",
-             "## Table 1: dataset", "",
-             _table(["depth", "labels", "labels per level", "avg labels/doc", "train", "dev", "test", "dropped"],
-                    [[str(dataset_stats["depth"]), str(dataset_stats["num_labels"]),
-                      " / ".join(map(str, dataset_stats["labels_per_level"])),
-                      f"{dataset_stats['avg_labels_per_doc']:.2f}",
-                      *(str(dataset_stats["splits"][s]) for s in ("train", "dev", "test")),
-                      ", ".join(f"{k}: {v}" for k, v in dataset_stats["dropped"].items()) or "none"]]),
-             "", f"## Table 3: ablation (seed {table3_seed}; F1 in %)", "",
-             _table(["variant", "micro-F1", "macro-F1"],
-                    [[v, _fmt(by_variant_seed.get((v, table3_seed), {}).get("micro_f1")),
-                      _fmt(by_variant_seed.get((v, table3_seed), {}).get("macro_f1"))] for v in summary]),
-             "", "## Table 4: mean +- std over seeds (F1 in %)", "",
-             _table(["variant", "seeds", "micro-F1", "macro-F1"],
-                    [[v, str(s["micro_f1"]["n"]),
-                      f"{s['micro_f1']['mean']:.2f} +- {s['micro_f1']['std']:.2f}",
-                      f"{s['macro_f1']['mean']:.2f} +- {s['macro_f1']['std']:.2f}"] for v, s in summary.items()]),
-             "", f"## Table 5: t-tests of {REFERENCE} against each variant (p-values)", "",
-             _table(["variant", "micro paired", "micro Welch", "macro paired", "macro Welch"],
-                    [[v, _fmt_p(t["micro_f1"]["paired_p"]), _fmt_p(t["micro_f1"]["welch_p"]),
-                      _fmt_p(t["macro_f1"]["paired_p"]), _fmt_p(t["macro_f1"]["welch_p"])]
-                     for v, t in tests.items()])]
-    for grid in ("alpha", "beta"):
-        parts += ["", f"## {grid} sweep (prompt_lhmix, {'beta = 1' if grid == 'alpha' else 'alpha = 1'})", "",
-                  _table([grid, "micro-F1", "macro-F1"],
-                         [[f"{r[grid]:g}", _fmt(r["micro_f1"]), _fmt(r["macro_f1"])]
-                          for r in results["sweeps"][grid]])]
-    parts += ["", "## Sparse data (fraction of train)", "",
-              _table(["fraction", "variant", "micro-F1", "macro-F1"],
-                     [[f"{r['fraction']:g}", r["variant"], _fmt(r["micro_f1"]), _fmt(r["macro_f1"])]
-                      for r in results["sparse"]])]
-    return "\n".join(parts) + "\n"
-
-
-def curves_rows(results: dict) -> list[dict]:
-    """Dev macro-F1 (%) per epoch of each variant, the mean over its seeds, for `dvc plots`."""
-    by_point: dict[tuple[str, int], list[float]] = {}
-    for row in results["main"]:
-        for point in row["history"]:
-            by_point.setdefault((row["variant"], point["epoch"]), []).append(point["dev_macro_f1"])
-    order = {variant: index for index, variant in enumerate(ordered_variants(results["main"]))}
-    return [{"variant": variant, "epoch": epoch, "dev_macro_f1": percent(np.mean(values))}
-            for (variant, epoch), values in sorted(by_point.items(), key=lambda item: (order[item[0][0]], item[0][1]))]
+        first = summary["first_bin"]
+        counts[first:first + len(summary["counts"])] += np.asarray(summary["counts"], dtype=np.int64)
+        total += summary["mean"] * summary["n"]
+    n = int(counts.sum())
+    if n == 0:
+        return {"n": 0}
+    cumulative = np.cumsum(counts)
+    quantiles = {f"q{round(q * 100):02d}": (int(np.searchsorted(cumulative, q * n)) + 0.5) / HISTOGRAM_BINS
+                 for q in QUANTILES}
+    used = np.flatnonzero(counts)
+    return {"n": n, "mean": total / n, **quantiles, "min": used[0] / HISTOGRAM_BINS,
+            "max": (used[-1] + 1) / HISTOGRAM_BINS, "first_bin": int(used[0]),
+            "counts": counts[used[0]:used[-1] + 1].tolist()}

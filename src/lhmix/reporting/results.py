@@ -1,0 +1,158 @@
+"""results/<dataset>/results.json from the run files that params.yaml names: one row per run, and the
+per-variant aggregates the tables and figures read (means over seeds, diagnostics, timings, curves).
+
+F1, precision and recall are fractions in the run files and percentages (x 100) here, as in the paper.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from lhmix.core.errors import LhmixError
+from lhmix.pipeline.plan import Plan, Run, read_metrics
+from lhmix.reporting.comparisons import claims, table5
+from lhmix.reporting.stats import mean_std, pooled_histogram
+from lhmix.reporting.variants import by_variant, ordered_variants
+
+F1S = ("micro_f1", "macro_f1")
+PERCENT = (*F1S, "precision", "recall")
+EARLY, CAP = "early_stopping", "epoch_cap"
+TIMING = ("stage_seconds", "train_seconds", "examples_per_second", "epochs_trained")
+
+
+def percent(value: float) -> float:
+    return round(100.0 * float(value), 4)
+
+
+def _timing(metrics: dict) -> dict:
+    return {key: metrics[key] for key in TIMING}
+
+
+def _run_row(run: Run, metrics: dict) -> dict:
+    history = metrics["history"]
+    return {
+        "variant": run.variant, "seed": run.seed, "alpha": run.alpha, "beta": run.beta, "fraction": run.fraction,
+        **{name: percent(metrics[name]) for name in PERCENT},
+        "predicted_per_doc": metrics["predicted_per_doc"], "gold_per_doc": metrics["gold_per_doc"],
+        "per_depth": {depth: {name: percent(value) for name, value in scores.items()}
+                      for depth, scores in metrics["per_depth"].items()},
+        "by_frequency": {bucket: percent(value) for bucket, value in metrics["by_frequency"].items()},
+        "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"],
+        "stop_reason": metrics["stop_reason"], "max_epochs": metrics["max_epochs"],
+        "warmup_epochs": metrics["warmup_epochs"],
+        # Last epoch's mean training loss: moves with alpha/beta even when F1 does not.
+        "train_loss": round(history[-1]["train_loss"], 6),
+        "history": [{"epoch": point["epoch"], "dev_micro_f1": percent(point["dev_micro_f1"]),
+                     "dev_macro_f1": percent(point["dev_macro_f1"])} for point in history],
+        **{name: metrics[name] for name in ("lambda", "s") if name in metrics},
+        **_timing(metrics),
+    }
+
+
+def _warmup_row(run: Run, metrics: dict) -> dict:
+    return {"variant": run.variant, "seed": run.seed, "fraction": run.fraction, **_timing(metrics)}
+
+
+def _rows(runs: list[Run], row) -> list[dict]:
+    rows = []
+    for run in runs:
+        metrics = read_metrics(run)
+        try:
+            rows.append(row(run, metrics))
+        except KeyError as missing:
+            raise LhmixError(f"{run.path / 'metrics.json'}: no {missing} (written by an older training code? "
+                             "re-run `dvc repro`)") from None
+    return rows
+
+
+def summarize(rows: list[dict]) -> dict:
+    """{variant: {metric: {mean, std, n}}} of both F1s and the last train loss, over seeds."""
+    return {variant: {metric: mean_std(r[metric] for r in runs) for metric in (*F1S, "train_loss")}
+            for variant, runs in by_variant(rows).items()}
+
+
+def diagnostics(rows: list[dict]) -> dict:
+    """Per variant, over seeds: mean precision, recall, labels per document (predicted and gold), epochs
+    run and best epoch; how each run stopped; the lambda (and s) of every mixed sample, pooled."""
+    table = {}
+    for variant, runs in by_variant(rows).items():
+        entry = {name: float(np.mean([r[name] for r in runs]))
+                 for name in ("precision", "recall", "predicted_per_doc", "gold_per_doc", "epochs_run", "best_epoch")}
+        entry.update(runs=len(runs), **{reason: sum(r["stop_reason"] == reason for r in runs) for reason in (EARLY, CAP)})
+        for name in ("lambda", "s"):
+            if any(name in r for r in runs):
+                entry[name] = pooled_histogram([r[name] for r in runs if name in r])
+        table[variant] = entry
+    return table
+
+
+def stopping(rows: list[dict]) -> dict:
+    """How the main runs stopped, all variants together."""
+    return {"runs": len(rows), **{reason: sum(r["stop_reason"] == reason for r in rows) for reason in (EARLY, CAP)},
+            "max_epochs": sorted({r["max_epochs"] for r in rows})}
+
+
+def timings(groups: dict[str, list[dict]]) -> list[dict]:
+    """Per group of stages: how many, the sum of their stage times, and examples per second over all
+    their training (total examples / total training seconds)."""
+    table = []
+    for group, rows in groups.items():
+        train_seconds = sum(r["train_seconds"] for r in rows)
+        examples = sum(r["examples_per_second"] * r["train_seconds"] for r in rows)
+        table.append({"group": group, "stages": len(rows), "stage_seconds": sum(r["stage_seconds"] for r in rows),
+                      "train_seconds": train_seconds,
+                      "examples_per_second": examples / train_seconds if train_seconds else None})
+    return table
+
+
+def curves(rows: list[dict]) -> list[dict]:
+    """Dev macro-F1 (%) per epoch of each variant, the mean over its seeds, for `dvc plots`."""
+    table = []
+    for variant, runs in by_variant(rows).items():
+        per_epoch = defaultdict(list)
+        for run in runs:
+            for point in run["history"]:
+                per_epoch[point["epoch"]].append(point["dev_macro_f1"])
+        table += [{"variant": variant, "epoch": epoch, "dev_macro_f1": round(float(np.mean(values)), 4)}
+                  for epoch, values in sorted(per_epoch.items())]
+    return table
+
+
+def collect(plan: Plan, dataset: str, dataset_stats: dict, root=None) -> dict:
+    """Everything the tables and figures of one dataset show, read from exactly the runs params name
+    (a missing one is an error naming its path)."""
+    where = {} if root is None else {"root": root}
+    main = _rows(plan.main_runs(dataset, **where), _run_row)
+    sweeps = {grid: _rows(runs, _run_row) for grid, runs in plan.sweep_runs(dataset, **where).items()}
+    sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
+    warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
+    return {
+        "dataset": dataset_stats,
+        "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
+                   "sweep_seed": plan.sweep_seed},
+        "main": main, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
+        "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
+        "claims": claims(main), "table5": table5(main, ordered_variants(main)),
+        "timings": timings({"warm-ups": warmups, "main runs": main,
+                            "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse}),
+    }
+
+
+def dvc_metrics(results: dict) -> dict:
+    """The compact file `dvc metrics show/diff` reads: keys like prompt_lhmix.macro_f1.mean and
+    claims.lhmix_vs_mixup.macro_f1.diff; no histograms, no histories."""
+    metrics = {}
+    for variant, by_metric in results["summary"].items():
+        metrics[variant] = {metric: {"mean": round(v["mean"], 4), **({"std": round(v["std"], 4)}
+                                                                      if v["std"] is not None else {})}
+                            for metric, v in by_metric.items()}
+        extra = results["diagnostics"][variant]
+        metrics[variant].update({name: {"mean": round(extra[name], 4)}
+                                 for name in ("precision", "recall", "predicted_per_doc")})
+    metrics["claims"] = defaultdict(dict)
+    for claim in results["claims"]:
+        metrics["claims"][claim["claim"]][claim["metric"]] = {
+            "diff": round(claim["diff"], 4), **({"p": round(claim["p"], 6)} if claim["p"] is not None else {})}
+    metrics["claims"] = dict(metrics["claims"])
+    return metrics

@@ -1,0 +1,233 @@
+"""results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
+from __future__ import annotations
+
+import math
+
+from lhmix.reporting import paper
+from lhmix.reporting.comparisons import REFERENCE
+from lhmix.reporting.stats import SIGNIFICANCE, t_critical
+
+METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
+CLAIM_TEXT = {"prompt_vs_bert": "prompt > bert", "mixup_vs_prompt": "prompt_mixup > prompt",
+              "lhmix_vs_mixup": "prompt_lhmix > prompt_mixup", "lhmix_vs_prompt": "prompt_lhmix > prompt"}
+EARLY_ENOUGH = 0.9  # below this share of main runs stopped by early stopping, the report warns
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def number(value, digits: int = 2, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def p_value(comparison: dict) -> str:
+    p = comparison["p"]
+    if p is None:
+        return f"n/a ({comparison['note']})"
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+def interval(comparison: dict) -> str:
+    if comparison["low"] is None:
+        return "n/a"
+    return f"[{comparison['low']:+.2f}, {comparison['high']:+.2f}]"
+
+
+def t_df(comparison: dict) -> str:
+    """'+3.46 (2)': t and its degrees of freedom (Welch's are fractional)."""
+    if comparison["t"] is None:
+        return "n/a"
+    df = comparison["df"]
+    return f"{comparison['t']:+.2f} ({df:.0f})" if float(df).is_integer() else f"{comparison['t']:+.2f} ({df:.1f})"
+
+
+def mean_std(entry: dict) -> str:
+    shown = f"{entry['mean']:.2f}"
+    return shown if entry["std"] is None else f"{shown} +- {entry['std']:.2f}"
+
+
+def histogram(summary: dict | None) -> str:
+    """'0.5241 [0.5005, 0.5235, 0.5385]': mean [5 %, 50 %, 95 % quantiles]; the quantiles are centres of
+    0.001-wide bins, so a fourth decimal is needed to print them as they are."""
+    if not summary or not summary.get("n"):
+        return "-"
+    return f"{summary['mean']:.4f} [{summary['q05']:.4f}, {summary['q50']:.4f}, {summary['q95']:.4f}]"
+
+
+def dataset_table(stats: dict) -> str:
+    dropped = ", ".join(f"{k}: {v}" for k, v in stats["dropped"].items()) or "none"
+    return table(["depth", "labels", "labels per level", "avg labels/doc", "train", "dev", "test", "dropped"],
+                 [[str(stats["depth"]), str(stats["num_labels"]), " / ".join(map(str, stats["labels_per_level"])),
+                   f"{stats['avg_labels_per_doc']:.2f}", *(str(stats["splits"][s]) for s in ("train", "dev", "test")),
+                   dropped]])
+
+
+def power_note(seeds: int) -> str:
+    if seeds < 2:
+        return "With one seed there is no test: every verdict is inconclusive."
+    factor = t_critical(seeds)
+    return (f"**These tests have little power.** With n = {seeds} seeds the 95 % interval of a paired mean "
+            f"difference is mean +- t(0.975, {seeds - 1} df) x sd / sqrt({seeds}) = mean +- {factor:.2f} x sd / "
+            f"sqrt({seeds}), i.e. +- {factor / math.sqrt(seeds):.2f} sd, where sd is the spread of the per-seed "
+            "differences: a real difference smaller than that comes out inconclusive. Inconclusive means the "
+            "seeds cannot tell, not that the variants are equal.")
+
+
+def verdicts(results: dict) -> str:
+    rows = [[CLAIM_TEXT[c["claim"]], METRIC_NAMES[c["metric"]], number(c["diff"], sign=True), interval(c),
+             t_df(c), p_value(c), c["n"], c["test"],
+             f"**{c['verdict']}**"] for c in results["claims"]]
+    missing = [text for key, text in CLAIM_TEXT.items() if key not in {c["claim"] for c in results["claims"]}]
+    parts = [table(["claim", "F1", "difference (points)", "95 % CI", "t (df)", "p (two-sided)", "n", "test",
+                    "verdict"], rows), "",
+             "Difference: the first variant of the claim minus the second, mean over seeds, in F1 points. "
+             f"Verdict: *supported* when p < {SIGNIFICANCE} and the difference is positive, *contradicted* when "
+             f"p < {SIGNIFICANCE} and it is negative, *inconclusive* otherwise. Variants of one family continue "
+             "the same warm-up state of each seed, so they are paired by seed (paired t-test, interval from the "
+             "t distribution of the per-seed differences); prompt and bert runs share nothing but the seed "
+             "number, so that claim uses Welch's t-test and interval.", "",
+             power_note(len(results["config"]["seeds"]))]
+    if missing:
+        parts += ["", f"Not tested (a family missing from params.yaml `families`): {', '.join(missing)}."]
+    return "\n".join(parts)
+
+
+def table5(results: dict) -> str:
+    rows = []
+    for variant, by_metric in results["table5"].items():
+        first = by_metric["micro_f1"]
+        cells = [variant, first["test"], first["n"]]
+        for metric in METRIC_NAMES:
+            c = by_metric[metric]
+            cells += [number(c["diff"], sign=True), interval(c), p_value(c)]
+        rows.append(cells)
+    return "\n".join([
+        table(["variant", "test", "n", "micro-F1 diff", "95 % CI", "p", "macro-F1 diff", "95 % CI", "p"], rows), "",
+        f"Difference: {REFERENCE} minus the variant, in F1 points (mean over seeds). *paired t*: same family, "
+        "the runs of a seed continue one warm-up state; *Welch t*: the other family, independent runs."])
+
+
+def diagnostics(results: dict) -> str:
+    rows = [[variant, number(d["precision"]), number(d["recall"]), number(d["predicted_per_doc"]),
+             number(d["gold_per_doc"]), number(d["epochs_run"], 1), number(d["best_epoch"], 1),
+             f"{d['early_stopping']} / {d['epoch_cap']}", histogram(d.get("lambda")), histogram(d.get("s"))]
+            for variant, d in results["diagnostics"].items()]
+    return "\n".join([
+        table(["variant", "precision", "recall", "labels/doc predicted", "labels/doc gold", "epochs run",
+               "best epoch", "early stop / epoch cap", "λ used: mean [5 %, 50 %, 95 %]",
+               "s: mean [5 %, 50 %, 95 %]"], rows), "",
+        "Micro precision and recall in %, test set; labels per document over the test set; epochs count the "
+        "warm-up. λ: the ratio each mixed training sample actually used, s: the local-hierarchy similarity of "
+        "its pair (LH-Mix only); the histograms of every seed pooled (counts added, mean = pooled sum / pooled "
+        "n, quantiles to within 0.0005).", "", stopping(results["stopping"]), *mixing(results)])
+
+
+def stopping(counts: dict) -> str:
+    early, runs = counts["early_stopping"], counts["runs"]
+    text = (f"Stopping: {early} of {runs} main runs stopped by early stopping, {counts['epoch_cap']} at the epoch "
+            f"cap (train.max_epochs = {', '.join(map(str, counts['max_epochs']))}).")
+    if runs and early < EARLY_ENOUGH * runs:
+        text += (f" **Warning: fewer than {EARLY_ENOUGH:.0%} of the runs stopped early; runs cut at the cap may "
+                 "not have converged, and their differences can reflect training length rather than the method.**")
+    return text
+
+
+def mixing(results: dict) -> list[str]:
+    """What the similarity of the actual training pairs made of the LH-Mix ratio (a paragraph, or none)."""
+    lhmix = results["diagnostics"].get(REFERENCE, {})
+    s, lam = lhmix.get("s"), lhmix.get("lambda")
+    if not s or not s.get("n"):
+        return []
+    config = results["config"]
+    return ["", f"{REFERENCE} at α = {config['alpha']:g}, β = {config['beta']:g}: s over its {s['n']} mixed training "
+            f"samples lies in [{s['min']:.3f}, {s['max']:.3f}] (5-95 %: {s['q05']:.4f}-{s['q95']:.4f}), so the λ "
+            f"used lies in [{lam['q05']:.4f}, {lam['q95']:.4f}] for 90 % of them (mean {lam['mean']:.4f}; "
+            "0.5 is an even mix; Figure 3, right)."]
+
+
+def sweeps(results: dict) -> str:
+    parts = []
+    for grid, fixed in (("alpha", "β = 1"), ("beta", "α = 1")):
+        symbol = "α" if grid == "alpha" else "β"
+        rows = [[f"{r[grid]:g}", number(r["micro_f1"]), number(r["macro_f1"]), histogram(r.get("lambda")),
+                 str(r["epochs_run"]), r["stop_reason"]] for r in results["sweeps"][grid]]
+        parts += [f"## {symbol} sweep ({REFERENCE}, {fixed}, seed {results['config']['sweep_seed']})", "",
+                  table([symbol, "micro-F1", "macro-F1", "λ used: mean [5 %, 50 %, 95 %]", "epochs run", "stop"],
+                        rows), ""]
+    return "\n".join(parts)
+
+
+def sparse(results: dict) -> str:
+    rows = [[f"{r['fraction']:g}", r["variant"], number(r["micro_f1"]), number(r["macro_f1"]), str(r["epochs_run"]),
+             r["stop_reason"]] for r in results["sparse"]]
+    return table(["fraction of train", "variant", "micro-F1", "macro-F1", "epochs run", "stop"], rows)
+
+
+def published(results: dict) -> str:
+    dataset = results["config"]["dataset"]
+    if not paper.published(dataset):
+        return (f"No published number: {dataset} is not one of the paper's datasets (WOS, NYT, RCV1-V2), "
+                "so there is nothing to compare with.")
+    rows = [[r["paper"], METRIC_NAMES[r["metric"]],
+             f"{r['value']:.2f}" + ("" if r["std"] is None else f" +- {r['std']:.2f}"),
+             f"{r['variant']}: {mean_std({'mean': r['ours'], 'std': r['ours_std']})} ({r['seeds']} seeds)",
+             number(r["diff"], sign=True), number(r["diff_in_std"], 1, sign=True)] for r in
+            paper.comparison(dataset, results["summary"])]
+    micro, macro = (spread for _, spread in paper.TABLE4[dataset])
+    return "\n".join([
+        table(["paper value (quoted)", "F1", "paper", "ours (mean +- std)", "ours - paper (points)",
+               "in paper std units"], rows), "",
+        f"Paper values quoted from {paper.SOURCE}, {paper.NAMES[dataset]}. The last column divides the difference "
+        f"by the Table 4 standard deviation of LH-Mix over five seeds ({micro:.2f} micro, {macro:.2f} macro) for "
+        "every row, HPT's included: the paper gives no other spread. Ours is the mean over our seeds, also where "
+        "the paper reports one run. Our `prompt` is the hierarchical prompt as LH-Mix uses it, without HPT's graph "
+        "hierarchy injection (HPT section 4.1): the nearest variant to HPT, not HPT itself."])
+
+
+def timing(results: dict) -> str:
+    groups = results["timings"]
+    rows = [[g["group"], str(g["stages"]), number(g["stage_seconds"], 0), number(g["train_seconds"], 0),
+             number(g["examples_per_second"], 1)] for g in groups]
+    rows.append(["**total**", str(sum(g["stages"] for g in groups)),
+                 number(sum(g["stage_seconds"] for g in groups), 0), number(sum(g["train_seconds"] for g in groups), 0),
+                 ""])
+    return "\n".join([
+        table(["stages", "count", "wall time (s)", "training (s)", "examples/s"], rows), "",
+        "Wall time: each training stage counted once, from its own run file: a warm-up's time in the warm-up row, "
+        "a warm-started run's time without the warm-up it continues. A stage's time covers loading, training and "
+        "test scoring, not Python start-up. The total is the sum of the training stages' wall times; prepare, "
+        "similarity and the reporting stages are not included. Examples/s: training examples over training "
+        "seconds of the group."])
+
+
+def markdown(results: dict) -> str:
+    config, summary = results["config"], results["summary"]
+    seed = config["sweep_seed"]
+    table3 = {(r["variant"], r["seed"]): r for r in results["main"]}
+    sections = [
+        (None, f"F1, precision and recall in %, test set, each run scored with its best dev-macro-F1 checkpoint. "
+               f"Main runs: seeds {', '.join(map(str, config['seeds']))}."),
+        ("Table 1: dataset", dataset_table(results["dataset"])),
+        ("Verdicts on the paper's claims", verdicts(results)),
+        (f"Table 3: ablation (seed {seed})",
+         table(["variant", "micro-F1", "macro-F1"],
+               [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary])),
+        ("Table 4: mean +- std over seeds",
+         table(["variant", "seeds", "micro-F1", "macro-F1"],
+               [[v, str(s["micro_f1"]["n"]), mean_std(s["micro_f1"]), mean_std(s["macro_f1"])]
+                for v, s in summary.items()])),
+        (f"Table 5: {REFERENCE} against every other variant", table5(results)),
+        ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
+        (None, sweeps(results).rstrip()),
+        (f"Sparse data (seed {seed})", sparse(results)),
+        ("Published numbers beside ours", published(results)),
+        ("Training time", timing(results)),
+    ]
+    parts = [f"# Results on {config['dataset']}", ""]
+    for heading, body in sections:
+        parts += ([f"## {heading}", ""] if heading else []) + [body, ""]
+    return "\n".join(parts)

@@ -1,0 +1,223 @@
+"""Tables, metrics, figures and the report from synthetic run files laid out as the pipeline lays them out
+(lhmix.pipeline.plan), with hand-computed expectations."""
+import json
+import math
+
+import pytest
+
+from lhmix.core.errors import LhmixError
+from lhmix.core.params import Params
+from lhmix.pipeline.plan import Plan
+from lhmix.reporting import paper, plots, report, results, tables
+
+PLAN = Plan.from_params(Params({
+    "datasets": ["wordnet"], "seeds": [0, 1, 2], "families": ["bert", "prompt"], "alpha": 1.0, "beta": 0.75,
+    "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]}}))
+DATASET_STATS = {"depth": 2, "num_labels": 5, "labels_per_level": [2, 3], "avg_labels_per_doc": 2.0,
+                 "splits": {"train": 10, "dev": 2, "test": 3}, "dropped": {"too_rare": 4}}
+# (micro-F1, macro-F1) per seed 0, 1, 2, as fractions.
+F1 = {"bert": ([.40, .41, .42], [.30, .30, .31]),
+      "prompt": ([.60, .61, .62], [.50, .50, .50]),
+      "prompt_mixup": ([.58, .585, .59], [.50, .50, .50]),
+      "prompt_lhmix": ([.60, .61, .62], [.51, .52, .53])}
+F1["bert_mixup"] = F1["bert_lhmix"] = F1["bert"]
+# s of prompt_lhmix per seed: seed 0 one pair at 0.8005 and one at 0.8025, seed 1 two at 0.9005, seed 2 none
+S = {0: {"n": 2, "mean": 0.8015, "first_bin": 800, "counts": [1, 0, 1]},
+     1: {"n": 2, "mean": 0.9005, "first_bin": 900, "counts": [2]}, 2: {"n": 0}}
+
+
+def _metrics(variant: str, seed: int) -> dict:
+    micro, macro = (values[seed] for values in F1.get(variant, ([.45] * 3, [.35] * 3)))
+    metrics = {
+        "micro_f1": micro, "macro_f1": macro, "precision": 0.7, "recall": 0.5 + 0.01 * seed,
+        "predicted_per_doc": 2.0 + 0.5 * seed, "gold_per_doc": 3.0,
+        "per_depth": {"1": {"micro_f1": 0.9, "macro_f1": 0.8}, "2": {"micro_f1": 0.5, "macro_f1": 0.4 + 0.01 * seed}},
+        "by_frequency": {"rare": 0.2, "medium": 0.4, "frequent": 0.7},
+        "epochs_run": 3 + seed, "best_epoch": 2 + seed, "max_epochs": 5, "warmup_epochs": 1,
+        "stop_reason": "epoch_cap" if seed == 2 else "early_stopping",
+        "history": [{"epoch": e, "train_loss": 1.0 / e, "dev_micro_f1": micro - 0.01 * (3 - e),
+                     "dev_macro_f1": macro - 0.01 * (3 - e)} for e in (1, 2, 3)],
+        "stage_seconds": 10.0, "train_seconds": 4.0, "examples_per_second": 50.0, "epochs_trained": 2}
+    if variant.endswith(("mixup", "lhmix")):
+        metrics["lambda"] = {"n": 2, "mean": 0.5155, "q05": 0.5105, "q50": 0.5105, "q95": 0.5205, "first_bin": 510,
+                             "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]}
+    if variant.endswith("lhmix"):
+        metrics["s"] = S[seed]
+    return metrics
+
+
+def _write(run, metrics: dict) -> None:
+    run.path.mkdir(parents=True, exist_ok=True)
+    (run.path / "metrics.json").write_text(json.dumps(metrics))
+
+
+def _write_runs(root, skip=()):
+    for run in PLAN.main_runs("wordnet", root=root):
+        if (run.variant, run.seed) not in skip:
+            _write(run, _metrics(run.variant, run.seed))
+    for run in [*sum(PLAN.sweep_runs("wordnet", root=root).values(), []), *PLAN.sparse_runs("wordnet", root=root)]:
+        _write(run, _metrics(run.variant, 0))
+    for run in PLAN.warmup_runs("wordnet", root=root):
+        _write(run, {"stage_seconds": 6.0, "train_seconds": 2.0, "examples_per_second": 100.0, "epochs_trained": 1})
+
+
+@pytest.fixture()
+def collected(tmp_path):
+    _write_runs(tmp_path)
+    return results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+
+
+def _claim(collected, name, metric):
+    return next(c for c in collected["claims"] if c["claim"] == name and c["metric"] == metric)
+
+
+def test_claims_pair_within_a_family_and_use_welch_across(collected):
+    # prompt - bert, micro: 60, 61, 62 vs 40, 41, 42: diff 20, se sqrt(2/3), t = 24.49, 4 df, p = 1.6e-5
+    across = _claim(collected, "prompt_vs_bert", "micro_f1")
+    assert across["test"] == "Welch t" and across["n"] == "3 + 3" and across["df"] == pytest.approx(4.0)
+    assert across["diff"] == pytest.approx(20.0) and across["p"] == pytest.approx(1.6e-5, abs=1e-6)
+    assert across["verdict"] == "supported"
+    # prompt_mixup - prompt, micro: -2, -2.5, -3 -> mean -2.5, sd 0.5, t = -8.660, p = 1 - 8.660 / sqrt 77
+    worse = _claim(collected, "mixup_vs_prompt", "micro_f1")
+    assert worse["test"] == "paired t" and worse["t"] == pytest.approx(-2.5 / (0.5 / math.sqrt(3)))
+    assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77)) and worse["verdict"] == "contradicted"
+    # prompt_lhmix - prompt_mixup, macro: 1, 2, 3 -> p = 0.0742, CI 2 +- 4.3027 / sqrt 3
+    mixed = _claim(collected, "lhmix_vs_mixup", "macro_f1")
+    assert mixed["p"] == pytest.approx(0.07418, abs=1e-5) and mixed["verdict"] == "inconclusive"
+    assert (mixed["low"], mixed["high"]) == pytest.approx((2 - 2.48414, 2 + 2.48414), abs=1e-4)
+    # prompt_lhmix - prompt, micro: identical on every seed: no test
+    same = _claim(collected, "lhmix_vs_prompt", "micro_f1")
+    assert same["diff"] == 0 and same["p"] is None and same["verdict"] == "inconclusive"
+    assert len(collected["claims"]) == 8
+
+
+def test_table5_names_its_test_per_variant(collected):
+    table5 = collected["table5"]
+    assert list(table5) == ["bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup"]
+    assert {v: table5[v]["macro_f1"]["test"] for v in table5} == {
+        "bert": "Welch t", "bert_mixup": "Welch t", "bert_lhmix": "Welch t", "prompt": "paired t",
+        "prompt_mixup": "paired t"}
+    markdown = tables.table5(collected)
+    # prompt_lhmix - bert, micro: 20 points, p = 1.6e-5
+    assert "| bert | Welch t | 3 + 3 | +20.00 | [" in markdown and "< 0.0001" in markdown
+    assert "0.0000" not in markdown
+    assert "| prompt_mixup | paired t | 3 pairs | +2.50 | [+1.26, +3.74] | 0.0131 | +2.00 | [-0.48, +4.48] | 0.0742 |" \
+        in markdown
+
+
+def test_diagnostics_pool_the_seeds(collected):
+    lhmix = collected["diagnostics"]["prompt_lhmix"]
+    assert lhmix["precision"] == pytest.approx(70.0) and lhmix["recall"] == pytest.approx(51.0)
+    assert lhmix["predicted_per_doc"] == pytest.approx(2.5) and lhmix["gold_per_doc"] == 3.0
+    assert (lhmix["epochs_run"], lhmix["best_epoch"]) == (4.0, 3.0)
+    assert (lhmix["early_stopping"], lhmix["epoch_cap"]) == (2, 1)
+    # s: bins 800, 802 (seed 0) and 900 x 2 (seed 1): n 4, mean (0.8015 * 2 + 0.9005 * 2) / 4
+    s = lhmix["s"]
+    assert s["n"] == 4 and s["mean"] == pytest.approx(0.851)
+    assert (s["q05"], s["q50"], s["q95"]) == pytest.approx((0.8005, 0.8025, 0.9005))
+    assert lhmix["lambda"]["n"] == 6 and "s" not in collected["diagnostics"]["prompt_mixup"]
+    assert "lambda" not in collected["diagnostics"]["prompt"]
+    assert collected["stopping"] == {"runs": 18, "early_stopping": 12, "epoch_cap": 6, "max_epochs": [5]}
+    markdown = tables.diagnostics(collected)
+    # lambda: bins 510 and 520 on each of 3 seeds: n 6; q05 0.3 and q50 3 -> bin 510, q95 5.7 -> bin 520
+    assert "| prompt_lhmix | 70.00 | 51.00 | 2.50 | 3.00 | 4.0 | 3.0 | 2 / 1 | 0.5155 [0.5105, 0.5105, 0.5205] | " \
+           "0.8510 [0.8005, 0.8025, 0.9005] |" in markdown
+    assert "12 of 18 main runs stopped by early stopping" in markdown and "Warning: fewer than 90%" in markdown
+
+
+def test_timing_counts_each_stage_once(collected):
+    by_group = {g["group"]: g for g in collected["timings"]}
+    # warm-ups: 2 families x 3 seeds + 2 sparse fractions, 6 s each
+    assert by_group["warm-ups"]["stages"] == 8 and by_group["warm-ups"]["stage_seconds"] == 48.0
+    assert by_group["main runs"]["stage_seconds"] == 180.0 and by_group["sparse data"]["stages"] == 6
+    assert by_group["alpha/beta sweeps"]["examples_per_second"] == pytest.approx(50.0)
+    # 8 + 18 + 4 + 6 stages; training seconds 8 x 2 + 28 x 4
+    assert "| **total** | 36 | 328 | 128 |  |" in tables.timing(collected)
+
+
+def test_metrics_file_is_compact(collected):
+    metrics = results.dvc_metrics(collected)
+    assert metrics["prompt_lhmix"]["macro_f1"] == {"mean": 52.0, "std": 1.0}
+    assert metrics["prompt_lhmix"]["recall"] == {"mean": 51.0}
+    assert metrics["claims"]["lhmix_vs_mixup"]["macro_f1"]["diff"] == 2.0
+    assert "p" not in metrics["claims"]["lhmix_vs_prompt"]["micro_f1"]  # no test: no p
+    text = json.dumps(metrics)
+    assert "history" not in text and "counts" not in text and len(text) < 4000
+
+
+def test_markdown_tables(collected):
+    markdown = tables.markdown(collected)
+    assert "| prompt_lhmix | 3 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
+    assert "| prompt > bert | micro-F1 | +20.00 | [" in markdown and "| Welch t | **supported** |" in markdown
+    assert "| prompt_mixup > prompt | micro-F1 | -2.50 |" in markdown and "**contradicted**" in markdown
+    assert "These tests have little power" in markdown and "+- 4.30 x sd / sqrt(3)" in markdown
+    assert "too_rare: 4" in markdown and "No published number" in markdown
+    assert "s over its 4 mixed training samples lies in [0.800, 0.901]" in markdown
+
+
+def test_paper_numbers_in_units_of_the_lhmix_std():
+    summary = {"prompt_lhmix": {"micro_f1": {"mean": 87.29, "std": 0.1, "n": 3},
+                                "macro_f1": {"mean": 81.46, "std": 0.2, "n": 3}},
+               "prompt": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
+                          "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
+    rows = {(r["paper"], r["metric"]): r for r in paper.comparison("wos", summary)}
+    table4 = rows[("Table 4, LH-Mix (5 seeds)", "micro_f1")]
+    assert table4["diff"] == pytest.approx(0.14) and table4["diff_in_std"] == pytest.approx(1.0)
+    # macro: 81.46 - 81.82 = -0.36 = -2 x 0.18
+    assert rows[("Table 4, LH-Mix (5 seeds)", "macro_f1")]["diff_in_std"] == pytest.approx(-2.0)
+    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt: 0
+    assert rows[("Table 2, LH-Mix (one run)", "micro_f1")]["diff_in_std"] == pytest.approx(0.02 / 0.14)
+    assert rows[("Table 2, HPT (one run)", "macro_f1")]["diff"] == pytest.approx(0.0)
+    assert len(rows) == 6
+
+
+def test_paper_table_for_a_published_dataset(collected):
+    collected["config"]["dataset"] = "nyt"
+    text = tables.published(collected)
+    assert "quoted from LH-Mix (Kong, Zhang and Wang, KDD 2025), Tables 2 and 4, NYT" in text
+    assert "| Table 4, LH-Mix (5 seeds) | macro-F1 | 71.03 +- 0.24 | prompt_lhmix: 52.00 +- 1.00 (3 seeds) |" in text
+
+
+def test_missing_run_named_in_params_fails_with_its_path(tmp_path):
+    _write_runs(tmp_path, skip={("bert_mixup", 2)})
+    with pytest.raises(LhmixError, match="main/bert_mixup-s2/metrics.json"):
+        results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+
+
+def test_run_file_without_a_field_fails_naming_file_and_field(tmp_path):
+    _write_runs(tmp_path)
+    run = PLAN.main_runs("wordnet", root=tmp_path)[0]
+    metrics = _metrics(run.variant, run.seed)
+    del metrics["precision"]
+    _write(run, metrics)
+    with pytest.raises(LhmixError, match=r"bert-s0/metrics.json: no 'precision'"):
+        results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+
+
+def test_stale_runs_outside_params_are_ignored(tmp_path):
+    _write_runs(tmp_path)
+    stale = tmp_path / "wordnet" / "main" / "prompt_lhmix-s9"
+    stale.mkdir()
+    (stale / "metrics.json").write_text(json.dumps(_metrics("prompt_lhmix", 0)))
+    collected = results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+    assert {r["seed"] for r in collected["main"]} == {0, 1, 2}
+
+
+def test_curves_are_seed_means(collected):
+    curves = results.curves(collected["main"])
+    # prompt_lhmix dev macro at epoch 3 = its test macro: mean of 51, 52, 53
+    assert {"variant": "prompt_lhmix", "epoch": 3, "dev_macro_f1": 52.0} in curves
+    assert [row["variant"] for row in curves[:3]] == ["bert"] * 3
+
+
+def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp_path):
+    as_json = json.loads(json.dumps(collected))  # what the plots stage reads back
+    paths = plots.draw_all(as_json, tmp_path / "figures")
+    assert [p.name for p in paths] == [f"{stem}.{ext}" for stem, _ in report.FIGURES for ext in ("png", "svg")]
+    again = plots.draw_all(as_json, tmp_path / "figures-again")
+    assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
+    assert all(b"Date" not in p.read_bytes() for p in paths if p.suffix == ".svg")
+    page = report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"})
+    assert page == report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"})
+    assert "### Table 4: mean +- std over seeds" in page and "## Results on wordnet" in page
+    assert "](../results/wordnet/figures/fig5_sweeps.png)" in page and "(../results/wordnet/figures/fig5_sweeps.svg)" in page
