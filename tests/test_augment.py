@@ -1,5 +1,5 @@
-"""Training-set augmentation (LH-Mix Table 7): EDA's four operations, the WordNet synonym table and
-the augmented dataset's contract."""
+"""Training-set augmentation (LH-Mix Table 7): EDA's four operations, the WordNet synonym table, the
+augmented dataset's contract, and the back-translation stage with and without models."""
 import importlib.util
 import json
 from collections import Counter
@@ -181,3 +181,85 @@ def test_eda_stage_without_its_source_names_the_missing_file(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert load_stage("augment").main(["nothere"]) == 1
     assert "data/processed/nothere/labels.json" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- back-translation
+
+def bt_params(models="null", seeds="[]") -> str:
+    return f"augment: {{back_translation: {{models: {models}, max_length: 12, seeds: {seeds}}}}}\n"
+
+
+@pytest.mark.parametrize("models, reason", [
+    ("null", "no translation models named (augment.back_translation.models is null)"),
+    ("[./no-such-model, ./no-such-model]", "augment.back_translation.models: encoder './no-such-model': no such "
+                                           "directory"),
+])
+def test_without_models_the_bt_stage_says_why_and_succeeds(tmp_path, monkeypatch, capsys, models, reason):
+    write_source(tmp_path)
+    (tmp_path / "params.yaml").write_text(bt_params(models))
+    monkeypatch.chdir(tmp_path)
+    assert load_stage("augment_bt").main(["toy"]) == 0
+    folder = tmp_path / "data" / "processed" / "toy_bt"
+    assert [path.name for path in folder.iterdir()] == ["missing.json"]
+    result = json.loads((folder / "missing.json").read_text())
+    assert result["method"] == "bt" and result["missing"].startswith(reason)
+    assert reason in capsys.readouterr().out
+
+
+def test_bt_stage_fails_when_runs_need_models_that_are_not_there(tmp_path, monkeypatch, capsys):
+    write_source(tmp_path)
+    (tmp_path / "params.yaml").write_text(bt_params("[./no-such-model, ./no-such-model]", seeds="[0]"))
+    monkeypatch.chdir(tmp_path)
+    assert load_stage("augment_bt").main(["toy"]) == 1
+    assert "asks for runs on it" in capsys.readouterr().err
+
+
+def test_bt_stage_refuses_models_that_are_not_a_pair(tmp_path, monkeypatch, capsys):
+    write_source(tmp_path)
+    (tmp_path / "params.yaml").write_text(bt_params("[only-one]"))
+    monkeypatch.chdir(tmp_path)
+    assert load_stage("augment_bt").main(["toy"]) == 1
+    assert "'augment.back_translation.models' = ['only-one']: expected null or a list of two" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def tiny_translator(tmp_path_factory) -> Path:
+    """A randomly initialised BERT-to-BERT encoder-decoder with the MiniLM tokenizer: it translates
+    into junk, but loads and generates as a translation model does."""
+    import torch
+    import transformers
+
+    from lhmix.model.encoders import load_tokenizer
+
+    tokenizer = load_tokenizer("tiny-random")
+    size = dict(vocab_size=tokenizer.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                intermediate_size=32)
+    config = transformers.EncoderDecoderConfig.from_encoder_decoder_configs(
+        transformers.BertConfig(**size), transformers.BertConfig(**size, is_decoder=True, add_cross_attention=True))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = transformers.EncoderDecoderModel(config=config)
+    for settings in (model.config, model.generation_config):
+        settings.decoder_start_token_id = tokenizer.cls_token_id
+        settings.eos_token_id = tokenizer.sep_token_id
+        settings.pad_token_id = tokenizer.pad_token_id
+    folder = tmp_path_factory.mktemp("translator")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_bt_stage_with_models_writes_a_valid_dataset(tmp_path, monkeypatch, capsys, tiny_translator):
+    source = write_source(tmp_path)
+    (tmp_path / "params.yaml").write_text(bt_params(f"[{tiny_translator}, {tiny_translator}]"))
+    monkeypatch.chdir(tmp_path)
+    assert load_stage("augment_bt").main(["toy"]) == 0
+    folder = tmp_path / "data" / "processed" / "toy_bt"
+    _, splits = read_dataset(folder)
+    how = json.loads((folder / "stats.json").read_text())["augmentation"]
+    assert how["method"] == "bt" and how["models"] == [str(tiny_translator)] * 2 and how["max_length"] == 12
+    assert how["original"] == 6 and how["copies"] + how["texts_without_copy"] == 6
+    assert len(splits["train"]) == 6 + how["copies"]
+    assert all(doc_id.endswith("#bt1") for doc_id in splits["train"].ids if "#" in doc_id)
+    assert (folder / "test.jsonl").read_bytes() == (source / "test.jsonl").read_bytes()
+    assert "augment_bt toy -> toy_bt: train 6 + " in capsys.readouterr().out

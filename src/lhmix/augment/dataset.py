@@ -5,17 +5,19 @@ original's labels. stats.json's "augmentation" says how the copies were made and
 """
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 from typing import Callable
 
-from lhmix.core.files import read_json
+from lhmix.core.files import read_json, write_json
 from lhmix.data.documents import Documents, read_dataset
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 
 # texts -> for each text, its augmented copies (possibly none)
 Augmenter = Callable[[list[str]], list[list[str]]]
 PROCESSED = Path("data/processed")
+MISSING = "missing.json"
 
 
 def folders(dataset: str, method: str) -> tuple[Path, Path]:
@@ -36,6 +38,15 @@ def summary(stats: dict) -> str:
     how = stats["augmentation"]
     return (f"{how['source']} -> {stats['dataset']}: train {how['original']} + {how['copies']} {how['method']} "
             f"copies ({how['texts_without_copy']} texts without one), dev and test as they were")
+
+
+def write_missing(dataset: str, method: str, reason: str) -> Path:
+    """In place of an augmented dataset that cannot be made here: its folder holds only missing.json,
+    saying why. Returns that file."""
+    path = folders(dataset, method)[1] / MISSING
+    shutil.rmtree(path.parent, ignore_errors=True)
+    write_json({"method": method, "missing": reason}, path)
+    return path
 
 
 def augment_dataset(source: Path, method: str, augmenter: Augmenter, settings: dict) -> PreparedDataset:
