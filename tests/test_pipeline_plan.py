@@ -19,6 +19,11 @@ sweeps:
   alpha: [5e-1, 2, 1.0e+1]
   beta: [0.7, 1]
   sparse: [0.5, .1]
+augment:
+  seeds: [0, 2]
+  back_translation:
+    models: null
+    seeds: []
 """
 
 
@@ -62,12 +67,29 @@ def test_folder_names_are_what_dvc_interpolates(tmp_path):
     ("alpha: 1.0", "alpha: true", "'alpha' = True: expected a finite number > 0"),
     ("seeds: [0, 1, 2]", "seeds: [0, -1]", "'seeds[1]' = -1: expected an integer >= 0"),
     ("sparse: [0.5, .1]", "sparse: [1.5]", "'sweeps.sparse[0]' = 1.5: expected a fraction in (0, 1)"),
+    ("seeds: [0, 2]", "seeds: [0, 3]", "augment.seeds = [0, 3] is not a subset of seeds = [0, 1, 2]"),
+    ("seeds: [0, 2]", "seeds: 0", "'augment.seeds' = 0: expected a list of seeds ([] for none)"),
+    ("seeds: []", "seeds: [1, 1]", "augment.back_translation.seeds = [1, 1] lists a value twice"),
+    ("seeds: []", "seeds: [4]", "augment.back_translation.seeds = [4] is not a subset of seeds"),
+    ("seeds: []", "seeds: [1]", "augment.back_translation.seeds = [1] asks for back-translation runs, but "
+                                "augment.back_translation.models is null"),
 ])
 def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):
     assert old in PARAMS
     with pytest.raises(LhmixError) as error:
         plan_of(tmp_path, PARAMS.replace(old, new))
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_augmentation_runs_are_the_seeds_asked_for(tmp_path):
+    plan = plan_of(tmp_path, PARAMS.replace("models: null", "models: [en-de, de-en]")
+                   .replace("seeds: []", "seeds: [1]"))
+    runs = plan.augment_runs("wordnet", root=Path("runs"))
+    assert [run.path for run in runs["eda"]] == [Path("runs/wordnet/augment/eda/prompt-s0"),
+                                                 Path("runs/wordnet/augment/eda/prompt-s2")]
+    assert [(run.variant, run.seed, run.path) for run in runs["bt"]] == [
+        ("prompt", 1, Path("runs/wordnet/augment/bt/prompt-s1"))]
+    assert plan_of(tmp_path).augment_runs("wordnet")["bt"] == []
 
 
 def test_a_missing_key_and_bad_yaml_name_it(tmp_path):

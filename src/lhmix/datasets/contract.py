@@ -5,9 +5,10 @@ data/processed/<name>/
                                      label ids with every ancestor included, a non-empty text
                                      (lhmix.data.documents.DocumentCheck, applied on writing and reading)
   labels.json                        the tree (see lhmix.data.hierarchy)
-  stats.json                         the paper's Table 1 row, every dropped document counted by reason, and
+  stats.json                         the paper's Table 1 row, every dropped document counted by reason,
                                      "single_path": whether every document is one path from the top
-                                     (one label per depth), which reading then holds every line to
+                                     (one label per depth), which reading then holds every line to, and
+                                     what its builder adds (an augmented set: how it was made)
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class PreparedDataset:
     hierarchy: Hierarchy
     splits: dict[str, Iterable[dict]]
     dropped: Counter = field(default_factory=Counter)
+    extra_stats: dict = field(default_factory=dict)  # more keys of stats.json
 
 
 def dumps(obj) -> str:
@@ -86,6 +88,7 @@ def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
         "docs_total": total,
         "dropped": dict(sorted(dataset.dropped.items())),
         "single_path": single_path,
+        **dataset.extra_stats,
     }
     write_json(stats, folder / "stats.json")
     return stats

@@ -48,6 +48,9 @@ class Plan:
     sweep_alphas: list
     sweep_betas: list
     sparse_fractions: list
+    augment_seeds: list[int]           # Table 7: prompt on the EDA-augmented training set
+    back_translation_seeds: list[int]  # and on the back-translated one ([] unless models are named)
+    back_translation_models: list | None
 
     @classmethod
     def from_params(cls, params: Params) -> "Plan":
@@ -71,14 +74,18 @@ class Plan:
                    sweep_alphas=params.items("sweeps.alpha",
                                              lambda name, value: _grid_point(name, value, 0, strict=True)),
                    sweep_betas=params.items("sweeps.beta", _beta_point),
-                   sparse_fractions=params.items("sweeps.sparse", _fraction))
+                   sparse_fractions=params.items("sweeps.sparse", _fraction),
+                   augment_seeds=_seed_list(params, "augment.seeds"),
+                   back_translation_seeds=_seed_list(params, "augment.back_translation.seeds"),
+                   back_translation_models=params.get("augment.back_translation.models"))
         plan._check_together()
         return plan
 
     def _check_together(self) -> None:
         for name, values in (("datasets", self.datasets), ("seeds", self.seeds), ("families", self.families),
                              ("sweeps.alpha", self.sweep_alphas), ("sweeps.beta", self.sweep_betas),
-                             ("sweeps.sparse", self.sparse_fractions)):
+                             ("sweeps.sparse", self.sparse_fractions), ("augment.seeds", self.augment_seeds),
+                             ("augment.back_translation.seeds", self.back_translation_seeds)):
             if len(set(map(str, values))) != len(values):
                 raise LhmixError(f"params: {name} = {values} lists a value twice (two stages would write "
                                  "one folder)")
@@ -88,6 +95,15 @@ class Plan:
         if self.sweep_seed not in self.seeds:
             raise LhmixError(f"params: sweeps.seed = {self.sweep_seed} is not among seeds = {self.seeds}; "
                              "the sweeps continue that seed's prompt warm-up, which only seeds get")
+        for name, values in (("augment.seeds", self.augment_seeds),
+                             ("augment.back_translation.seeds", self.back_translation_seeds)):
+            if not set(values) <= set(self.seeds):
+                raise LhmixError(f"params: {name} = {values} is not a subset of seeds = {self.seeds}; each "
+                                 "augmented run is compared with the prompt run of its seed (Table 7)")
+        if self.back_translation_seeds and self.back_translation_models is None:
+            raise LhmixError(f"params: augment.back_translation.seeds = {self.back_translation_seeds} asks for "
+                             "back-translation runs, but augment.back_translation.models is null; name the "
+                             "[forward, backward] translation models, or set the seeds to []")
 
     def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
         """Every variant x seed of the train_none, train_mixup and train_lhmix stages."""
@@ -116,6 +132,13 @@ class Plan:
                 "beta": [Run("prompt_lhmix", self.sweep_seed, folder / f"beta-{b}", alpha=1.0, beta=float(b))
                          for b in self.sweep_betas]}
 
+    def augment_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
+        """Table 7: prompt trained on the EDA ("eda") and back-translated ("bt") training sets. Where
+        back-translation cannot run here, data/processed/<dataset>_bt/missing.json says why."""
+        folder = root / dataset / "augment"
+        return {method: [Run("prompt", seed, folder / method / f"prompt-s{seed}") for seed in seeds]
+                for method, seeds in (("eda", self.augment_seeds), ("bt", self.back_translation_seeds))}
+
     def sparse_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
         """prompt, prompt_mixup and prompt_lhmix on fractions of the training set."""
         return [Run(variant_name("prompt", mixing), self.sweep_seed,
@@ -123,6 +146,14 @@ class Plan:
                     alpha=self.alpha if mixing == "lhmix" else None,
                     beta=self.beta if mixing == "lhmix" else None, fraction=float(fraction))
                 for fraction in self.sparse_fractions for mixing in MIXINGS]
+
+
+def _seed_list(params: Params, key: str) -> list[int]:
+    """A list of seeds that may be empty (no runs)."""
+    value = params.get(key)
+    if not isinstance(value, list):
+        raise ParamError(key, value, "a list of seeds ([] for none)")
+    return [check_integer(f"{key}[{index}]", item, minimum=0) for index, item in enumerate(value)]
 
 
 def _beta(name: str, value) -> float:

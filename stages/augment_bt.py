@@ -1,0 +1,34 @@
+"""Stage augment_bt@<dataset>: back-translation of the train split of data/processed/<dataset> with the
+models named in augment.back_translation.models -> data/processed/<dataset>_bt, as augment@ does for
+EDA. Where no models are named, or they are not on this disk, the folder holds only missing.json
+saying why, and the stage succeeds: unless augment.back_translation.seeds asks for runs on it."""
+import sys
+
+from lhmix.augment.back_translation import back_translation_augmenter, check_models, missing_reason
+from lhmix.augment.dataset import summary, write_augmented, write_missing
+from lhmix.core.errors import LhmixError
+from lhmix.core.stage import parser, read_params, run_stage
+
+
+def main(argv=None) -> int:
+    arguments = parser(__doc__)
+    arguments.add_argument("dataset")
+    dataset = arguments.parse_args(argv).dataset
+
+    def body() -> str:
+        params = read_params()
+        models = check_models(params.get("augment.back_translation.models"))
+        max_length = params.integer("augment.back_translation.max_length", minimum=1)
+        runs = params.get("augment.back_translation.seeds")
+        reason = missing_reason(models)
+        if reason and runs:
+            raise LhmixError(f"{reason}\n(augment.back_translation.seeds = {runs} asks for runs on it)")
+        if reason:
+            return f"augment_bt {dataset}: missing, {write_missing(dataset, 'bt', reason)}: {reason}"
+        settings = {"models": models, "max_length": max_length}
+        return f"augment_bt {summary(write_augmented(dataset, 'bt', back_translation_augmenter(**settings), settings))}"
+    return run_stage(f"augment_bt {dataset}", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
