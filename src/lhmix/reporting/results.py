@@ -150,6 +150,8 @@ def dvc_metrics(results: dict) -> dict:
         extra = results["diagnostics"][variant]
         metrics[variant].update({name: {"mean": round(extra[name], 4)}
                                  for name in ("precision", "recall", "predicted_per_doc")})
+        if "lambda" in extra:  # the lambda actually used: moves with alpha and beta even when F1 does not
+            metrics[variant]["lambda"] = {"mean": round(extra["lambda"]["mean"], 4)}
     metrics["claims"] = defaultdict(dict)
     for claim in results["claims"]:
         metrics["claims"][claim["claim"]][claim["metric"]] = {
