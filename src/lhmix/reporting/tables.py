@@ -188,6 +188,29 @@ def published(results: dict) -> str:
         "hierarchy injection (HPT section 4.1): the nearest variant to HPT, not HPT itself."])
 
 
+def table6(results: dict) -> str:
+    """LH-Mix appendix Table 6: graph encoders inside the framework, with their time per epoch."""
+    rows = []
+    for e in results["table6"]:
+        graph = f"{e['graph']} (main runs)" if e["main_runs"] else e["graph"]
+        variant = e["variant"] + (" (HPT)" if e["variant"] == "prompt" and e["graph"] == "gat" else "")
+        versus = (["-"] * 3 if e["main_runs"] else
+                  [number(e["micro_f1_vs_main"], sign=True), number(e["macro_f1_vs_main"], sign=True),
+                   "n/a" if e["time_vs_main"] is None else f"{e['time_vs_main']:.2f} x"])
+        rows.append([graph, variant, ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
+                     number(e["seconds_per_epoch"]), *versus])
+    return "\n".join([
+        table(["graph encoder", "variant", "seeds", "micro-F1", "macro-F1", "s / epoch", "micro vs main",
+               "macro vs main", "time vs main"], rows), "",
+        "Graph encoders of HPT's hierarchy injection (HPT section 4.1) inside the framework: `prompt` + gat is "
+        "HPT's model here (its graph attention feeding the depth markers, and its MLM loss when "
+        "model.prompt.mlm_weight > 0), `prompt_lhmix` + gat is LH-Mix on top of it. The main runs (graph of "
+        "model.prompt.graph) are those of the same seeds. *vs main*: the difference in F1 points to the main runs "
+        "of the same variant, not tested (one seed gives no test; graph and main runs share no warm-up). Time per "
+        "epoch: training seconds of the runs and the warm-ups they continue over the epochs those trained; runs "
+        "timed at different moments on a shared machine compare roughly."])
+
+
 def timing(results: dict) -> str:
     groups = results["timings"]
     rows = [[g["group"], str(g["stages"]), number(g["stage_seconds"], 0), number(g["train_seconds"], 0),
@@ -225,6 +248,7 @@ def markdown(results: dict) -> str:
         (None, sweeps(results).rstrip()),
         (f"Sparse data (seed {seed})", sparse(results)),
         ("Published numbers beside ours", published(results)),
+        ("Table 6: graph encoders inside the framework", table6(results)),
         ("Training time", timing(results)),
     ]
     parts = [f"# Results on {config['dataset']}", ""]
