@@ -184,14 +184,14 @@ def test_markdown_tables(collected):
 def test_paper_numbers_in_units_of_the_lhmix_std():
     summary = {"prompt_lhmix": {"micro_f1": {"mean": 87.29, "std": 0.1, "n": 3},
                                 "macro_f1": {"mean": 81.46, "std": 0.2, "n": 3}},
-               "prompt": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
-                          "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
+               "prompt+gat": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
+                              "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
     rows = {(r["paper"], r["metric"]): r for r in paper.comparison("wos", summary)}
     table4 = rows[("Table 4, LH-Mix (5 seeds)", "micro_f1")]
     assert table4["diff"] == pytest.approx(0.14) and table4["diff_in_std"] == pytest.approx(1.0)
     # macro: 81.46 - 81.82 = -0.36 = -2 x 0.18
     assert rows[("Table 4, LH-Mix (5 seeds)", "macro_f1")]["diff_in_std"] == pytest.approx(-2.0)
-    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt: 0
+    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt+gat (HPT's model here): 0
     assert rows[("Table 2, LH-Mix (one run)", "micro_f1")]["diff_in_std"] == pytest.approx(0.02 / 0.14)
     assert rows[("Table 2, HPT (one run)", "macro_f1")]["diff"] == pytest.approx(0.0)
     assert len(rows) == 6
@@ -223,6 +223,25 @@ def test_table6_weighs_graph_gains_against_time(collected):
     assert "`prompt` + gat is HPT's model here" in markdown
     assert "## Table 6: graph encoders inside the framework" in tables.markdown(collected)
     assert results.dvc_metrics(collected)["table6"]["gat"]["prompt"] == {"micro_f1": 62.5, "macro_f1": 53.0}
+
+
+def test_table2_quotes_the_baselines_beside_our_rows(collected):
+    collected["config"]["dataset"] = "nyt"
+    text = tables.published(collected)
+    assert ("| BERT | 78.24 | 65.62 | HGCLR (Wang et al., ACL 2022), Table 2 (their BERT run) | bert (3 seeds) | "
+            "41.00 +- 1.00 | 30.33 +- 0.58 |") in text
+    assert "| BERT+HiMatch (Chen et al. 2021) | - | - | HGCLR (Wang et al., ACL 2022), Table 2 | not reproduced |" in text
+    assert ("| HPT | 80.42 | 70.42 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat (2 seeds) | "
+            "62.50 +- 0.71 | 53.00 +- 1.41 |") in text
+    assert "| LH-Mix | 80.57 | 71.26 |" in text and "not reproduced here" in text
+    assert "Not reproduced: BERT+HiAGM, BERT+HTCInfoMax, BERT+HiMatch (Chen et al. 2021), HGCLR." in text
+    # the distance table: HPT against prompt+gat
+    assert "| Table 2, HPT (one run) | macro-F1 | 70.42 | prompt+gat: 53.00 +- 1.41 (2 seeds) | -17.42 |" in text
+    collected["config"]["dataset"] = "rcv1"
+    assert "| BERT+HiMatch (Chen et al. 2021) | 86.33 | 68.66 |" in tables.published(collected)
+    collected["table6"] = [e for e in collected["table6"] if e["graph"] != "gat"]
+    assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat: not run |" \
+        in tables.published(collected)
 
 
 def test_missing_run_named_in_params_fails_with_its_path(tmp_path):

@@ -54,3 +54,8 @@ def entries(main: list[dict], main_warmups: list[dict], runs: list[dict], warmup
         entry["time_vs_main"] = _ratio(entry["seconds_per_epoch"], reference and reference["seconds_per_epoch"])
     return table
 
+
+def summaries(table: list[dict]) -> dict:
+    """{"prompt+gat": {metric: {mean, std, n}}, ...}: the graph entries as rows beside the main variants."""
+    return {f"{e['variant']}+{e['graph']}": {metric: e[metric] for metric in F1S}
+            for e in table if not e["main_runs"]}
