@@ -93,6 +93,7 @@ def test_repro_then_experiments(project):
         assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
     for path in ("results/wordnet/metrics.json", "results/wordnet/tables.md", "reports/README.md",
                  "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json",
+                 "results/wordnet/figure6.json", "results/wordnet/figures/fig6_label_words.svg",
                  "runs/wordnet/table6/gcn/prompt_lhmix-s0/metrics.json"):
         assert (project / path).is_file(), path
     assert "Table 5" in (project / "reports/README.md").read_text()

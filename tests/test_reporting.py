@@ -3,17 +3,24 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.params import Params
+from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import paper, plots, report, results, tables
+from lhmix.reporting import figure6, paper, plots, report, results, tables
 
 PLAN = Plan.from_params(Params({
     "datasets": ["wordnet"], "seeds": [0, 1, 2], "families": ["bert", "prompt"], "alpha": 1.0, "beta": 0.75,
     "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]},
     "table6": {"graphs": ["gat", "gcn"], "seeds": [0, 1]}, "figure6": {"seed": 0}}))
+# ids: A 0, B 1, a1 2, a2 3, b1 4
+HIERARCHY = Hierarchy.from_paths([("A", "a1"), ("A", "a2"), ("B", "b1")])[0]
+# Label words of seed 0: a1's nearest before A, b1, B, a2; after B, a2 (tie with B, higher id), A, b1.
+INITIAL = np.array([[1, 0], [0, 1], [1, 0.1], [-1, 0], [1, 1]], dtype=np.float32)
+TRAINED = np.array([[0, 1], [1, 0.1], [1, 0.1], [2, 0.2], [-1, 0]], dtype=np.float32)
 # Table 6 runs, seeds 0 and 1: (micro-F1, macro-F1) per seed, train seconds, epochs trained
 GRAPH_RUNS = {("gat", "prompt"): ([.62, .63], [.52, .54], 6.0, 2), ("gat", "prompt_lhmix"): ([.64, .64], [.55, .55], 9.0, 2),
               ("gcn", "prompt"): ([.58, .59], [.49, .49], 5.0, 2), ("gcn", "prompt_lhmix"): ([.6, .6], [.5, .5], 7.0, 2)}
@@ -70,6 +77,9 @@ def _write_runs(root, skip=()):
     for run in PLAN.main_runs("wordnet", root=root):
         if (run.variant, run.seed) not in skip:
             _write(run, _metrics(run.variant, run.seed))
+        if run.variant.startswith("prompt"):
+            trained = TRAINED if run.variant == "prompt_lhmix" else INITIAL  # the control moves nothing
+            np.savez(run.path / "label_words.npz", initial=INITIAL, trained=trained)
     for run in [*sum(PLAN.sweep_runs("wordnet", root=root).values(), []), *PLAN.sparse_runs("wordnet", root=root)]:
         _write(run, _metrics(run.variant, 0))
     for run in PLAN.warmup_runs("wordnet", root=root):
@@ -81,7 +91,7 @@ def _write_runs(root, skip=()):
 
 
 def _collect(root):
-    return results.collect(PLAN, "wordnet", DATASET_STATS, root=root)
+    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, root=root)
 
 
 @pytest.fixture()
@@ -242,6 +252,17 @@ def test_table2_quotes_the_baselines_beside_our_rows(collected):
     collected["table6"] = [e for e in collected["table6"] if e["graph"] != "gat"]
     assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat: not run |" \
         in tables.published(collected)
+
+
+def test_figure6_ranks_in_results_and_tables(collected, tmp_path):
+    f = collected["figure6"]
+    assert (f["label"]["name"], f["seed"], f["variant"]) == ("a1", 0, "prompt_lhmix")  # the default label
+    assert (f["entered_top3"], f["control"]["entered_top3"]) == (1, 0)
+    markdown = tables.figure6(collected)
+    assert "| a2 | 3 | sibling | 4 | 2 | -0.9950 | 1.0000 |" in markdown
+    assert "1 entered the top 3, 0 entered the top 15. Control, prompt" in markdown
+    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, figure6_label="b1", root=tmp_path)["figure6"]
+    assert chosen["label"]["name"] == "b1"
 
 
 def test_missing_run_named_in_params_fails_with_its_path(tmp_path):

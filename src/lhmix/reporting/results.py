@@ -10,8 +10,9 @@ from collections import defaultdict
 import numpy as np
 
 from lhmix.core.errors import LhmixError
+from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan, Run, read_metrics
-from lhmix.reporting import table6
+from lhmix.reporting import figure6, table6
 from lhmix.reporting.comparisons import claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram
 from lhmix.reporting.variants import by_variant, ordered_variants
@@ -121,9 +122,10 @@ def curves(rows: list[dict]) -> list[dict]:
     return table
 
 
-def collect(plan: Plan, dataset: str, dataset_stats: dict, root=None) -> dict:
+def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, figure6_label=None,
+            root=None) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
-    (a missing one is an error naming its path)."""
+    (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
     where = {} if root is None else {"root": root}
     main = _rows(plan.main_runs(dataset, **where), _run_row)
     sweeps = {grid: _rows(runs, _run_row) for grid, runs in plan.sweep_runs(dataset, **where).items()}
@@ -142,6 +144,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, root=None) -> dict:
         "timings": timings({"warm-ups": warmups, "main runs": main,
                             "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse,
                             "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs}),
+        "figure6": figure6.collect(plan, dataset, hierarchy, figure6_label, **where),
     }
 
 

@@ -245,6 +245,26 @@ def table6(results: dict) -> str:
         "timed at different moments on a shared machine compare roughly."])
 
 
+def figure6(results: dict) -> str:
+    """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
+    f = results["figure6"]
+    label, control, tops = f["label"], f["control"], f["tops"]
+    rows = [[n["name"], str(n["id"]), n["relation"], str(n["rank_before"]), str(n["rank_after"]),
+             number(n["cosine_before"], 4), number(n["cosine_after"], 4)]
+            for n in f["neighbours"] if n["rank_after"] <= max(tops)]
+    counts = ", ".join(f"{f[f'entered_top{k}']} entered the top {k}" for k in tops)
+    control_counts = ", ".join(f"{control[f'entered_top{k}']} the top {k}" for k in tops)
+    return "\n".join([
+        f"Label words nearest **{label['name']}** (id {label['id']}, depth {label['depth']}) by cosine, at "
+        f"initialisation and after training ({f['variant']}, seed {f['seed']}): {counts}. Control, {control['variant']} "
+        f"(same seed and warm-up, no Mixup): {control_counts}.", "",
+        table(["label", "id", "relation", "rank before", "rank after", "cosine before", "cosine after"], rows), "",
+        f"The top {max(tops)} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; relation "
+        "is where the label sits from the chosen one in the tree (peer: same depth, another parent). All ranks: "
+        "`figure6.json` (`dvc metrics show`). Before is the initial label words (mean token embedding of the "
+        "name), so the change mixes training itself with LH-Mix: the control tells them apart."])
+
+
 def timing(results: dict) -> str:
     groups = results["timings"]
     rows = [[g["group"], str(g["stages"]), number(g["stage_seconds"], 0), number(g["train_seconds"], 0),
@@ -283,6 +303,7 @@ def markdown(results: dict) -> str:
         (f"Sparse data (seed {seed})", sparse(results)),
         ("Table 2: published numbers (quoted) beside ours", published(results)),
         ("Table 6: graph encoders inside the framework", table6(results)),
+        ("Figure 6: label words nearest one label, before and after training", figure6(results)),
         ("Training time", timing(results)),
     ]
     parts = [f"# Results on {config['dataset']}", ""]
