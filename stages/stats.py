@@ -1,4 +1,5 @@
-"""Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics.json, results.json, tables.md, curves.csv}."""
+"""Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics.json, figure6.json, results.json,
+tables.md, curves.csv}."""
 import csv
 import json
 import sys
@@ -6,19 +7,25 @@ from pathlib import Path
 
 from lhmix.core.files import replaced_on_success, write_json
 from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
+from lhmix.reporting import figure6
 from lhmix.reporting import results as reporting_results
 from lhmix.reporting.tables import markdown
 
 
 def write(dataset: str) -> str:
-    plan = Plan.from_params(read_params())
-    with open(Path("data/processed") / dataset / "stats.json", encoding="utf-8") as handle:
+    params = read_params()
+    plan = Plan.from_params(params)
+    processed = Path("data/processed") / dataset
+    with open(processed / "stats.json", encoding="utf-8") as handle:
         dataset_stats = json.load(handle)
-    results = reporting_results.collect(plan, dataset, dataset_stats)
+    results = reporting_results.collect(plan, dataset, dataset_stats, Hierarchy.load(processed / "labels.json"),
+                                        params.get("figure6.label"))
     out = Path("results") / dataset
     write_json(results, out / "results.json")
     write_json(reporting_results.dvc_metrics(results), out / "metrics.json")
+    write_json(figure6.dvc_metrics(results["figure6"]), out / "figure6.json")
     tables = markdown(results)
     with replaced_on_success(out / "tables.md") as temporary:
         temporary.write_text(tables, encoding="utf-8")

@@ -1,10 +1,12 @@
-"""Stage warmup@<dataset>-<family>-<seed> (and sparse_warmup): the first train.warmup_epochs epochs
-(no Mixup) of one family, seed and train fraction. The state goes to --state (every variant of the
-family continues from it: stages/train.py --warm-start), its course and timing to --out/metrics.json."""
+"""Stage warmup@<dataset>-<family>-<seed> (and sparse_warmup, table6_warmup): the first train.warmup_epochs
+epochs (no Mixup) of one family, seed and train fraction, and for Table 6 a graph encoder (--graph). The state
+goes to --state (every variant of the family continues from it: stages/train.py --warm-start), its course and
+timing to --out/metrics.json."""
 import sys
 from pathlib import Path
 
 from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.model.graph import GRAPHS
 from lhmix.model.inputs import FAMILIES
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import warmup
@@ -16,13 +18,15 @@ def main(argv=None) -> int:
     arguments.add_argument("--family", required=True, choices=FAMILIES)
     arguments.add_argument("--seed", required=True)
     arguments.add_argument("--train-fraction", default="1")
+    arguments.add_argument("--graph", choices=GRAPHS,
+                           help="prompt family, Table 6: HPT's hierarchy injection (default: model.prompt.graph)")
     arguments.add_argument("--state", required=True, type=Path, help="the warm-up state file to write")
     arguments.add_argument("--out", required=True, type=Path, help="folder for metrics.json")
     args = arguments.parse_args(argv)
 
     def body() -> None:
         config = TrainConfig.from_params(read_params(), args.family, "none", args.seed, args.train_fraction,
-                                         warmup=True)
+                                         warmup=True, graph=args.graph)
         warmup(config, data_dir=Path("data/processed") / args.dataset, state_file=args.state, out_dir=args.out,
                checkpoint_dir=Path("checkpoints") / args.state.as_posix().lstrip("/"))
     return run_stage(f"warmup {args.dataset} {args.family} seed {args.seed}", body)

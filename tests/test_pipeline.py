@@ -96,7 +96,9 @@ def test_repro_then_experiments(project):
     for mixing in ("none", "mixup", "lhmix"):
         assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
     for path in ("results/wordnet/metrics.json", "results/wordnet/tables.md", "reports/README.md",
-                 "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json"):
+                 "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json",
+                 "results/wordnet/figure6.json", "results/wordnet/figures/fig6_label_words.svg",
+                 "runs/wordnet/table6/gcn/prompt_lhmix-s0/metrics.json"):
         assert (project / path).is_file(), path
     assert "Table 5" in (project / "reports/README.md").read_text()
 
@@ -112,7 +114,7 @@ def test_repro_then_experiments(project):
     training = {s for s in reran if not s.startswith(("check", "stats@", "plots@", "report"))}
     assert training == {"train_lhmix@wordnet-bert-0", "train_lhmix@wordnet-bert-1",
                         "train_lhmix@wordnet-prompt-0", "train_lhmix@wordnet-prompt-1",
-                        "sparse_lhmix@wordnet-0.5"}
+                        "sparse_lhmix@wordnet-0.5", "table6_lhmix@wordnet-gat-0", "table6_lhmix@wordnet-gcn-0"}
     assert "stats@wordnet" in reran
 
     # Only what changed is listed: the LH-Mix runs mixed with another ratio, the others did not.

@@ -6,7 +6,8 @@ import pytest
 from lhmix.core.errors import LhmixError, ParamError
 from lhmix.core.params import Params, load_yaml
 from lhmix.datasets import READERS
-from lhmix.pipeline.plan import DATASETS, Plan
+from lhmix.model.graph import GRAPHS
+from lhmix.pipeline.plan import DATASETS, TABLE6_GRAPHS, Plan
 
 PARAMS = """
 alpha: 1.0
@@ -24,6 +25,12 @@ augment:
   back_translation:
     models: null
     seeds: []
+table6:
+  graphs: [gat, gcn]
+  seeds: [0, 1]
+figure6:
+  label: null
+  seed: 1
 """
 
 
@@ -36,6 +43,23 @@ def plan_of(tmp_path: Path, text: str = PARAMS, **replace) -> Plan:
 
 def test_dataset_names_are_the_readers():
     assert DATASETS == READERS
+
+
+def test_table6_graphs_are_the_graph_encoders_but_none():
+    assert ("none", *TABLE6_GRAPHS) == GRAPHS
+
+
+def test_table6_runs_continue_one_warmup_per_graph_and_seed(tmp_path):
+    plan = plan_of(tmp_path)
+    runs = plan.table6_runs("wos", root=Path("runs"))
+    assert [(run.path.as_posix(), run.graph) for run in runs[:2]] == [
+        ("runs/wos/table6/gat/prompt-s0", "gat"), ("runs/wos/table6/gat/prompt_lhmix-s0", "gat")]
+    assert len(runs) == 2 * 2 * 2 and runs[-1].path == Path("runs/wos/table6/gcn/prompt_lhmix-s1")
+    assert (runs[1].alpha, runs[1].beta, runs[0].alpha) == (1.0, 0.75, None)
+    warmups = plan.table6_warmups("wos", root=Path("runs"))
+    assert [run.path.as_posix() for run in warmups] == [f"runs/wos/table6/{graph}/warmup-s{seed}"
+                                                        for graph in ("gat", "gcn") for seed in (0, 1)]
+    assert plan.figure6_seed == 1
 
 
 def test_folder_names_are_what_dvc_interpolates(tmp_path):
@@ -73,6 +97,12 @@ def test_folder_names_are_what_dvc_interpolates(tmp_path):
     ("seeds: []", "seeds: [4]", "augment.back_translation.seeds = [4] is not a subset of seeds"),
     ("seeds: []", "seeds: [1]", "augment.back_translation.seeds = [1] asks for back-translation runs, but "
                                 "augment.back_translation.models is null"),
+    ("seeds: [0, 1]", "seeds: [0, 3, 4]", "table6.seeds = [0, 3, 4] has [3, 4] not among seeds = [0, 1, 2]"),
+    ("seeds: [0, 1]", "seeds: [2, 2]", "table6.seeds = [2, 2] lists a value twice"),
+    ("graphs: [gat, gcn]", "graphs: [none, gat]", "'table6.graphs[0]' = 'none': expected one of gat, gcn (graph "
+                                                  "none is the main runs)"),
+    ("graphs: [gat, gcn]", "graphs: []", "'table6.graphs' = []: expected a non-empty list"),
+    ("seed: 1", "seed: 3", "figure6.seed = 3 is not among seeds = [0, 1, 2]"),
 ])
 def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):
     assert old in PARAMS

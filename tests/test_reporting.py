@@ -3,16 +3,28 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.params import Params
+from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import paper, plots, report, results, tables
+from lhmix.reporting import figure6, paper, plots, report, results, tables
 
 PLAN = Plan.from_params(Params({
     "datasets": ["wordnet"], "seeds": [0, 1, 2], "families": ["bert", "prompt"], "alpha": 1.0, "beta": 0.75,
-    "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]}}))
+    "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]},
+    "table6": {"graphs": ["gat", "gcn"], "seeds": [0, 1]}, "figure6": {"seed": 0},
+    "augment": {"seeds": [0, 1], "back_translation": {"models": None, "seeds": []}}}))
+# ids: A 0, B 1, a1 2, a2 3, b1 4
+HIERARCHY = Hierarchy.from_paths([("A", "a1"), ("A", "a2"), ("B", "b1")])[0]
+# Label words of seed 0: a1's nearest before A, b1, B, a2; after B, a2 (tie with B, higher id), A, b1.
+INITIAL = np.array([[1, 0], [0, 1], [1, 0.1], [-1, 0], [1, 1]], dtype=np.float32)
+TRAINED = np.array([[0, 1], [1, 0.1], [1, 0.1], [2, 0.2], [-1, 0]], dtype=np.float32)
+# Table 6 runs, seeds 0 and 1: (micro-F1, macro-F1) per seed, train seconds, epochs trained
+GRAPH_RUNS = {("gat", "prompt"): ([.62, .63], [.52, .54], 6.0, 2), ("gat", "prompt_lhmix"): ([.64, .64], [.55, .55], 9.0, 2),
+              ("gcn", "prompt"): ([.58, .59], [.49, .49], 5.0, 2), ("gcn", "prompt_lhmix"): ([.6, .6], [.5, .5], 7.0, 2)}
 DATASET_STATS = {"depth": 2, "num_labels": 5, "labels_per_level": [2, 3], "avg_labels_per_doc": 2.0,
                  "splits": {"train": 10, "dev": 2, "test": 3}, "dropped": {"too_rare": 4}}
 # (micro-F1, macro-F1) per seed 0, 1, 2, as fractions.
@@ -37,7 +49,8 @@ def _metrics(variant: str, seed: int) -> dict:
         "stop_reason": "epoch_cap" if seed == 2 else "early_stopping",
         "history": [{"epoch": e, "train_loss": 1.0 / e, "dev_micro_f1": micro - 0.01 * (3 - e),
                      "dev_macro_f1": macro - 0.01 * (3 - e)} for e in (1, 2, 3)],
-        "stage_seconds": 10.0, "train_seconds": 4.0, "examples_per_second": 50.0, "epochs_trained": 2}
+        "stage_seconds": 10.0, "train_seconds": 4.0, "examples_per_second": 50.0, "epochs_trained": 2,
+        "graph": "none" if variant.startswith("prompt") else None}
     if variant.endswith(("mixup", "lhmix")):
         metrics["lambda"] = {"n": 2, "mean": 0.5155, "q05": 0.5105, "q50": 0.5105, "q95": 0.5205, "first_bin": 510,
                              "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]}
@@ -51,20 +64,41 @@ def _write(run, metrics: dict) -> None:
     (run.path / "metrics.json").write_text(json.dumps(metrics))
 
 
+def _graph_metrics(run) -> dict:
+    micro, macro, seconds, epochs = GRAPH_RUNS[(run.graph, run.variant)]
+    return {**_metrics(run.variant, run.seed), "micro_f1": micro[run.seed], "macro_f1": macro[run.seed],
+            "train_seconds": seconds, "epochs_trained": epochs, "graph": run.graph}
+
+
+def _warmup_metrics(train_seconds: float = 2.0) -> dict:
+    return {"stage_seconds": 6.0, "train_seconds": train_seconds, "examples_per_second": 100.0, "epochs_trained": 1}
+
+
 def _write_runs(root, skip=()):
     for run in PLAN.main_runs("wordnet", root=root):
         if (run.variant, run.seed) not in skip:
             _write(run, _metrics(run.variant, run.seed))
+        if run.variant.startswith("prompt"):
+            trained = TRAINED if run.variant == "prompt_lhmix" else INITIAL  # the control moves nothing
+            np.savez(run.path / "label_words.npz", initial=INITIAL, trained=trained)
     for run in [*sum(PLAN.sweep_runs("wordnet", root=root).values(), []), *PLAN.sparse_runs("wordnet", root=root)]:
         _write(run, _metrics(run.variant, 0))
     for run in PLAN.warmup_runs("wordnet", root=root):
-        _write(run, {"stage_seconds": 6.0, "train_seconds": 2.0, "examples_per_second": 100.0, "epochs_trained": 1})
+        _write(run, _warmup_metrics())
+    for run in PLAN.table6_runs("wordnet", root=root):
+        _write(run, _graph_metrics(run))
+    for run in PLAN.table6_warmups("wordnet", root=root):
+        _write(run, _warmup_metrics(3.0))
+
+
+def _collect(root):
+    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, root=root)
 
 
 @pytest.fixture()
 def collected(tmp_path):
     _write_runs(tmp_path)
-    return results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+    return _collect(tmp_path)
 
 
 def _claim(collected, name, metric):
@@ -131,8 +165,11 @@ def test_timing_counts_each_stage_once(collected):
     assert by_group["warm-ups"]["stages"] == 8 and by_group["warm-ups"]["stage_seconds"] == 48.0
     assert by_group["main runs"]["stage_seconds"] == 180.0 and by_group["sparse data"]["stages"] == 6
     assert by_group["alpha/beta sweeps"]["examples_per_second"] == pytest.approx(50.0)
-    # 8 + 18 + 4 + 6 stages; training seconds 8 x 2 + 28 x 4
-    assert "| **total** | 36 | 328 | 128 |  |" in tables.timing(collected)
+    # Table 6: 4 warm-ups (6 s, 3 s training) and 8 runs (10 s; training 2 x (6 + 9 + 5 + 7))
+    graphs = by_group["Table 6 graph encoders (warm-ups and runs)"]
+    assert (graphs["stages"], graphs["stage_seconds"], graphs["train_seconds"]) == (12, 104.0, 66.0)
+    # 8 + 18 + 4 + 6 + 12 stages; training seconds 8 x 2 + 28 x 4 + 66
+    assert "| **total** | 48 | 432 | 194 |  |" in tables.timing(collected)
 
 
 def test_metrics_file_is_compact(collected):
@@ -158,14 +195,14 @@ def test_markdown_tables(collected):
 def test_paper_numbers_in_units_of_the_lhmix_std():
     summary = {"prompt_lhmix": {"micro_f1": {"mean": 87.29, "std": 0.1, "n": 3},
                                 "macro_f1": {"mean": 81.46, "std": 0.2, "n": 3}},
-               "prompt": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
-                          "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
+               "prompt+gat": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
+                              "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
     rows = {(r["paper"], r["metric"]): r for r in paper.comparison("wos", summary)}
     table4 = rows[("Table 4, LH-Mix (5 seeds)", "micro_f1")]
     assert table4["diff"] == pytest.approx(0.14) and table4["diff_in_std"] == pytest.approx(1.0)
     # macro: 81.46 - 81.82 = -0.36 = -2 x 0.18
     assert rows[("Table 4, LH-Mix (5 seeds)", "macro_f1")]["diff_in_std"] == pytest.approx(-2.0)
-    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt: 0
+    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt+gat (HPT's model here): 0
     assert rows[("Table 2, LH-Mix (one run)", "micro_f1")]["diff_in_std"] == pytest.approx(0.02 / 0.14)
     assert rows[("Table 2, HPT (one run)", "macro_f1")]["diff"] == pytest.approx(0.0)
     assert len(rows) == 6
@@ -178,10 +215,61 @@ def test_paper_table_for_a_published_dataset(collected):
     assert "| Table 4, LH-Mix (5 seeds) | macro-F1 | 71.03 +- 0.24 | prompt_lhmix: 52.00 +- 1.00 (3 seeds) |" in text
 
 
+def test_table6_weighs_graph_gains_against_time(collected):
+    entries = {("main" if e["main_runs"] else e["graph"], e["variant"]): e for e in collected["table6"]}
+    assert list(entries) == [("main", "prompt"), ("main", "prompt_lhmix"), ("gat", "prompt"), ("gat", "prompt_lhmix"),
+                             ("gcn", "prompt"), ("gcn", "prompt_lhmix")]
+    # main prompt, seeds 0 and 1 only: macro 50, 50; (4 s + 2 s warm-up) x 2 over (2 + 1) x 2 epochs = 2 s
+    main = entries[("main", "prompt")]
+    assert main["seeds"] == [0, 1] and main["macro_f1"]["mean"] == pytest.approx(50.0)
+    assert main["seconds_per_epoch"] == pytest.approx(2.0)
+    # gat prompt: macro 52, 54; (6 + 3) x 2 / 6 = 3 s; gat prompt_lhmix: (9 + 3) x 2 / 6 = 4 s against 2 s
+    gat = entries[("gat", "prompt")]
+    assert gat["macro_f1_vs_main"] == pytest.approx(3.0) and gat["seconds_per_epoch"] == pytest.approx(3.0)
+    assert entries[("gat", "prompt_lhmix")]["time_vs_main"] == pytest.approx(2.0)
+    markdown = tables.table6(collected)
+    assert "| none (main runs) | prompt | 0, 1 | 60.50 +- 0.71 | 50.00 +- 0.00 | 2.00 | - | - | - |" in markdown
+    assert "| gat | prompt (HPT) | 0, 1 | 62.50 +- 0.71 | 53.00 +- 1.41 | 3.00 | +2.00 | +3.00 | 1.50 x |" in markdown
+    assert "| gcn | prompt_lhmix | 0, 1 | 60.00 +- 0.00 | 50.00 +- 0.00 | 3.33 | -0.50 | -1.50 | 1.67 x |" in markdown
+    assert "`prompt` + gat is HPT's model here" in markdown
+    assert "## Table 6: graph encoders inside the framework" in tables.markdown(collected)
+    assert results.dvc_metrics(collected)["table6"]["gat"]["prompt"] == {"micro_f1": 62.5, "macro_f1": 53.0}
+
+
+def test_table2_quotes_the_baselines_beside_our_rows(collected):
+    collected["config"]["dataset"] = "nyt"
+    text = tables.published(collected)
+    assert ("| BERT | 78.24 | 65.62 | HGCLR (Wang et al., ACL 2022), Table 2 (their BERT run) | bert (3 seeds) | "
+            "41.00 +- 1.00 | 30.33 +- 0.58 |") in text
+    assert "| BERT+HiMatch (Chen et al. 2021) | - | - | HGCLR (Wang et al., ACL 2022), Table 2 | not reproduced |" in text
+    assert ("| HPT | 80.42 | 70.42 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat (2 seeds) | "
+            "62.50 +- 0.71 | 53.00 +- 1.41 |") in text
+    assert "| LH-Mix | 80.57 | 71.26 |" in text and "not reproduced here" in text
+    assert "Not reproduced: BERT+HiAGM, BERT+HTCInfoMax, BERT+HiMatch (Chen et al. 2021), HGCLR." in text
+    # the distance table: HPT against prompt+gat
+    assert "| Table 2, HPT (one run) | macro-F1 | 70.42 | prompt+gat: 53.00 +- 1.41 (2 seeds) | -17.42 |" in text
+    collected["config"]["dataset"] = "rcv1"
+    assert "| BERT+HiMatch (Chen et al. 2021) | 86.33 | 68.66 |" in tables.published(collected)
+    collected["table6"] = [e for e in collected["table6"] if e["graph"] != "gat"]
+    assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat: not run |" \
+        in tables.published(collected)
+
+
+def test_figure6_ranks_in_results_and_tables(collected, tmp_path):
+    f = collected["figure6"]
+    assert (f["label"]["name"], f["seed"], f["variant"]) == ("a1", 0, "prompt_lhmix")  # the default label
+    assert (f["entered_top3"], f["control"]["entered_top3"]) == (1, 0)
+    markdown = tables.figure6(collected)
+    assert "| a2 | 3 | sibling | 4 | 2 | -0.9950 | 1.0000 |" in markdown
+    assert "1 entered the top 3, 0 entered the top 15. Control, prompt" in markdown
+    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, figure6_label="b1", root=tmp_path)["figure6"]
+    assert chosen["label"]["name"] == "b1"
+
+
 def test_missing_run_named_in_params_fails_with_its_path(tmp_path):
     _write_runs(tmp_path, skip={("bert_mixup", 2)})
     with pytest.raises(LhmixError, match="main/bert_mixup-s2/metrics.json"):
-        results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+        _collect(tmp_path)
 
 
 def test_run_file_without_a_field_fails_naming_file_and_field(tmp_path):
@@ -191,7 +279,7 @@ def test_run_file_without_a_field_fails_naming_file_and_field(tmp_path):
     del metrics["precision"]
     _write(run, metrics)
     with pytest.raises(LhmixError, match=r"bert-s0/metrics.json: no 'precision'"):
-        results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+        _collect(tmp_path)
 
 
 def test_stale_runs_outside_params_are_ignored(tmp_path):
@@ -199,7 +287,7 @@ def test_stale_runs_outside_params_are_ignored(tmp_path):
     stale = tmp_path / "wordnet" / "main" / "prompt_lhmix-s9"
     stale.mkdir()
     (stale / "metrics.json").write_text(json.dumps(_metrics("prompt_lhmix", 0)))
-    collected = results.collect(PLAN, "wordnet", DATASET_STATS, root=tmp_path)
+    collected = _collect(tmp_path)
     assert {r["seed"] for r in collected["main"]} == {0, 1, 2}
 
 

@@ -392,6 +392,8 @@ def test_bad_run_arguments_are_param_errors():
         config("bert_mixup", mixup_beta_a=0)
     with pytest.raises(ParamError, match="'train.max_epochs'"):
         config("prompt_mixup", max_epochs=None)
+    with pytest.raises(ParamError, match="'graph' = 'gat': expected no graph for the bert family"):
+        TrainConfig.from_params(Params(PARAMS), "bert", "none", 0, graph="gat")
 
 
 def write_params(project: Path, **train_overrides) -> None:
@@ -403,8 +405,8 @@ def write_params(project: Path, **train_overrides) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def stage(project: Path, *args, launcher=()) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+def stage(project: Path, *args, launcher=(), env=None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
     return subprocess.run([*launcher, *args], cwd=project, env=environment, capture_output=True, text=True,
                           timeout=300)
 
@@ -417,6 +419,40 @@ def test_stage_rejects_bad_beta_before_training(project):
     assert done.returncode == 1
     assert "parameter 'beta' = 0.4: expected a number in (0.5, 1]" in done.stderr
     assert not (project / "runs" / "bad").exists() and not (project / "checkpoints").exists()
+
+
+def test_table6_stages_train_the_graph_given_and_read_no_graph_param(project):
+    """warmup.py and train.py --graph (Table 6) override model.prompt.graph, never read it, and a run
+    of another graph cannot continue the warm-up."""
+    write_params(project)
+    log = project / "params-read.jsonl"
+    log.unlink(missing_ok=True)
+    common = ("--dataset", "toy", "--family", "prompt", "--seed", "0")
+    warm = stage(project, sys.executable, str(REPO / "stages" / "warmup.py"), *common, "--graph", "gcn",
+                 "--state", "data/warmup/gcn.pt", "--out", "runs/gcn/warmup", env={"LHMIX_PARAMS_LOG": str(log)})
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    run_gcn = stage(project, sys.executable, str(REPO / "stages" / "train.py"), *common, "--mixing", "none",
+                    "--graph", "gcn", "--warm-start", "data/warmup/gcn.pt", "--out", "runs/gcn/prompt",
+                    env={"LHMIX_PARAMS_LOG": str(log)})
+    assert run_gcn.returncode == 0, run_gcn.stderr[-3000:]
+    assert json.loads((project / "runs/gcn/prompt/metrics.json").read_text())["graph"] == "gcn"
+    reads = [set(json.loads(line)["read"]) for line in log.read_text().splitlines()]
+    assert len(reads) == 2 and all("model.prompt.head" in read and "model.prompt.graph" not in read
+                                   for read in reads)
+    plain = stage(project, sys.executable, str(REPO / "stages" / "train.py"), *common, "--mixing", "none",
+                  "--warm-start", "data/warmup/gcn.pt", "--out", "runs/gcn/plain")
+    assert plain.returncode == 1 and "trained with other settings" in plain.stderr
+    bert = stage(project, sys.executable, str(REPO / "stages" / "warmup.py"), "--dataset", "toy", "--family",
+                 "bert", "--seed", "0", "--graph", "gat", "--state", "data/warmup/bert.pt", "--out", "runs/bert")
+    assert bert.returncode == 1 and "'graph' = 'gat': expected no graph for the bert family" in bert.stderr
+    assert not (project / "runs" / "bert").exists()
+
+
+@pytest.mark.parametrize("script, own", [("train.py", ("--mixing", "none")), ("warmup.py", ("--state", "x.pt"))])
+def test_an_unknown_graph_is_a_usage_error(project, script, own):
+    done = stage(project, sys.executable, str(REPO / "stages" / script), "--dataset", "toy", "--family", "prompt",
+                 "--seed", "0", "--graph", "gin", "--out", "runs/x", *own)
+    assert done.returncode == 2 and "argument --graph: invalid choice: 'gin'" in done.stderr
 
 
 @pytest.mark.parametrize("script", ["train.py", "warmup.py", "prepare.py", "similarity.py", "stats.py",

@@ -20,6 +20,10 @@ from lhmix.core.params import Params, check_integer, check_number
 DATASETS = ("wordnet", "wos", "nyt", "rcv1")
 FAMILIES = ("bert", "prompt")
 MIXINGS = ("none", "mixup", "lhmix")
+# HPT's graph encoders of lhmix.model.graph but none, which Table 6 takes from the main runs
+# (tests/test_pipeline_plan.py holds the two lists together).
+TABLE6_GRAPHS = ("gat", "gcn")
+TABLE6_MIXINGS = ("none", "lhmix")
 
 
 def variant_name(family: str, mixing: str) -> str:
@@ -35,6 +39,7 @@ class Run:
     alpha: float | None = None
     beta: float | None = None
     fraction: float | None = None
+    graph: str | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,9 @@ class Plan:
     augment_seeds: list[int]           # Table 7: prompt on the EDA-augmented training set
     back_translation_seeds: list[int]  # and on the back-translated one ([] unless models are named)
     back_translation_models: list | None
+    table6_graphs: list[str]
+    table6_seeds: list[int]
+    figure6_seed: int
 
     @classmethod
     def from_params(cls, params: Params) -> "Plan":
@@ -65,8 +73,16 @@ class Plan:
                 raise ParamError(name, value, f"one of {', '.join(FAMILIES)}")
             return value
 
+        def graph(name, value):
+            if value not in TABLE6_GRAPHS:
+                raise ParamError(name, value, f"one of {', '.join(TABLE6_GRAPHS)} (graph none is the main runs)")
+            return value
+
+        def seed(name, value):
+            return check_integer(name, value, minimum=0)
+
         plan = cls(datasets=params.items("datasets", dataset),
-                   seeds=params.items("seeds", lambda name, value: check_integer(name, value, minimum=0)),
+                   seeds=params.items("seeds", seed),
                    families=params.items("families", family),
                    alpha=check_number("alpha", params.get("alpha"), 0, strict_minimum=True),
                    beta=_beta("beta", params.get("beta")),
@@ -77,7 +93,10 @@ class Plan:
                    sparse_fractions=params.items("sweeps.sparse", _fraction),
                    augment_seeds=_seed_list(params, "augment.seeds"),
                    back_translation_seeds=_seed_list(params, "augment.back_translation.seeds"),
-                   back_translation_models=params.get("augment.back_translation.models"))
+                   back_translation_models=params.get("augment.back_translation.models"),
+                   table6_graphs=params.items("table6.graphs", graph),
+                   table6_seeds=params.items("table6.seeds", seed),
+                   figure6_seed=seed("figure6.seed", params.get("figure6.seed")))
         plan._check_together()
         return plan
 
@@ -85,7 +104,8 @@ class Plan:
         for name, values in (("datasets", self.datasets), ("seeds", self.seeds), ("families", self.families),
                              ("sweeps.alpha", self.sweep_alphas), ("sweeps.beta", self.sweep_betas),
                              ("sweeps.sparse", self.sparse_fractions), ("augment.seeds", self.augment_seeds),
-                             ("augment.back_translation.seeds", self.back_translation_seeds)):
+                             ("augment.back_translation.seeds", self.back_translation_seeds),
+                             ("table6.graphs", self.table6_graphs), ("table6.seeds", self.table6_seeds)):
             if len(set(map(str, values))) != len(values):
                 raise LhmixError(f"params: {name} = {values} lists a value twice (two stages would write "
                                  "one folder)")
@@ -104,6 +124,13 @@ class Plan:
             raise LhmixError(f"params: augment.back_translation.seeds = {self.back_translation_seeds} asks for "
                              "back-translation runs, but augment.back_translation.models is null; name the "
                              "[forward, backward] translation models, or set the seeds to []")
+        others = [seed for seed in self.table6_seeds if seed not in self.seeds]
+        if others:
+            raise LhmixError(f"params: table6.seeds = {self.table6_seeds} has {others} not among seeds = "
+                             f"{self.seeds}; Table 6's graph-none row is the main prompt runs of those seeds")
+        if self.figure6_seed not in self.seeds:
+            raise LhmixError(f"params: figure6.seed = {self.figure6_seed} is not among seeds = {self.seeds}; "
+                             "Figure 6 reads the label words of that seed's main prompt_lhmix run")
 
     def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
         """Every variant x seed of the train_none, train_mixup and train_lhmix stages."""
@@ -146,6 +173,20 @@ class Plan:
                     alpha=self.alpha if mixing == "lhmix" else None,
                     beta=self.beta if mixing == "lhmix" else None, fraction=float(fraction))
                 for fraction in self.sparse_fractions for mixing in MIXINGS]
+
+
+    def table6_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+        """prompt and prompt_lhmix with each graph encoder of table6.graphs, for the seeds table6.seeds,
+        each continuing the warm-up of its graph and seed (table6_warmups)."""
+        return [Run(variant_name("prompt", mixing), seed,
+                    root / dataset / "table6" / graph / f"{variant_name('prompt', mixing)}-s{seed}",
+                    alpha=self.alpha if mixing == "lhmix" else None, beta=self.beta if mixing == "lhmix" else None,
+                    graph=graph)
+                for graph in self.table6_graphs for seed in self.table6_seeds for mixing in TABLE6_MIXINGS]
+
+    def table6_warmups(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+        return [Run("prompt", seed, root / dataset / "table6" / graph / f"warmup-s{seed}", graph=graph)
+                for graph in self.table6_graphs for seed in self.table6_seeds]
 
 
 def _seed_list(params: Params, key: str) -> list[int]:

@@ -3,7 +3,8 @@ the same results.
 
 Figure 3: the LH-Mix ratio lambda(s) over the paper's alpha and beta grids (LH-Mix Eq. 4), and the s of
 the actual training pairs with the lambda they give; Figure 4: sparse training data; Figure 5: alpha and
-beta sweeps; Figure 7: F1 by depth and by label frequency; the dev-set training curves.
+beta sweeps; Figure 6: the label words nearest one label, before and after training (t-SNE); Figure 7: F1 by
+depth and by label frequency; the dev-set training curves.
 """
 from __future__ import annotations
 
@@ -227,7 +228,46 @@ def curves_figure(results: dict, out: Path) -> list[Path]:
     return _save(figure, out, "training_curves")
 
 
-FIGURES = (lambda_figure, sparse_figure, sweeps_figure, depth_frequency_figure, curves_figure)
+def _entered(neighbour: dict, tops: list[int]) -> int | None:
+    """The smallest top k the label entered after training, if any."""
+    return next((k for k in tops if neighbour["rank_after"] <= k < neighbour["rank_before"]), None)
+
+
+def label_words_figure(results: dict, out: Path) -> list[Path]:
+    """Figure 6: t-SNE of the chosen label's label word and its nearest labels', at initialisation and after
+    training (separate layouts); the labels that entered the top 3 and top 15 are marked alike in both
+    panels, and named with their rank in that panel."""
+    f = results["figure6"]
+    tops, chosen, colour = sorted(f["tops"]), f["label"], VARIANT_COLOURS[f["variant"]]
+    groups = {tops[0]: {"s": 75, "facecolor": colour, "edgecolor": "black", "linewidths": 0.8,
+                        "label": f"entered the top {tops[0]}"},
+              tops[1]: {"s": 60, "facecolor": "white", "edgecolor": colour, "linewidths": 2.0,
+                        "label": f"entered the top {tops[1]}"},
+              None: {"s": 22, "facecolor": "#BBBBBB", "edgecolor": "none", "label": "other labels shown"}}
+    figure, axes = plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
+    for axis, when, title in ((axes[0], "before", "label words at initialisation"),
+                              (axes[1], "after", f"after training ({f['variant']}, seed {f['seed']})")):
+        for key, style in groups.items():
+            members = [n for n in f["neighbours"] if _entered(n, tops) == key]
+            if members:
+                axis.scatter(*zip(*(n[f"xy_{when}"] for n in members)), zorder=3 if key else 2, **style)
+            for n in members:
+                axis.annotate(f"{n['name']} ({n[f'rank_{when}']})", n[f"xy_{when}"], xytext=(4, 4),
+                              textcoords="offset points", fontsize=8 if key else 6.5,
+                              color="black" if key else "#777777")
+        axis.scatter(*chosen[f"xy_{when}"], marker="*", s=260, color="black", zorder=4,
+                     label=f"chosen label: {chosen['name']}")
+        axis.annotate(chosen["name"], chosen[f"xy_{when}"], xytext=(6, -12), textcoords="offset points",
+                      fontsize=9, fontweight="bold")
+        axis.set(title=title, xticks=[], yticks=[])
+        axis.margins(0.12)
+    figure.suptitle(f"the {len(f['neighbours'])} labels nearest '{chosen['name']}' (depth {chosen['depth']}) before or "
+                    "after training: t-SNE of their label words; (n) = rank by cosine in that panel")
+    _legend_below(figure, axes[0])
+    return _save(figure, out, "fig6_label_words")
+
+
+FIGURES = (lambda_figure, sparse_figure, sweeps_figure, label_words_figure, depth_frequency_figure, curves_figure)
 
 
 def draw_all(results: dict, out: Path) -> list[Path]:

@@ -9,6 +9,7 @@ FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy si
                            "actual training pairs"),
            ("fig4_sparse", "Figure 4: sparse training data"),
            ("fig5_sweeps", "Figure 5: α and β sweeps"),
+           ("fig6_label_words", "Figure 6: label words nearest one label, before and after training (t-SNE)"),
            ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency"),
            ("training_curves", "Training curves (dev set)")]
 PACKAGES = ("torch", "transformers", "dvc", "dvclive", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")

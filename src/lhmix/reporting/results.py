@@ -10,7 +10,9 @@ from collections import defaultdict
 import numpy as np
 
 from lhmix.core.errors import LhmixError
+from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan, Run, read_metrics
+from lhmix.reporting import figure6, table6
 from lhmix.reporting.comparisons import claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram
 from lhmix.reporting.variants import by_variant, ordered_variants
@@ -33,6 +35,7 @@ def _run_row(run: Run, metrics: dict) -> dict:
     history = metrics["history"]
     return {
         "variant": run.variant, "seed": run.seed, "alpha": run.alpha, "beta": run.beta, "fraction": run.fraction,
+        "graph": metrics["graph"],
         **{name: percent(metrics[name]) for name in PERCENT},
         "predicted_per_doc": metrics["predicted_per_doc"], "gold_per_doc": metrics["gold_per_doc"],
         "per_depth": {depth: {name: percent(value) for name, value in scores.items()}
@@ -51,7 +54,7 @@ def _run_row(run: Run, metrics: dict) -> dict:
 
 
 def _warmup_row(run: Run, metrics: dict) -> dict:
-    return {"variant": run.variant, "seed": run.seed, "fraction": run.fraction, **_timing(metrics)}
+    return {"variant": run.variant, "seed": run.seed, "fraction": run.fraction, "graph": run.graph, **_timing(metrics)}
 
 
 def _rows(runs: list[Run], row) -> list[dict]:
@@ -119,14 +122,17 @@ def curves(rows: list[dict]) -> list[dict]:
     return table
 
 
-def collect(plan: Plan, dataset: str, dataset_stats: dict, root=None) -> dict:
+def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, figure6_label=None,
+            root=None) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
-    (a missing one is an error naming its path)."""
+    (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
     where = {} if root is None else {"root": root}
     main = _rows(plan.main_runs(dataset, **where), _run_row)
     sweeps = {grid: _rows(runs, _run_row) for grid, runs in plan.sweep_runs(dataset, **where).items()}
     sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
     warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
+    graph_runs = _rows(plan.table6_runs(dataset, **where), _run_row)
+    graph_warmups = _rows(plan.table6_warmups(dataset, **where), _warmup_row)
     return {
         "dataset": dataset_stats,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
@@ -134,8 +140,11 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, root=None) -> dict:
         "main": main, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
         "claims": claims(main), "table5": table5(main, ordered_variants(main)),
+        "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs": main,
-                            "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse}),
+                            "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse,
+                            "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs}),
+        "figure6": figure6.collect(plan, dataset, hierarchy, figure6_label, **where),
     }
 
 
@@ -157,4 +166,9 @@ def dvc_metrics(results: dict) -> dict:
         metrics["claims"][claim["claim"]][claim["metric"]] = {
             "diff": round(claim["diff"], 4), **({"p": round(claim["p"], 6)} if claim["p"] is not None else {})}
     metrics["claims"] = dict(metrics["claims"])
+    metrics["table6"] = defaultdict(dict)
+    for entry in results["table6"]:
+        source = "main" if entry["main_runs"] else entry["graph"]
+        metrics["table6"][source][entry["variant"]] = {metric: round(entry[metric]["mean"], 4) for metric in F1S}
+    metrics["table6"] = dict(metrics["table6"])
     return metrics

@@ -6,6 +6,7 @@ import math
 from lhmix.reporting import paper
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.stats import SIGNIFICANCE, t_critical
+from lhmix.reporting.table6 import summaries as graph_summaries
 
 METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
 CLAIM_TEXT = {"prompt_vs_bert": "prompt > bert", "mixup_vs_prompt": "prompt_mixup > prompt",
@@ -167,16 +168,27 @@ def sparse(results: dict) -> str:
     return table(["fraction of train", "variant", "micro-F1", "macro-F1", "epochs run", "stop"], rows)
 
 
+def _reproduced(results: dict) -> dict:
+    """Our rows by name: the main variants and the Table 6 graph runs (prompt+gat, ...)."""
+    return {**results["summary"], **graph_summaries(results["table6"])}
+
+
 def published(results: dict) -> str:
+    """Table 2 as published beside our rows, then how far ours lie from LH-Mix's own numbers."""
     dataset = results["config"]["dataset"]
     if not paper.published(dataset):
         return (f"No published number: {dataset} is not one of the paper's datasets (WOS, NYT, RCV1-V2), "
                 "so there is nothing to compare with.")
+    return "\n\n".join([table2_context(results), distances(results)])
+
+
+def distances(results: dict) -> str:
+    dataset = results["config"]["dataset"]
     rows = [[r["paper"], METRIC_NAMES[r["metric"]],
              f"{r['value']:.2f}" + ("" if r["std"] is None else f" +- {r['std']:.2f}"),
              f"{r['variant']}: {mean_std({'mean': r['ours'], 'std': r['ours_std']})} ({r['seeds']} seeds)",
              number(r["diff"], sign=True), number(r["diff_in_std"], 1, sign=True)] for r in
-            paper.comparison(dataset, results["summary"])]
+            paper.comparison(dataset, _reproduced(results))]
     micro, macro = (spread for _, spread in paper.TABLE4[dataset])
     return "\n".join([
         table(["paper value (quoted)", "F1", "paper", "ours (mean +- std)", "ours - paper (points)",
@@ -184,8 +196,73 @@ def published(results: dict) -> str:
         f"Paper values quoted from {paper.SOURCE}, {paper.NAMES[dataset]}. The last column divides the difference "
         f"by the Table 4 standard deviation of LH-Mix over five seeds ({micro:.2f} micro, {macro:.2f} macro) for "
         "every row, HPT's included: the paper gives no other spread. Ours is the mean over our seeds, also where "
-        "the paper reports one run. Our `prompt` is the hierarchical prompt as LH-Mix uses it, without HPT's graph "
-        "hierarchy injection (HPT section 4.1): the nearest variant to HPT, not HPT itself."])
+        "the paper reports one run. HPT's counterpart is prompt+gat, the hierarchical prompt with HPT's graph "
+        "hierarchy injection (HPT section 4.1), run for Table 6 on table6.seeds only; without gat in "
+        "table6.graphs its rows are left out."])
+
+
+def table2_context(results: dict) -> str:
+    """Table 2 as published, with the reproduced row beside each model we run."""
+    dataset = results["config"]["dataset"]
+    rows = []
+    for r in paper.context(dataset, _reproduced(results)):
+        ours = r["reproduced"]
+        reproduced = ([f"{r['ours']} ({ours['micro_f1']['n']} seeds)", mean_std(ours["micro_f1"]),
+                       mean_std(ours["macro_f1"])] if ours else
+                      [f"{r['ours']}: not run" if r["ours"] else "not reproduced", "", ""])
+        quoted = ["-" if r[metric] is None else f"{r[metric]:.2f}" for metric in METRIC_NAMES]
+        rows.append([r["model"], *quoted, r["source"], *reproduced])
+    others = ", ".join(model for model in paper.QUOTED if model not in paper.OURS)
+    return "\n".join([
+        table(["model", "micro-F1 (quoted)", "macro-F1 (quoted)", "source", "ours", "micro-F1", "macro-F1"], rows),
+        "",
+        f"The quoted columns are copied from the papers named ({paper.NAMES[dataset]}; - where the source has no "
+        "number), not reproduced here. Our rows: `bert` ~ BERT (a [CLS] classifier; HGCLR's BERT is their own "
+        "run), `prompt+gat` ~ HPT (the hierarchical prompt with HPT's graph hierarchy injection, the Table 6 runs), "
+        f"`prompt_lhmix` ~ LH-Mix; mean +- std over our seeds. Not reproduced: {others}."])
+
+
+def table6(results: dict) -> str:
+    """LH-Mix appendix Table 6: graph encoders inside the framework, with their time per epoch."""
+    rows = []
+    for e in results["table6"]:
+        graph = f"{e['graph']} (main runs)" if e["main_runs"] else e["graph"]
+        variant = e["variant"] + (" (HPT)" if e["variant"] == "prompt" and e["graph"] == "gat" else "")
+        versus = (["-"] * 3 if e["main_runs"] else
+                  [number(e["micro_f1_vs_main"], sign=True), number(e["macro_f1_vs_main"], sign=True),
+                   "n/a" if e["time_vs_main"] is None else f"{e['time_vs_main']:.2f} x"])
+        rows.append([graph, variant, ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
+                     number(e["seconds_per_epoch"]), *versus])
+    return "\n".join([
+        table(["graph encoder", "variant", "seeds", "micro-F1", "macro-F1", "s / epoch", "micro vs main",
+               "macro vs main", "time vs main"], rows), "",
+        "Graph encoders of HPT's hierarchy injection (HPT section 4.1) inside the framework: `prompt` + gat is "
+        "HPT's model here (its graph attention feeding the depth markers, and its MLM loss when "
+        "model.prompt.mlm_weight > 0), `prompt_lhmix` + gat is LH-Mix on top of it. The main runs (graph of "
+        "model.prompt.graph) are those of the same seeds. *vs main*: the difference in F1 points to the main runs "
+        "of the same variant, not tested (one seed gives no test; graph and main runs share no warm-up). Time per "
+        "epoch: training seconds of the runs and the warm-ups they continue over the epochs those trained; runs "
+        "timed at different moments on a shared machine compare roughly."])
+
+
+def figure6(results: dict) -> str:
+    """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
+    f = results["figure6"]
+    label, control, tops = f["label"], f["control"], f["tops"]
+    rows = [[n["name"], str(n["id"]), n["relation"], str(n["rank_before"]), str(n["rank_after"]),
+             number(n["cosine_before"], 4), number(n["cosine_after"], 4)]
+            for n in f["neighbours"] if n["rank_after"] <= max(tops)]
+    counts = ", ".join(f"{f[f'entered_top{k}']} entered the top {k}" for k in tops)
+    control_counts = ", ".join(f"{control[f'entered_top{k}']} the top {k}" for k in tops)
+    return "\n".join([
+        f"Label words nearest **{label['name']}** (id {label['id']}, depth {label['depth']}) by cosine, at "
+        f"initialisation and after training ({f['variant']}, seed {f['seed']}): {counts}. Control, {control['variant']} "
+        f"(same seed and warm-up, no Mixup): {control_counts}.", "",
+        table(["label", "id", "relation", "rank before", "rank after", "cosine before", "cosine after"], rows), "",
+        f"The top {max(tops)} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; relation "
+        "is where the label sits from the chosen one in the tree (peer: same depth, another parent). All ranks: "
+        "`figure6.json` (`dvc metrics show`). Before is the initial label words (mean token embedding of the "
+        "name), so the change mixes training itself with LH-Mix: the control tells them apart."])
 
 
 def timing(results: dict) -> str:
@@ -224,7 +301,9 @@ def markdown(results: dict) -> str:
         ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
         (None, sweeps(results).rstrip()),
         (f"Sparse data (seed {seed})", sparse(results)),
-        ("Published numbers beside ours", published(results)),
+        ("Table 2: published numbers (quoted) beside ours", published(results)),
+        ("Table 6: graph encoders inside the framework", table6(results)),
+        ("Figure 6: label words nearest one label, before and after training", figure6(results)),
         ("Training time", timing(results)),
     ]
     parts = [f"# Results on {config['dataset']}", ""]

@@ -119,6 +119,9 @@ class TrainConfig:
             raise ParamError("family", family, f"one of {', '.join(FAMILIES)}")
         if mixing not in MIXINGS:
             raise ParamError("mixing", mixing, f"one of {', '.join(MIXINGS)}")
+        if graph is not None and family != "prompt":
+            raise ParamError("graph", graph, f"no graph for the {family} family (HPT's hierarchy injection feeds "
+                             "the prompt's depth markers)")
         values = {name: params.get(f"train.{name}")
                   for name in ("max_length", "batch_size", "eval_batch_size", "lr", "warmup_epochs",
                                "patience", "device")}
