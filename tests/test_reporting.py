@@ -89,10 +89,15 @@ def _write_runs(root, skip=()):
         _write(run, _graph_metrics(run))
     for run in PLAN.table6_warmups("wordnet", root=root):
         _write(run, _warmup_metrics(3.0))
+    for run in PLAN.augment_runs("wordnet", root=root)["eda"]:  # EDA micro 62 on seed 0, 65 on seed 1
+        _write(run, {**_metrics("prompt", run.seed), "micro_f1": [.62, .65][run.seed]})
+    missing = root / "processed" / "wordnet_bt"
+    missing.mkdir(parents=True)
+    (missing / "missing.json").write_text(json.dumps({"method": "bt", "missing": "no translation models named"}))
 
 
 def _collect(root):
-    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, root=root)
+    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, root=root, data_root=root / "processed")
 
 
 @pytest.fixture()
@@ -309,3 +314,21 @@ def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp
     assert page == report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"})
     assert "### Table 4: mean +- std over seeds" in page and "## Results on wordnet" in page
     assert "](../results/wordnet/figures/fig5_sweeps.png)" in page and "(../results/wordnet/figures/fig5_sweeps.svg)" in page
+
+
+def test_table7_sets_augmentation_against_lhmix(collected):
+    rows = {e["row"]: e for e in collected["table7"]}
+    assert list(rows) == ["prompt", "prompt + EDA", "prompt + back-translation", "prompt_lhmix"]
+    assert rows["prompt + back-translation"] == {"row": "prompt + back-translation",
+                                                 "missing": "no translation models named"}
+    eda = rows["prompt + EDA"]
+    assert eda["seeds"] == [0, 1] and eda["micro_f1"]["mean"] == pytest.approx(63.5)
+    # EDA 62, 65 against prompt_lhmix 60, 61 (seeds 0, 1): +3 points; Welch: se = sqrt(4.5/2 + 0.5/2)
+    # = 1.5811, t = 1.8974, df = 2.5^2 / (2.25^2 + 0.25^2) = 1.2195
+    versus = eda["vs_lhmix"]["micro_f1"]
+    assert versus["diff"] == pytest.approx(3.0) and versus["t"] == pytest.approx(1.8974, abs=1e-4)
+    assert versus["df"] == pytest.approx(1.2195, abs=1e-4) and versus["test"] == "Welch t"
+    assert "vs_lhmix" not in rows["prompt_lhmix"]
+    markdown = tables.table7(collected)
+    assert "| prompt + back-translation | - | n/a | n/a | not run: no translation models named |" in markdown
+    assert "micro +3.00 [" in markdown

@@ -6,13 +6,15 @@ F1, precision and recall are fractions in the run files and percentages (x 100) 
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
 from lhmix.core.errors import LhmixError
+from lhmix.core.files import read_json
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan, Run, read_metrics
-from lhmix.reporting import figure6, table6
+from lhmix.reporting import figure6, table6, table7
 from lhmix.reporting.comparisons import claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram
 from lhmix.reporting.variants import by_variant, ordered_variants
@@ -123,7 +125,7 @@ def curves(rows: list[dict]) -> list[dict]:
 
 
 def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, figure6_label=None,
-            root=None) -> dict:
+            root=None, data_root: Path = Path("data/processed")) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
     (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
     where = {} if root is None else {"root": root}
@@ -131,6 +133,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     sweeps = {grid: _rows(runs, _run_row) for grid, runs in plan.sweep_runs(dataset, **where).items()}
     sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
     warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
+    augmented = {method: _rows(runs, _run_row) for method, runs in plan.augment_runs(dataset, **where).items()}
     graph_runs = _rows(plan.table6_runs(dataset, **where), _run_row)
     graph_warmups = _rows(plan.table6_warmups(dataset, **where), _warmup_row)
     return {
@@ -145,7 +148,18 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
                             "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse,
                             "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs}),
         "figure6": figure6.collect(plan, dataset, hierarchy, figure6_label, **where),
+        "table7": table7.entries(main, augmented, plan.augment_seeds, augmentation_missing(dataset, data_root)),
     }
+
+
+def augmentation_missing(dataset: str, data_root: Path) -> dict[str, str]:
+    """{method: why it has no augmented dataset here}, from the missing.json its stage writes."""
+    missing = {}
+    for method in ("eda", "bt"):
+        path = Path(data_root) / f"{dataset}_{method}" / "missing.json"
+        if path.is_file():
+            missing[method] = read_json(path).get("missing", f"see {path}")
+    return missing
 
 
 def dvc_metrics(results: dict) -> dict:

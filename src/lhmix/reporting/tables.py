@@ -245,6 +245,27 @@ def table6(results: dict) -> str:
         "timed at different moments on a shared machine compare roughly."])
 
 
+def table7(results: dict) -> str:
+    """LH-Mix Table 7: data augmentation against LH-Mix, each row tested against prompt_lhmix."""
+    rows = []
+    for e in results["table7"]:
+        if "missing" in e:
+            rows.append([e["row"], "-", "n/a", "n/a", f"not run: {e['missing']}"])
+            continue
+        versus = e.get("vs_lhmix")
+        tested = "; ".join(f"{name} {number(versus[m]['diff'], sign=True)} {interval(versus[m])}, p {p_value(versus[m])}"
+                           for name, m in (("micro", "micro_f1"), ("macro", "macro_f1"))) if versus else "-"
+        rows.append([e["row"], ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
+                     tested])
+    return "\n".join([
+        table(["row", "seeds", "micro-F1", "macro-F1", "row minus prompt_lhmix: points [95 % CI], Welch p"], rows), "",
+        "Data augmentation (LH-Mix Table 7): prompt without Mixup trained on a training set augmented by EDA "
+        "(Wei and Zou 2019: synonym replacement, random insertion, swap and deletion; augment.eda) or by "
+        "back-translation (augment.back_translation), beside the main prompt and prompt_lhmix runs of the same "
+        "seeds (augment.seeds). Welch's test, since an augmented run shares no warm-up with an LH-Mix run; "
+        "with one seed per row there is no test."])
+
+
 def figure6(results: dict) -> str:
     """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
     f = results["figure6"]
@@ -303,6 +324,7 @@ def markdown(results: dict) -> str:
         (f"Sparse data (seed {seed})", sparse(results)),
         ("Table 2: published numbers (quoted) beside ours", published(results)),
         ("Table 6: graph encoders inside the framework", table6(results)),
+        ("Table 7: data augmentation against LH-Mix", table7(results)),
         ("Figure 6: label words nearest one label, before and after training", figure6(results)),
         ("Training time", timing(results)),
     ]

@@ -1,0 +1,38 @@
+"""LH-Mix Table 7: LH-Mix against data augmentation, i.e. prompt (no Mixup) trained on a training set
+augmented by EDA (Wei and Zou 2019) or by back-translation, beside prompt and prompt_lhmix.
+
+Rows over the seeds of augment.seeds: prompt and prompt_lhmix are the main runs of those seeds, EDA
+and back-translation their own runs (back-translation: or why it could not run here). Each row is
+compared with prompt_lhmix: Welch, since an augmented run starts from its own warm-up and shares
+nothing with an LH-Mix run but the seed number; with one seed there is no test.
+"""
+from __future__ import annotations
+
+from lhmix.reporting.stats import mean_std, welch
+
+F1S = ("micro_f1", "macro_f1")
+REFERENCE = "prompt_lhmix"
+
+
+def entries(main: list[dict], augmented: dict[str, list[dict]], seeds: list[int],
+            missing: dict[str, str]) -> list[dict]:
+    """One entry per row: {row, seeds, micro_f1/macro_f1 {mean, std, n}, vs_lhmix {metric: comparison of
+    the row minus prompt_lhmix}}
+    or {row, missing: why}. `augmented` maps a method (eda, bt) to its run rows, `missing` a method to
+    why it has no runs."""
+    by_variant = {variant: [r for r in main if r["variant"] == variant and r["seed"] in seeds]
+                  for variant in ("prompt", REFERENCE)}
+    sources = [("prompt", by_variant["prompt"]), ("prompt + EDA", augmented.get("eda", [])),
+               ("prompt + back-translation", augmented.get("bt", [])), (REFERENCE, by_variant[REFERENCE])]
+    reasons = {"prompt + EDA": missing.get("eda"), "prompt + back-translation": missing.get("bt")}
+    reference = by_variant[REFERENCE]
+    table = []
+    for row, runs in sources:
+        if not runs:
+            table.append({"row": row, "missing": reasons.get(row) or "no runs (augment seeds empty)"})
+            continue
+        entry = {"row": row, "seeds": sorted(r["seed"] for r in runs), **{m: mean_std(r[m] for r in runs) for m in F1S}}
+        if row != REFERENCE and reference:
+            entry["vs_lhmix"] = {m: welch([r[m] for r in runs], [r[m] for r in reference]).to_dict() for m in F1S}
+        table.append(entry)
+    return table
