@@ -7,13 +7,11 @@ import sys
 from lhmix.augment.back_translation import back_translation_augmenter, check_models, missing_reason
 from lhmix.augment.dataset import summary, write_augmented, write_missing
 from lhmix.core.errors import LhmixError
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_argument, read_params, run_stage
 
 
 def main(argv=None) -> int:
-    arguments = parser(__doc__)
-    arguments.add_argument("dataset")
-    dataset = arguments.parse_args(argv).dataset
+    dataset = dataset_argument(__doc__, argv)
 
     def body() -> str:
         params = read_params()

@@ -3,7 +3,7 @@ import json
 import sys
 from pathlib import Path
 
-from lhmix.core.stage import parser, run_stage
+from lhmix.core.stage import dataset_argument, run_stage
 from lhmix.reporting.plots import draw_all
 
 
@@ -15,9 +15,7 @@ def draw(dataset: str) -> str:
 
 
 def main(argv=None) -> int:
-    arguments = parser(__doc__)
-    arguments.add_argument("dataset")
-    dataset = arguments.parse_args(argv).dataset
+    dataset = dataset_argument(__doc__, argv)
     return run_stage(f"plots {dataset}", lambda: draw(dataset))
 
 

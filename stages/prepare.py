@@ -2,15 +2,12 @@
 Params: prepare.<dataset>."""
 import sys
 
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_argument, read_params, run_stage
 from lhmix.datasets import prepare
 
 
 def main(argv=None) -> int:
-    arguments = parser(__doc__)
-    arguments.add_argument("dataset")
-    args = arguments.parse_args(argv)
-    name = args.dataset
+    name = dataset_argument(__doc__, argv)
 
     def body() -> str:
         cfg = read_params().get(f"prepare.{name}") or {}

@@ -4,16 +4,14 @@ Params: encoder.similarity, encoder.similarity_max_length."""
 import sys
 from pathlib import Path
 
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_argument, read_params, run_stage
 from lhmix.data.documents import read_dataset
 from lhmix.similarity.precompute import precompute
 
 
 def main(argv=None) -> int:
-    arguments = parser(__doc__)
-    arguments.add_argument("dataset")
-    args = arguments.parse_args(argv)
-    folder, out = Path("data/processed") / args.dataset, Path("data/similarity") / f"{args.dataset}.pt"
+    dataset = dataset_argument(__doc__, argv)
+    folder, out = Path("data/processed") / dataset, Path("data/similarity") / f"{dataset}.pt"
 
     def body() -> str:
         params = read_params()
@@ -21,7 +19,7 @@ def main(argv=None) -> int:
         table = precompute(params.text("encoder.similarity"), hierarchy, splits["train"].labels,
                            max_length=params.integer("encoder.similarity_max_length", minimum=3))
         table.save(out)
-        lines = [f"similarity {args.dataset}: {len(table)} distinct local hierarchies of {table.num_docs} "
+        lines = [f"similarity {dataset}: {len(table)} distinct local hierarchies of {table.num_docs} "
                  f"training docs -> {out}"]
         if table.truncated:
             lines.append(f"warning: {len(table.truncated)} local-hierarchy texts are longer than "
@@ -32,7 +30,7 @@ def main(argv=None) -> int:
         if len(table.same_vector) > 5:
             lines.append(f"warning: ... {len(table.same_vector)} such pairs in all")
         return "\n".join(lines)
-    return run_stage(f"similarity {args.dataset}", body)
+    return run_stage(f"similarity {dataset}", body)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from lhmix.core.files import replaced_on_success, write_json
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_argument, read_params, run_stage
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
 from lhmix.reporting import figure6
@@ -37,9 +37,7 @@ def write(dataset: str) -> str:
 
 
 def main(argv=None) -> int:
-    arguments = parser(__doc__)
-    arguments.add_argument("dataset")
-    dataset = arguments.parse_args(argv).dataset
+    dataset = dataset_argument(__doc__, argv)
     return run_stage(f"stats {dataset}", lambda: write(dataset))
 
 

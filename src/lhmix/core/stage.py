@@ -31,6 +31,13 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
+def dataset_argument(doc: str | None, argv=None) -> str:
+    """The one argument of a per-dataset stage: its dataset's name."""
+    arguments = parser(doc)
+    arguments.add_argument("dataset")
+    return arguments.parse_args(argv).dataset
+
+
 def run_stage(label: str, body: Callable[[], str | None]) -> int:
     """Run a stage body; print what it returns, or the error prefixed by `label`."""
     try:
