@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     arguments.add_argument("--graph", choices=GRAPHS,
                            help="prompt family, Table 6: HPT's hierarchy injection (default: model.prompt.graph)")
     arguments.add_argument("--warm-start", type=Path, help="a state written by stages/warmup.py")
+    arguments.add_argument("--warmup-dataset", help="the dataset the warm-up trained on, when not --dataset "
+                                                    "(an augmented copy continues the plain warm-up)")
     arguments.add_argument("--out", required=True, type=Path)
     args = arguments.parse_args(argv)
 
@@ -34,7 +36,8 @@ def main(argv=None) -> int:
         similarity = Path("data/similarity") / f"{args.dataset}.pt" if config.mixing == "lhmix" else None
         train(config, data_dir=Path("data/processed") / args.dataset, out_dir=args.out,
               checkpoint_dir=Path("checkpoints") / args.out.as_posix().lstrip("/"),
-              similarity_path=similarity, warm_start=args.warm_start)
+              similarity_path=similarity, warm_start=args.warm_start,
+              warmup_data_dir=Path("data/processed") / args.warmup_dataset if args.warmup_dataset else None)
     return run_stage(f"train {args.dataset} {args.family}_{args.mixing} seed {args.seed}", body)
 
 

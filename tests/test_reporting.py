@@ -323,11 +323,11 @@ def test_table7_sets_augmentation_against_lhmix(collected):
                                                  "missing": "no translation models named"}
     eda = rows["prompt + EDA"]
     assert eda["seeds"] == [0, 1] and eda["micro_f1"]["mean"] == pytest.approx(63.5)
-    # EDA 62, 65 against prompt_lhmix 60, 61 (seeds 0, 1): +3 points; Welch: se = sqrt(4.5/2 + 0.5/2)
-    # = 1.5811, t = 1.8974, df = 2.5^2 / (2.25^2 + 0.25^2) = 1.2195
+    # EDA 62, 65 against prompt_lhmix 60, 61 (seeds 0, 1), paired: differences 2, 4 -> mean 3, sd sqrt 2,
+    # t = 3 / (sqrt 2 / sqrt 2) = 3, df 1
     versus = eda["vs_lhmix"]["micro_f1"]
-    assert versus["diff"] == pytest.approx(3.0) and versus["t"] == pytest.approx(1.8974, abs=1e-4)
-    assert versus["df"] == pytest.approx(1.2195, abs=1e-4) and versus["test"] == "Welch t"
+    assert versus["diff"] == pytest.approx(3.0) and versus["t"] == pytest.approx(3.0)
+    assert versus["df"] == 1 and versus["test"] == "paired t"
     assert "vs_lhmix" not in rows["prompt_lhmix"]
     markdown = tables.table7(collected)
     assert "| prompt + back-translation | - | n/a | n/a | not run: no translation models named |" in markdown

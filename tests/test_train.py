@@ -471,3 +471,30 @@ def test_ddp_two_processes_on_cpu(project):
     assert done.stderr.count("wrote runs/ddp") == 1  # rank 0 alone writes
     metrics = json.loads((project / "runs" / "ddp" / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and metrics["epochs_run"] == 2 and metrics["train_docs"] == 64
+
+
+def test_an_augmented_copy_continues_the_plain_warmup(project, tmp_path):
+    """Table 7: a run on another processed folder with the same labels continues the plain warm-up."""
+    source = project / "data" / "processed" / "toy"
+    hierarchy, splits = read_dataset(source)
+    docs = {name: [{"id": doc_id, "labels": labels, "text": text}
+                   for doc_id, labels, text in zip(split.ids, split.labels, split.texts)]
+            for name, split in splits.items()}
+    docs["train"] += [{**doc, "id": doc["id"] + "#copy", "text": doc["text"] + " again"} for doc in docs["train"]]
+    copy = tmp_path / "toy_copy"
+    write_dataset(PreparedDataset("toy_copy", hierarchy, docs), copy)
+    state = make_warmup(project, tmp_path, "prompt")
+    out = tmp_path / "copy-run"
+    with pytest.raises(LhmixError, match="trained with other settings"):  # without naming the warm-up's data
+        train(config("prompt", max_epochs=2), copy, out, tmp_path / "copy-checkpoints", warm_start=state)
+    metrics = train(config("prompt", max_epochs=2), copy, out, tmp_path / "copy-checkpoints", warm_start=state,
+                    warmup_data_dir=source)
+    assert metrics["train_docs"] == 128 and metrics["epochs_run"] == 2 and metrics["epochs_trained"] == 1
+    other = tmp_path / "other_labels"
+    other_tree, _ = Hierarchy.from_paths([("x", "y")])
+    write_dataset(PreparedDataset("other", other_tree, {name: [{"id": f"{name}{i}", "labels": [0, 1], "text": "t"}
+                                                               for i in range(4)] for name in ("train", "dev", "test")}),
+                  other)
+    with pytest.raises(LhmixError, match="labels.json differs"):
+        train(config("prompt", max_epochs=2), other, out, tmp_path / "other-checkpoints", warm_start=state,
+              warmup_data_dir=source)

@@ -2,13 +2,13 @@
 augmented by EDA (Wei and Zou 2019) or by back-translation, beside prompt and prompt_lhmix.
 
 Rows over the seeds of augment.seeds: prompt and prompt_lhmix are the main runs of those seeds, EDA
-and back-translation their own runs (back-translation: or why it could not run here). Each row is
-compared with prompt_lhmix: Welch, since an augmented run starts from its own warm-up and shares
-nothing with an LH-Mix run but the seed number; with one seed there is no test.
+and back-translation their own runs (back-translation: or why it could not run here), which continue
+the same prompt warm-up of their seed on the augmented training set. Each row is compared with
+prompt_lhmix paired by seed (the shared warm-up); with one seed there is no test.
 """
 from __future__ import annotations
 
-from lhmix.reporting.stats import mean_std, welch
+from lhmix.reporting.stats import mean_std, paired
 
 F1S = ("micro_f1", "macro_f1")
 REFERENCE = "prompt_lhmix"
@@ -33,6 +33,7 @@ def entries(main: list[dict], augmented: dict[str, list[dict]], seeds: list[int]
             continue
         entry = {"row": row, "seeds": sorted(r["seed"] for r in runs), **{m: mean_std(r[m] for r in runs) for m in F1S}}
         if row != REFERENCE and reference:
-            entry["vs_lhmix"] = {m: welch([r[m] for r in runs], [r[m] for r in reference]).to_dict() for m in F1S}
+            entry["vs_lhmix"] = {m: paired({r["seed"]: r[m] for r in runs},
+                                           {r["seed"]: r[m] for r in reference}).to_dict() for m in F1S}
         table.append(entry)
     return table

@@ -258,12 +258,12 @@ def table7(results: dict) -> str:
         rows.append([e["row"], ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
                      tested])
     return "\n".join([
-        table(["row", "seeds", "micro-F1", "macro-F1", "row minus prompt_lhmix: points [95 % CI], Welch p"], rows), "",
+        table(["row", "seeds", "micro-F1", "macro-F1", "row minus prompt_lhmix: points [95 % CI], paired p"], rows), "",
         "Data augmentation (LH-Mix Table 7): prompt without Mixup trained on a training set augmented by EDA "
         "(Wei and Zou 2019: synonym replacement, random insertion, swap and deletion; augment.eda) or by "
         "back-translation (augment.back_translation), beside the main prompt and prompt_lhmix runs of the same "
-        "seeds (augment.seeds). Welch's test, since an augmented run shares no warm-up with an LH-Mix run; "
-        "with one seed per row there is no test."])
+        "seeds (augment.seeds). An augmented run continues the prompt warm-up of its seed on the augmented set, "
+        "as Mixup starts after it, so the test is paired by seed; with one seed per row there is no test."])
 
 
 def figure6(results: dict) -> str:

@@ -35,7 +35,7 @@ class Run:
 
     def __init__(self, config: TrainConfig, data_dir: Path, checkpoint_dir: Path, procs, device,
                  similarity_path: Path | None = None, warm_start: Path | None = None,
-                 live_dir: Path | None = None):
+                 live_dir: Path | None = None, warmup_data_dir: Path | None = None):
         self.started = time.perf_counter()
         self.config, self.procs = config, procs
         self.checkpoint_dir, self.live_dir, self.data_dir = Path(checkpoint_dir), live_dir, Path(data_dir)
@@ -43,6 +43,8 @@ class Run:
         if warm_start is not None and not Path(warm_start).is_file():
             raise LhmixError(f"warm-up state {warm_start} not found: run its warm-up stage (stages/warmup.py) first")
         self.session = Session(config, self.data_dir, procs, device, similarity)
+        own_data = checkpoints.file_digest(*(self.data_dir / name for name in DATA_FILES))
+        warmup_data = own_data if warmup_data_dir is None else _warmup_data(Path(warmup_data_dir), self.data_dir)
         warmup_settings = {
             "family": config.family, "seed": config.seed, "classifier": config.classifier, "head": config.head,
             "graph": config.graph,
@@ -50,12 +52,11 @@ class Run:
             "eval_batch_size": config.eval_batch_size, "lr": config.lr, "warmup_epochs": config.warmup_epochs,
             "patience": config.patience, "train_fraction": config.train_fraction,
             "world_size": procs.world_size, "device": device.type,
-            "data": checkpoints.file_digest(*(self.data_dir / name for name in DATA_FILES)),
-            "code": checkpoints.code_digest()}
+            "data": warmup_data, "code": checkpoints.code_digest()}
         self.warmup_fingerprint = checkpoints.fingerprint(warmup_settings)
         self.fingerprint = self.warmup_fingerprint if config.is_warmup else checkpoints.fingerprint({
             **warmup_settings, "mixing": config.mixing, "max_epochs": config.max_epochs,
-            "mixup_beta_a": config.mixup_beta_a, "alpha": config.alpha, "beta": config.beta,
+            "mixup_beta_a": config.mixup_beta_a, "alpha": config.alpha, "beta": config.beta, "run_data": own_data,
             "similarity": None if similarity is None else checkpoints.file_digest(Path(similarity_path)),
             "warm_start": None if warm_start is None else checkpoints.file_digest(Path(warm_start))})
         self.timing = Timing()
@@ -129,19 +130,31 @@ class Run:
                 "stage_seconds": round(time.perf_counter() - self.started, 3)}
 
 
+def _warmup_data(warmup_data_dir: Path, data_dir: Path) -> str:
+    """The data digest of a warm-up trained on another processed folder, which must share the labels."""
+    if checkpoints.file_digest(warmup_data_dir / "labels.json") != checkpoints.file_digest(data_dir / "labels.json"):
+        raise LhmixError(f"{data_dir}/labels.json differs from {warmup_data_dir}/labels.json: a run continues "
+                         "only a warm-up of the same labels")
+    return checkpoints.file_digest(*(warmup_data_dir / name for name in DATA_FILES))
+
+
 def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkpoint_dir: str | Path,
           similarity_path: str | Path | None = None, warm_start: str | Path | None = None,
-          on_epoch_end: Callable[[int], None] | None = None, keep_checkpoints: bool = False) -> dict | None:
+          on_epoch_end: Callable[[int], None] | None = None, keep_checkpoints: bool = False,
+          warmup_data_dir: str | Path | None = None) -> dict | None:
     """Train one run and score test with its best dev checkpoint; returns the metrics (rank 0).
 
     Resumes from checkpoint_dir/last.pt when it is this run's; else starts from the warm-up state
-    `warm_start` if given; else from scratch. All three end with the same metrics."""
+    `warm_start` if given; else from scratch. All three end with the same metrics. A run may continue
+    a warm-up trained on another processed folder with the same labels (`warmup_data_dir`; the
+    augmentation baselines continue the plain warm-up on their augmented training set)."""
     out_dir = Path(out_dir)
     device = resolve_device(config.device)
     with processes(device) as procs:
         run = Run(config, Path(data_dir), Path(checkpoint_dir), procs, device,
                   similarity_path=None if similarity_path is None else Path(similarity_path),
-                  warm_start=None if warm_start is None else Path(warm_start), live_dir=out_dir / "live")
+                  warm_start=None if warm_start is None else Path(warm_start), live_dir=out_dir / "live",
+                  warmup_data_dir=warmup_data_dir)
         progress = run.resume()
         if progress is None:
             progress = run.start_from_warmup(Path(warm_start)) if warm_start else Progress()
