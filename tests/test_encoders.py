@@ -103,3 +103,20 @@ def test_minilm_prompt_gets_a_bert_initialised_transform_and_a_zero_output_bias(
     assert torch.equal(model.mlm_transform.dense.bias, torch.zeros(384))
     assert abs(model.mlm_transform.dense.weight.std().item() - 0.02) < 0.002
     assert torch.equal(model.mlm_bias, torch.zeros(model.encoder.config.vocab_size))
+
+
+def test_splade_tiny_loads_from_the_wheel_with_its_trained_mlm_head():
+    folder = resolve("splade-tiny")
+    assert folder.name == "model" and (folder / "config.json").is_file()
+    pretrained = load_encoder("splade-tiny", with_mlm_head=True)
+    assert pretrained.encoder.config.hidden_size == 128 and pretrained.encoder.config.num_hidden_layers == 2
+    assert pretrained.mlm_transform is not None and pretrained.mlm_bias.shape == (30522,)
+    # trained, not BERT's initialisation: LayerNorm weights moved away from 1
+    assert not torch.allclose(pretrained.mlm_transform.LayerNorm.weight, torch.ones(128))
+    tokenizer = load_tokenizer("splade-tiny")
+    ids = tokenizer(["the cat sat on the [MASK] ."], return_tensors="pt")
+    with torch.no_grad():
+        hidden = pretrained.encoder.eval()(**ids).last_hidden_state
+        logits = pretrained.mlm_transform(hidden) @ pretrained.encoder.get_input_embeddings().weight.T
+    assert torch.isfinite(logits).all()
+    assert "cognition" not in sys.modules  # located, never imported

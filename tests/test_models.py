@@ -163,9 +163,9 @@ def test_bert_head(tokenizer):
     hidden, states = _hidden_and_states(model, input_ids, mask)
     assert torch.equal(states, hidden[:, :1])
     assert model(input_ids, mask).shape == (2, 5)
-    with pytest.raises(ParamError, match="mlm_weight"):
+    with pytest.raises(ParamError, match="model.bert"):
         HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer, mlm_loss=True)
-    with pytest.raises(ParamError, match="model.head"):
+    with pytest.raises(ParamError, match="model.prompt.head"):
         HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, head="mlp")
 
 

