@@ -1,4 +1,7 @@
 """The benchmark's arithmetic against hand-computed values (its timings are measured by `make bench`)."""
+import importlib.util
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -45,3 +48,33 @@ def test_adam_step_timing_leaves_the_model_untouched():
     before = [p.detach().clone() for p in model.parameters()]
     assert benchmark.adam_step_seconds(model, fused=True, repeats=2) > 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def load_bench_tool():
+    spec = importlib.util.spec_from_file_location("bench_tool", Path(__file__).parents[1] / "tools" / "bench.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("status_code, repro_runs", [(1, 0), (0, 3)])
+def test_bench_runs_dvc_repro_only_on_an_up_to_date_pipeline(monkeypatch, status_code, repro_runs):
+    # A `dvc repro` on a stale pipeline would re-run stages and rewrite the tracked dvc.lock.
+    bench = load_bench_tool()
+    commands = []
+
+    def run(command, **_):
+        commands.append(command)
+        return SimpleNamespace(returncode=status_code if command[:2] == ["dvc", "status"] else 0)
+
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    result = bench.dvc_noop()
+    assert commands.count(["dvc", "repro"]) == repro_runs
+    assert (result["seconds"] is None) == (repro_runs == 0)
+
+
+def test_bench_writes_only_its_own_report():
+    source = (Path(__file__).parents[1] / "tools" / "bench.py").read_text()
+    written = re.findall(r'Path\("([^"]+)"\)\.write_', source)
+    assert written and all(path.startswith("reports/bench.") for path in written)
+    assert "open(" not in source and "write_json" not in source and "write_torch" not in source

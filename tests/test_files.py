@@ -19,3 +19,12 @@ def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
             temporary.write_text("half")
             raise RuntimeError("killed")
     assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_two_writers_of_one_file_get_their_own_temporaries(tmp_path):
+    target = tmp_path / "out.txt"
+    with replaced_on_success(target) as first, replaced_on_success(target) as second:
+        assert first != second and first.parent == second.parent == tmp_path
+        first.write_text("first")
+        second.write_text("second")
+    assert target.read_text() == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

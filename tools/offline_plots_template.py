@@ -5,12 +5,13 @@ registry at install time (`make plots-template`); they are not committed. Only a
 the Makefile point DVC at the page, in the git-ignored `.dvc/config.local`: the committed `.dvc/config` names
 no template, so `dvc plots show` works on a fresh clone (with DVC's default page).
 """
-import os
 import subprocess
 import sys
 import tarfile
 import tempfile
 from pathlib import Path
+
+from lhmix.core.files import replaced_on_success
 
 PACKAGES = {"vega@5.33.1": "package/build/vega.min.js",
             "vega-lite@5.23.0": "package/build/vega-lite.min.js",
@@ -57,10 +58,8 @@ def main(out: str) -> int:
         tarballs = dict(zip(PACKAGES, (Path(folder) / name for name in packed)))
         page = PAGE.format(inline_scripts=inline_scripts(tarballs))
     # Whole or not at all: a half-written page would be taken for a template.
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(f"{out}.tmp")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, out)
+    with replaced_on_success(out) as partial:
+        partial.write_text(page, encoding="utf-8")
     print(f"{out}: {len(page) // 1024} KiB, no network needed to open")
     return 0
 
