@@ -1,6 +1,7 @@
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,6 +26,12 @@ def test_missing_hub_model_fails_at_once_with_how_to(name):
     message = str(error.value)
     assert name in message and "Hugging Face cache" in message and "local directory" in message
     assert f"hf download {name}" in message
+
+
+def test_readme_gives_the_download_command_the_pinned_hub_ships():
+    # huggingface_hub >= 1.0 ships only the `hf` CLI; `huggingface-cli` no longer exists.
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    assert "hf download bert-base-uncased" in readme and "huggingface-cli" not in readme
 
 
 def test_missing_or_incomplete_directory(tmp_path):
