@@ -90,6 +90,8 @@ def test_folder_names_are_what_dvc_interpolates(tmp_path):
     ("alpha: 1.0", "alpha: yes", "'alpha' = 'yes': expected a finite number > 0"),
     ("alpha: 1.0", "alpha: true", "'alpha' = True: expected a finite number > 0"),
     ("seeds: [0, 1, 2]", "seeds: [0, -1]", "'seeds[1]' = -1: expected an integer >= 0"),
+    # DVC would name the folder -s1.0 where the plan names -s1
+    ("seeds: [0, 1, 2]", "seeds: [0, 1.0, 2]", "'seeds[1]' = 1.0: expected an integer >= 0"),
     ("sparse: [0.5, .1]", "sparse: [1.5]", "'sweeps.sparse[0]' = 1.5: expected a fraction in (0, 1)"),
     ("seeds: [0, 2]", "seeds: [0, 3]", "augment.seeds = [0, 3] is not a subset of seeds = [0, 1, 2]"),
     ("seeds: [0, 2]", "seeds: 0", "'augment.seeds' = 0: expected a list of seeds ([] for none)"),

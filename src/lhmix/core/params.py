@@ -84,9 +84,9 @@ class Params:
 
 
 def check_integer(name: str, value, minimum: int | None = None) -> int:
-    """An int (a float with an integer value is accepted: `-S train.batch_size=16.0`); never a bool."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
+    """An int, never a bool nor a float: 16.0 is refused rather than converted, because DVC interpolates
+    the value as written (a seed 1.0 names its run folder `-s1.0`) and a float batch size cannot
+    slice a batch."""
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise ParamError(name, value, "an integer" + (f" >= {minimum}" if minimum is not None else ""))
     if minimum is not None and value < minimum:
