@@ -1,16 +1,15 @@
 """Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png and *.svg."""
-import json
 import sys
 from pathlib import Path
 
+from lhmix.core.files import read_json
 from lhmix.core.stage import dataset_argument, run_stage
 from lhmix.reporting.plots import draw_all
 
 
 def draw(dataset: str) -> str:
     folder = Path("results") / dataset
-    with open(folder / "results.json", encoding="utf-8") as handle:
-        results = json.load(handle)
+    results = read_json(folder / "results.json")
     return "\n".join(map(str, draw_all(results, folder / "figures")))
 
 

@@ -1,11 +1,10 @@
 """Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics.json, figure6.json, results.json,
 tables.md, curves.csv}."""
 import csv
-import json
 import sys
 from pathlib import Path
 
-from lhmix.core.files import replaced_on_success, write_json
+from lhmix.core.files import read_json, replaced_on_success, write_json
 from lhmix.core.stage import dataset_argument, read_params, run_stage
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
@@ -18,8 +17,7 @@ def write(dataset: str) -> str:
     params = read_params()
     plan = Plan.from_params(params)
     processed = Path("data/processed") / dataset
-    with open(processed / "stats.json", encoding="utf-8") as handle:
-        dataset_stats = json.load(handle)
+    dataset_stats = read_json(processed / "stats.json")
     results = reporting_results.collect(plan, dataset, dataset_stats, Hierarchy.load(processed / "labels.json"),
                                         params.get("figure6.label"))
     out = Path("results") / dataset

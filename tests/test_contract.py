@@ -5,6 +5,7 @@ import stat
 
 import pytest
 
+from lhmix.core.errors import LhmixError
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.data.hierarchy import Hierarchy
 
@@ -53,7 +54,7 @@ def test_a_bad_document_leaves_no_output_behind(tmp_path, bad_doc, problem):
     (tmp_path / "toy").mkdir()
     (tmp_path / "toy" / "old.txt").write_text("previous output")
     docs = {"train": [{"id": "a", "text": "quarks", "labels": [1, 4]}], "dev": [bad_doc], "test": []}
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(LhmixError, match=problem):
         write_dataset(_dataset(docs), tmp_path / "toy")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy"]
     assert (tmp_path / "toy" / "old.txt").read_text() == "previous output"
@@ -62,7 +63,7 @@ def test_a_bad_document_leaves_no_output_behind(tmp_path, bad_doc, problem):
 def test_duplicate_ids_across_splits_are_refused(tmp_path):
     docs = {"train": [{"id": "a", "text": "x", "labels": [0]}], "dev": [{"id": "a", "text": "y", "labels": [0]}],
             "test": []}
-    with pytest.raises(ValueError, match="appears twice"):
+    with pytest.raises(LhmixError, match="appears twice"):
         write_dataset(_dataset(docs), tmp_path / "toy")
 
 

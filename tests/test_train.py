@@ -150,6 +150,30 @@ def test_every_variant_learns_and_mixes_only_after_warmup(project, tmp_path, mon
     assert (tmp_path / "run-checkpoints" / "best.pt").is_file()
 
 
+def test_curves_are_appended_epoch_by_epoch_and_never_rewritten(tmp_path, monkeypatch):
+    from dvclive import Live
+
+    from lhmix.training import outputs
+
+    opened = []
+    real_init = Live.__init__
+
+    def counting_init(self, *args, **kwargs):
+        opened.append(kwargs["resume"])
+        real_init(self, *args, **kwargs)
+    monkeypatch.setattr(Live, "__init__", counting_init)
+    history = [{"epoch": epoch, "train_loss": 1.0 / epoch, "dev_macro_f1": 0.1 * epoch} for epoch in (1, 2, 3)]
+    live = tmp_path / "live"
+    outputs.write_curves(live, history[:2])   # a warm-started run's first epoch: everything so far
+    outputs.write_curves(live, history)       # its next epoch: appended
+    outputs.write_curves(live, history)       # after the run: nothing to add
+    assert opened == [False, True]
+    rows = (live / "plots/metrics/dev/macro_f1.tsv").read_text().splitlines()
+    assert [row.split("\t")[0] for row in rows[1:]] == ["1", "2", "3"]
+    outputs.write_curves(tmp_path / "other", history)  # an empty folder gets the whole history
+    assert opened == [False, True, False]
+
+
 def test_outputs_predictions_and_curves(project, tmp_path):
     out = run(project, tmp_path, "prompt", max_epochs=10)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -298,11 +322,34 @@ def test_resume_after_an_upstream_change_starts_afresh(project, tmp_path, capsys
     assert outcome(stale) == outcome(clean)
 
 
+def test_resume_after_new_weights_under_the_same_encoder_name_starts_afresh(project, tmp_path, capsys):
+    """A run killed after epoch 2 whose classifier directory then holds other weights: not resumed."""
+    from lhmix.model import encoders
+
+    folder = tmp_path / "encoder"
+    model = encoders._tiny_random_mlm()
+    model.save_pretrained(folder)
+    encoders.load_tokenizer("tiny-random").save_pretrained(folder)
+    with pytest.raises(Killed):
+        run(project, tmp_path, "bert", name="swapped", classifier=str(folder), on_epoch_end=kill_after(2))
+    with torch.no_grad():
+        model.bert.embeddings.word_embeddings.weight.mul_(2.0)
+    model.save_pretrained(folder)
+    encoders.weights_digest.cache_clear()
+    epochs_trained = []
+    run(project, tmp_path, "bert", name="swapped", classifier=str(folder), on_epoch_end=epochs_trained.append)
+    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+
+
 def test_checkpoint_write_failures_name_the_file(project, tmp_path, monkeypatch):
     blocker = tmp_path / "checkpoints-file"
     blocker.write_text("a file where the checkpoint folder should be")
     with pytest.raises(LhmixError, match="best.pt: cannot write: .*checkpoints-file is a file, not a folder"):
         train(config("prompt", max_epochs=1), project / "data" / "processed" / "toy", tmp_path / "out", blocker)
+    # as the stages lay it out: checkpoints/runs/<dataset>/... under a `checkpoints` that is a file
+    with pytest.raises(LhmixError, match="best.pt: cannot write: .*checkpoints-file is a file, not a folder"):
+        train(config("prompt", max_epochs=1), project / "data" / "processed" / "toy", tmp_path / "out",
+              blocker / "runs" / "toy" / "main" / "prompt-s0")
 
     def full_disk(obj, target, *args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -352,7 +399,7 @@ def test_bad_ratio_parameters_fail_at_configuration(alpha, beta, wrong):
 
 PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
           "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5, "graph": "none"}},
-          "train": {"max_length": 32, "batch_size": 16.0, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
+          "train": {"max_length": 32, "batch_size": 16, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
                     "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4}}
 
 
@@ -382,6 +429,8 @@ def test_config_reads_exactly_the_keys_of_its_run():
 
 @pytest.mark.parametrize("key, value, message", [
     ("train.batch_size", True, "'train.batch_size' = True: expected an integer >= 1"),
+    ("train.batch_size", 16.0, "'train.batch_size' = 16.0: expected an integer >= 1"),
+    ("train.max_length", 64.0, "'train.max_length' = 64.0: expected an integer >= 1"),
     ("train.lr", "fast", "'train.lr' = 'fast': expected a finite number > 0"),
     ("train.warmup_epochs", 5, "'train.max_epochs' = 4: expected an integer >= 5"),
     ("train.device", "tpu", "'train.device' = 'tpu': expected one of auto, cpu, cuda"),
@@ -472,10 +521,28 @@ def test_an_unknown_graph_is_a_usage_error(project, script, own):
 
 
 @pytest.mark.parametrize("script", ["train.py", "warmup.py", "prepare.py", "similarity.py", "stats.py",
-                                    "plots.py", "check.py", "report.py"])
+                                    "plots.py", "augment.py", "augment_bt.py"])
 def test_stage_scripts_without_their_arguments_print_usage(project, script):
+    done = stage(project, sys.executable, str(REPO / "stages" / script))
+    assert done.returncode == 2 and "the following arguments are required" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("script", ["check.py", "report.py"])
+def test_stage_scripts_that_take_no_arguments_refuse_one(project, script):
     done = stage(project, sys.executable, str(REPO / "stages" / script), "--no-such-option")
-    assert done.returncode == 2 and "usage:" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "unrecognized arguments: --no-such-option" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_damaged_results_file_stops_plots_naming_file_and_line(project):
+    results = project / "results" / "toy" / "results.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text('{"main":\n  {"prompt": [1, 2,]}}\n')
+    done = stage(project, sys.executable, str(REPO / "stages" / "plots.py"), "toy")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"plots toy: results{os.sep}toy{os.sep}results.json:2: not JSON (" in done.stderr
+    assert not (project / "results" / "toy" / "figures").exists()
 
 
 def test_ddp_two_processes_on_cpu(project):

@@ -9,7 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from lhmix.core.errors import MalformedInput
+from lhmix.core.errors import LhmixError, MalformedInput
 
 
 @contextlib.contextmanager
@@ -18,16 +18,38 @@ def replaced_on_success(path: str | Path) -> Iterator[Path]:
     and is removed when it fails (a killed process leaves at most the hidden temporary file). The
     temporary name is unique, so two writers never share one."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    temporary = Path(name)
+    _make_folder(path)
+    temporary = None
     try:
+        handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(handle)
+        temporary = Path(name)
         yield temporary
         give_usual_mode(temporary)
         os.replace(temporary, path)
+    except OSError as error:
+        # A failed write names the file the caller asked for, not the hidden temporary; an error
+        # about some other file (read inside the block) passes through as it is.
+        if error.filename not in (None, name_of(temporary), str(path), str(path.parent)):
+            raise
+        raise LhmixError(f"{path}: cannot write ({error.strerror or error}); check the free disk space "
+                         f"and that {path.parent} is writable") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+
+
+def name_of(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def _make_folder(path: Path) -> None:
+    """The folder of `path`; a file standing where a folder of its path should be is named."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(folder for folder in (path.parent, *path.parent.parents) if folder.is_file())
+        raise LhmixError(f"{path}: cannot write: {blocker} is a file, not a folder") from None
 
 
 def give_usual_mode(path: Path) -> None:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from lhmix.core.errors import LhmixError
 from lhmix.core.files import give_usual_mode, write_json
 from lhmix.data.documents import DocumentCheck
 from lhmix.data.hierarchy import Hierarchy
@@ -72,7 +73,8 @@ def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
                 count += 1
                 problem = check.problem(doc)
                 if problem:
-                    raise ValueError(f"dataset '{dataset.name}', {split} document {count}: {problem}")
+                    raise LhmixError(f"dataset '{dataset.name}', {split} document {count}: {problem} (its "
+                                     "builder must drop such a document, counted, or stop naming its source)")
                 single_path = single_path and check.first_fork(doc["labels"]) is None
                 handle.write(dumps({"id": doc["id"], "labels": doc["labels"], "text": doc["text"]}) + "\n")
                 label_count += len(doc["labels"])

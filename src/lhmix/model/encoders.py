@@ -15,6 +15,7 @@ A name that resolves to nothing fails at once with an LhmixError telling how to 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -93,6 +94,24 @@ def _cached_hub_dir(name: str) -> Path:
         raise LhmixError(f"encoder '{name}': cached snapshot {folder} has no config.json.\n"
                          f"{how_to_provide(name)}")
     return folder
+
+
+@lru_cache(maxsize=None)
+def weights_digest(name: str) -> str:
+    """sha256 of every file of the model folder `name` resolves to (relative path and bytes), so that
+    other weights under the same name (a new wheel, a replaced directory) change a run's fingerprint.
+    tiny-random is built by code, which the code digest covers: its digest is its name and seed."""
+    location = resolve(name)
+    digest = hashlib.sha256()
+    if location == TINY_RANDOM:
+        digest.update(f"{TINY_RANDOM}:{TINY_RANDOM_SEED}".encode())
+        return digest.hexdigest()
+    for path in sorted(p for p in Path(location).rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(location).as_posix().encode())
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=None)

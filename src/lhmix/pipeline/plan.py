@@ -9,11 +9,11 @@ DVC's "No such file" halfway through.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
 
 # The readers of lhmix.datasets (tests/test_pipeline_plan.py holds the two lists together).
@@ -225,8 +225,4 @@ def read_metrics(run: Run) -> dict:
     path = run.path / "metrics.json"
     if not path.is_file():
         raise LhmixError(f"{path}: missing; run `dvc repro` so that every run named in params.yaml exists")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise LhmixError(f"{path}: not readable JSON ({error})") from None
+    return read_json(path)

@@ -8,8 +8,9 @@ warm-up state file       a DVC output: the state at the end of warm-up and the w
                          no timings, so identical training writes identical bytes
 
 The fingerprint is a digest of everything that determines a run's course: its settings, the
-processed data it trains and selects on, the warm-up state it starts from, the similarity table,
-and the library code that trains (lhmix.core, .data, .model, .training).
+classifier's weights, the processed data it trains and selects on, the warm-up state it starts from,
+the similarity table, and the library code that trains (lhmix.core, .data, .model, .training). The
+stage scripts are left out: they only pass these on, and each of them is in the fingerprint.
 """
 from __future__ import annotations
 
@@ -82,15 +83,9 @@ class Timing:
 
 
 def save(obj, path: Path) -> None:
-    """torch.save via a temporary file: a kill mid-write never leaves a broken file."""
-    path = Path(path)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise LhmixError(f"{path}: cannot write: {path.parent} is a file, not a folder")
-    try:
-        write_torch(obj, path)
-    except OSError as error:
-        raise LhmixError(f"{path}: cannot write ({error.strerror or error}); check the free disk space "
-                         f"and that {path.parent} is writable") from None
+    """torch.save via a temporary file: a kill mid-write never leaves a broken file; a write that
+    fails names `path` (lhmix.core.files)."""
+    write_torch(obj, Path(path))
 
 
 def load(path: Path):

@@ -14,10 +14,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import write_json
+from lhmix.model.encoders import weights_digest
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training import checkpoints
 from lhmix.training.checkpoints import Progress, Timing
@@ -46,7 +45,8 @@ class Run:
         own_data = checkpoints.file_digest(*(self.data_dir / name for name in DATA_FILES))
         warmup_data = own_data if warmup_data_dir is None else _warmup_data(Path(warmup_data_dir), self.data_dir)
         warmup_settings = {
-            "family": config.family, "seed": config.seed, "classifier": config.classifier, "head": config.head,
+            "family": config.family, "seed": config.seed, "classifier": config.classifier,
+            "classifier_weights": weights_digest(config.classifier), "head": config.head,
             "graph": config.graph,
             "mlm_weight": config.mlm_weight, "max_length": config.max_length, "batch_size": config.batch_size,
             "eval_batch_size": config.eval_batch_size, "lr": config.lr, "warmup_epochs": config.warmup_epochs,
@@ -163,7 +163,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
             return None
         session = run.session
         write_curves(run.live_dir, progress.history)
-        session.model.load_state_dict(torch.load(run.best_path, map_location=device, weights_only=True))
+        session.model.load_state_dict(checkpoints.load(run.best_path))
         test_split = session.encode(session.test_docs)
         test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")
         write_predictions(out_dir / "predictions.npz", test_split.ids, packed, session.num_labels)
