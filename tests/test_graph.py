@@ -68,6 +68,27 @@ def test_injection_gives_one_marker_per_depth_and_trains_the_label_words():
 
 
 @pytest.mark.parametrize("graph", ["gat", "gcn"])
+def test_the_tree_reaches_the_markers_from_the_second_layer_on(graph):
+    """Two trees with the same labels per depth but other parents: x and y under a in TREE, under b
+    here. One layer pools each depth's label words alone (GAT: equal markers); two let the parents in."""
+    other, _ = Hierarchy.from_paths([("a", "z"), ("b", "x"), ("b", "y")])
+    assert [label.name for label in other.labels] == ["a", "b", "z", "x", "y"]
+    words = torch.randn(5, 8, generator=torch.Generator().manual_seed(2))
+    markers = torch.randn(2, 8, generator=torch.Generator().manual_seed(3))
+    # the same label features in both trees: other's ids hold TREE's words of the same names
+    other_words = words[[0, 1, 4, 2, 3]]
+
+    def injected(tree, features, layers):
+        torch.manual_seed(0)
+        return HierarchyInjection(graph, tree, 8, dropout=0.0, initializer_range=0.5, layers=layers).eval()(
+            features, markers)
+
+    if graph == "gat":  # GCN's normalisation sees degrees even at one layer
+        assert torch.allclose(injected(TREE, words, 1), injected(other, other_words, 1), atol=1e-6)
+    assert not torch.allclose(injected(TREE, words, 2), injected(other, other_words, 2), atol=1e-3)
+
+
+@pytest.mark.parametrize("graph", ["gat", "gcn"])
 def test_model_feeds_the_graphs_markers_to_the_encoder(graph):
     tokenizer = load_tokenizer("tiny-random")
     torch.manual_seed(0)
@@ -87,6 +108,6 @@ def test_model_feeds_the_graphs_markers_to_the_encoder(graph):
     loss = model(ids, mask).sum()
     model.train()
     model(ids, mask).sum().backward()
-    assert model.injection.graph.linear.weight.grad.abs().sum() > 0 and torch.isfinite(loss)
+    assert model.injection.layers[0].graph.linear.weight.grad.abs().sum() > 0 and torch.isfinite(loss)
     with pytest.raises(ParamError, match="model.bert"):
         HTCModel.create("bert", "tiny-random", TREE, tokenizer, graph=graph)

@@ -4,10 +4,17 @@ label tree whose depth nodes feed the prompt's depth markers.
 Nodes: the |V| labels, whose features are the label words, and one virtual node per depth, whose
 features are that depth's marker embedding. Edges, both directions: each label and its parent, and
 each depth node and every label of its depth (so a depth node pools its layer); every node also
-attends to itself. One layer, as the published HPT code (`--layer 1`): a graph convolution, dropout,
-a residual connection and LayerNorm. Its depth-node outputs replace the marker embeddings in the
-input, computed at every forward pass, so the encoder is trained end to end through them; label
-scores keep using the label words themselves, as HPT's code does (its verbalizer reads the raw rows).
+attends to itself. Each layer is, as in HPT's code, a graph convolution, dropout, a residual
+connection and LayerNorm. The depth-node outputs replace the marker embeddings in the input,
+computed at every forward pass, so the encoder is trained end to end through them; label scores keep
+using the label words themselves, as HPT's code does (its verbalizer reads the raw rows).
+
+LAYERS = 2, where HPT's code runs one (`--layer 1`). With one layer a depth node sees only the label
+words of its own depth, so the tree (the label-parent edges) never reaches the markers: two trees
+with the same labels per depth give the same markers (tests/test_graph.py). The second layer lets each
+depth node pool labels that have already heard their parents and children: the hierarchy the paper
+injects. (HPT's code passes messages parent -> child and depth node -> label, PyTorch Geometric's
+source-to-target direction, so at one layer its depth tokens receive no message from any label.)
 
   gat  single-head graph attention (Velickovic et al. 2018): h'_i = sum_j a_ij W h_j + b over
        neighbours j (self included), a_ij = softmax_j LeakyReLU_0.2(u . W h_i + v . W h_j)
@@ -24,6 +31,7 @@ from lhmix.core.errors import ParamError
 from lhmix.data.hierarchy import Hierarchy
 
 GRAPHS = ("none", "gat", "gcn")
+LAYERS = 2
 LEAKY_SLOPE = 0.2
 
 
@@ -71,24 +79,38 @@ class GraphConvolution(nn.Module):
         return self.propagation @ self.linear(nodes) + self.bias
 
 
-class HierarchyInjection(nn.Module):
-    """Depth-marker embeddings [D, H] from the label words [|V|, H] and the markers [D, H]."""
+class GraphLayer(nn.Module):
+    """nodes -> LayerNorm(nodes + dropout(graph(nodes))), as a layer of HPT's graph encoder."""
 
-    def __init__(self, kind: str, hierarchy: Hierarchy, hidden: int, dropout: float, initializer_range: float):
+    def __init__(self, graph: str, adjacency: Tensor, hidden: int, dropout: float, initializer_range: float):
         super().__init__()
-        if kind not in GRAPHS[1:]:
-            raise ParamError("model.prompt.graph", kind, f"one of {', '.join(GRAPHS)}")
-        adjacency = hierarchy_adjacency(hierarchy)
-        self.graph = GraphAttention(hidden, adjacency) if kind == "gat" else GraphConvolution(hidden, adjacency)
+        self.graph = GraphAttention(hidden, adjacency) if graph == "gat" else GraphConvolution(hidden, adjacency)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(hidden)
-        self.num_labels = len(hierarchy)
         with torch.no_grad():  # BERT's initialisation, from the global torch RNG
             for name, parameter in self.graph.named_parameters():
                 if name != "bias":
                     nn.init.normal_(parameter, mean=0.0, std=initializer_range)
 
+    def forward(self, nodes: Tensor) -> Tensor:
+        return self.norm(nodes + self.dropout(self.graph(nodes)))
+
+
+class HierarchyInjection(nn.Module):
+    """Depth-marker embeddings [D, H] from the label words [|V|, H] and the markers [D, H]."""
+
+    def __init__(self, graph: str, hierarchy: Hierarchy, hidden: int, dropout: float, initializer_range: float,
+                 layers: int = LAYERS):
+        super().__init__()
+        if graph not in GRAPHS[1:]:
+            raise ParamError("model.prompt.graph", graph, f"one of {', '.join(GRAPHS)}")
+        adjacency = hierarchy_adjacency(hierarchy)
+        self.layers = nn.ModuleList(GraphLayer(graph, adjacency, hidden, dropout, initializer_range)
+                                    for _ in range(layers))
+        self.num_labels = len(hierarchy)
+
     def forward(self, label_words: Tensor, markers: Tensor) -> Tensor:
         nodes = torch.cat([label_words, markers.to(label_words.dtype)])
-        nodes = self.norm(nodes + self.dropout(self.graph(nodes)))
+        for layer in self.layers:
+            nodes = layer(nodes)
         return nodes[self.num_labels:]
