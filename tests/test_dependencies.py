@@ -1,6 +1,7 @@
 """dvc.yaml declares what each stage's code uses: every library module its script imports is inside
 a declared dep. (The params side, every key read is declared and nothing declared is unread, is
-checked on a real `dvc repro` in tests/test_pipeline.py with `undeclared_params`.)"""
+checked on a real `dvc repro` in tests/test_pipeline.py with `undeclared_params`: the keys a stage
+reads are only known by running it.)"""
 import ast
 import shlex
 from pathlib import Path
@@ -52,16 +53,30 @@ def imported_modules(path: Path) -> set[str]:
     return names | packages
 
 
-def code_files(script: Path) -> set[Path]:
-    """The script and every lhmix file it runs, transitively. Package __init__ files that hold no
-    statement but a docstring run nothing and are left out."""
+# Modules loaded by name at run time: stages/prepare.py has lhmix.datasets.prepare() import the reader
+# of the dataset its command line names (importlib.import_module(f"lhmix.datasets.{name}")).
+DYNAMIC_IMPORTS = {REPO / "stages" / "prepare.py": "lhmix.datasets.{}"}
+
+
+def dynamic_imports(path: Path, arguments: list[str]) -> set[str]:
+    pattern = DYNAMIC_IMPORTS.get(path)
+    if pattern is None:
+        return set()
+    return {pattern.format(word) for word in arguments if module_file(pattern.format(word))}
+
+
+def code_files(script: Path, arguments: list[str] = ()) -> set[Path]:
+    """The script and every lhmix file it runs, transitively (with what it imports by name for these
+    command-line arguments). Package __init__ files that hold no statement but a docstring run nothing
+    and are left out."""
     seen, todo = set(), [script]
     while todo:
         path = todo.pop()
         if path in seen:
             continue
         seen.add(path)
-        todo += [file for file in map(module_file, imported_modules(path)) if file and file not in seen]
+        modules = imported_modules(path) | dynamic_imports(path, list(arguments))
+        todo += [file for file in map(module_file, modules) if file and file not in seen]
     return {path for path in seen if not _docstring_only(path)}
 
 
@@ -77,7 +92,7 @@ def undeclared_code(definitions: dict[str, dict], repo: Path = REPO) -> dict[str
         words = shlex.split(stage["cmd"])
         script = repo / words[1]
         deps = [repo / dep for dep in stage["deps"]]
-        uncovered = sorted(str(file.relative_to(repo)) for file in code_files(script)
+        uncovered = sorted(str(file.relative_to(repo)) for file in code_files(script, words[2:])
                            if not any(file == dep or dep in file.parents for dep in deps))
         if uncovered:
             missing[name] = uncovered
@@ -87,12 +102,15 @@ def undeclared_code(definitions: dict[str, dict], repo: Path = REPO) -> dict[str
 def undeclared_params(definitions: dict[str, dict], log: list[dict]) -> dict[str, dict]:
     """{stage: {"read, not declared": [...], "declared, not read": [...]}} from the params log of a
     run (LHMIX_PARAMS_LOG: one {"argv", "read"} per stage process). A declared section covers the
-    keys below it; an empty section declared and never read is fine (model.bert: {})."""
+    keys below it; an empty section declared and never read is fine (model.bert: {}). A stage that
+    declares params but left no log entry did not run, or read no params: a problem either way."""
     problems = {}
     for name, stage in definitions.items():
         argv = shlex.split(stage["cmd"])[1:]  # python <script> <arguments>: sys.argv of the stage
         reads = [entry["read"] for entry in log if entry["argv"] == argv]
         if not reads:
+            if stage["params"]:
+                problems[name] = {"no params log": sorted(stage["params"])}
             continue
         read = set(reads[-1])
         declared = stage["params"]
@@ -125,6 +143,13 @@ def test_a_left_out_import_is_found(definitions):
     assert "src/lhmix/reporting/stats.py" in missing
 
 
+def test_a_left_out_dataset_reader_is_found(definitions):
+    """prepare.py loads its reader by name (lhmix.datasets.build): the dataset's own module must be a dep."""
+    stage = dict(definitions["prepare@wordnet"])
+    stage["deps"] = [dep for dep in stage["deps"] if dep != Path("src/lhmix/datasets/wordnet.py")]
+    assert undeclared_code({"prepare@wordnet": stage}) == {"prepare@wordnet": ["src/lhmix/datasets/wordnet.py"]}
+
+
 def test_params_check_finds_both_directions():
     definitions = {"train_mixup@d-prompt-0": {"cmd": "python stages/train.py --mixing mixup",
                                               "params": {"train.lr", "model.prompt", "alpha"}}}
@@ -132,3 +157,5 @@ def test_params_check_finds_both_directions():
             "read": ["train.lr", "model.prompt.head", "train.mixup_beta_a"]}]
     assert undeclared_params(definitions, log) == {"train_mixup@d-prompt-0": {
         "read, not declared": ["train.mixup_beta_a"], "declared, not read": ["alpha"]}}
+    assert undeclared_params(definitions, []) == {"train_mixup@d-prompt-0": {
+        "no params log": ["alpha", "model.prompt", "train.lr"]}}
