@@ -9,7 +9,7 @@ from pathlib import Path
 from lhmix.core.stage import parser, read_params, run_stage
 from lhmix.model.graph import GRAPHS
 from lhmix.model.inputs import FAMILIES
-from lhmix.training.config import MIXINGS, TrainConfig
+from lhmix.training.config import MIXINGS, TrainConfig, variant_name
 from lhmix.training.run import train
 
 
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
               checkpoint_dir=Path("checkpoints") / args.out.as_posix().lstrip("/"),
               similarity_path=similarity, warm_start=args.warm_start,
               warmup_data_dir=Path("data/processed") / args.warmup_dataset if args.warmup_dataset else None)
-    return run_stage(f"train {args.dataset} {args.family}_{args.mixing} seed {args.seed}", body)
+    return run_stage(f"train {args.dataset} {variant_name(args.family, args.mixing)} seed {args.seed}", body)
 
 
 if __name__ == "__main__":

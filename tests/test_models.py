@@ -48,10 +48,10 @@ def test_prompt_template_layout(tokenizer):
 def test_word_cut_truncation_is_exact(tokenizer):
     texts = ["short text", "a " * 50 + "end", "x,y;z! " * 30, "\x00 " * 40 + "late words come here",
              "\u3000".join(["wide"] * 40), "深度学习 " * 30, "", "don't stop-believing " * 20]
-    for kind, prefix in (("prompt", prompt_length(2)), ("bert", 1)):
+    for family, prefix in (("prompt", prompt_length(2)), ("bert", 1)):
         room = 16 - prefix - 1
         expected = tokenizer(texts, add_special_tokens=False, truncation=True, max_length=room)["input_ids"]
-        got = build_inputs(tokenizer, texts, kind, 2, max_length=16)
+        got = build_inputs(tokenizer, texts, family, 2, max_length=16)
         assert [row[prefix:-1] for row in got] == expected
 
 
