@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 PLOTS_TEMPLATE := .dvc/plots/offline.html
 
-.PHONY: repro test bench venv plots-template clean-venv
+.PHONY: repro test bench ablation venv plots-template clean-venv
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py
+
+# The default with one choice undone at a time (head, MLM loss, schedule): reports/ablation.md. After make repro.
+ablation: $(STAMP)
+	$(BIN)/python tools/ablation.py
 
 clean-venv:
 	rm -rf $(VENV)

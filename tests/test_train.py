@@ -150,10 +150,10 @@ def test_every_variant_learns_and_mixes_only_after_warmup(project, tmp_path, mon
     assert (tmp_path / "run-checkpoints" / "best.pt").is_file()
 
 
-def test_curves_are_appended_epoch_by_epoch_and_never_rewritten(tmp_path, monkeypatch):
+def test_curves_are_appended_epoch_by_epoch(project, tmp_path, monkeypatch):
     from dvclive import Live
 
-    from lhmix.training import outputs
+    from lhmix.training import outputs, run as run_module
 
     opened = []
     real_init = Live.__init__
@@ -166,12 +166,17 @@ def test_curves_are_appended_epoch_by_epoch_and_never_rewritten(tmp_path, monkey
     live = tmp_path / "live"
     outputs.write_curves(live, history[:2])   # a warm-started run's first epoch: everything so far
     outputs.write_curves(live, history)       # its next epoch: appended
-    outputs.write_curves(live, history)       # after the run: nothing to add
     assert opened == [False, True]
     rows = (live / "plots/metrics/dev/macro_f1.tsv").read_text().splitlines()
     assert [row.split("\t")[0] for row in rows[1:]] == ["1", "2", "3"]
-    outputs.write_curves(tmp_path / "other", history)  # an empty folder gets the whole history
-    assert opened == [False, True, False]
+    stale = [{**entry, "dev_macro_f1": 0.5} for entry in history]
+    outputs.write_curves(live, stale)         # as many rows, other values (a run started afresh): rewritten
+    assert opened == [False, True, False] and "0.5" in (live / "plots/metrics/dev/macro_f1.tsv").read_text()
+
+    calls = []
+    monkeypatch.setattr(run_module, "write_curves", lambda *args: calls.append(args[1][-1]["epoch"]))
+    run(project, tmp_path, "prompt", name="counted", max_epochs=3)
+    assert calls == [1, 2, 3]  # once per epoch, not once more at the end
 
 
 def test_outputs_predictions_and_curves(project, tmp_path):

@@ -17,7 +17,7 @@ from lhmix.pipeline.plan import Plan, Run, read_metrics
 from lhmix.reporting import figure6, table6, table7
 from lhmix.reporting.comparisons import claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram
-from lhmix.reporting.variants import by_variant, ordered_variants
+from lhmix.reporting.variants import best_in_warmup, by_variant, ordered_variants
 
 F1S = ("micro_f1", "macro_f1")
 PERCENT = (*F1S, "precision", "recall")
@@ -84,7 +84,10 @@ def diagnostics(rows: list[dict]) -> dict:
     for variant, runs in by_variant(rows).items():
         entry = {name: float(np.mean([r[name] for r in runs]))
                  for name in ("precision", "recall", "predicted_per_doc", "gold_per_doc", "epochs_run", "best_epoch")}
-        entry.update(runs=len(runs), **{reason: sum(r["stop_reason"] == reason for r in runs) for reason in (EARLY, CAP)})
+        entry.update(runs=len(runs), **{reason: sum(r["stop_reason"] == reason for r in runs) for reason in (EARLY, CAP)},
+                     best_in_warmup=sum(best_in_warmup(r) for r in runs))
+        entry["by_frequency"] = {bucket: float(np.mean([r["by_frequency"][bucket] for r in runs]))
+                                 for bucket in runs[0]["by_frequency"]}
         for name in ("lambda", "s"):
             if any(name in r for r in runs):
                 entry[name] = pooled_histogram([r[name] for r in runs if name in r])
@@ -146,7 +149,8 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs": main,
                             "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse,
-                            "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs}),
+                            "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs,
+                            "Table 7 augmentation runs": [row for rows in augmented.values() for row in rows]}),
         "figure6": figure6.collect(plan, dataset, hierarchy, figure6_label, **where),
         "table7": table7.entries(main, augmented, plan.augment_seeds, augmentation_missing(dataset, data_root)),
     }

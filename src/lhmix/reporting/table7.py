@@ -9,6 +9,7 @@ prompt_lhmix paired by seed (the shared warm-up); with one seed there is no test
 from __future__ import annotations
 
 from lhmix.reporting.stats import mean_std, paired
+from lhmix.reporting.variants import best_in_warmup
 
 F1S = ("micro_f1", "macro_f1")
 REFERENCE = "prompt_lhmix"
@@ -16,8 +17,8 @@ REFERENCE = "prompt_lhmix"
 
 def entries(main: list[dict], augmented: dict[str, list[dict]], seeds: list[int],
             missing: dict[str, str]) -> list[dict]:
-    """One entry per row: {row, seeds, micro_f1/macro_f1 {mean, std, n}, vs_lhmix {metric: comparison of
-    the row minus prompt_lhmix}}
+    """One entry per row: {row, seeds, micro_f1/macro_f1 {mean, std, n}, best_in_warmup (runs that scored
+    their warm-up's checkpoint), vs_lhmix {metric: comparison of the row minus prompt_lhmix}}
     or {row, missing: why}. `augmented` maps a method (eda, bt) to its run rows, `missing` a method to
     why it has no runs."""
     by_variant = {variant: [r for r in main if r["variant"] == variant and r["seed"] in seeds]
@@ -31,7 +32,8 @@ def entries(main: list[dict], augmented: dict[str, list[dict]], seeds: list[int]
         if not runs:
             table.append({"row": row, "missing": reasons.get(row) or "no runs (augment seeds empty)"})
             continue
-        entry = {"row": row, "seeds": sorted(r["seed"] for r in runs), **{m: mean_std(r[m] for r in runs) for m in F1S}}
+        entry = {"row": row, "seeds": sorted(r["seed"] for r in runs), **{m: mean_std(r[m] for r in runs) for m in F1S},
+                 "best_in_warmup": sum(best_in_warmup(r) for r in runs)}
         if row != REFERENCE and reference:
             entry["vs_lhmix"] = {m: paired({r["seed"]: r[m] for r in runs},
                                            {r["seed"]: r[m] for r in reference}).to_dict() for m in F1S}

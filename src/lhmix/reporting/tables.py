@@ -7,6 +7,7 @@ from lhmix.reporting import paper
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.stats import SIGNIFICANCE, t_critical
 from lhmix.reporting.table6 import summaries as graph_summaries
+from lhmix.reporting.variants import best_in_warmup
 
 METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
 CLAIM_TEXT = {"prompt_vs_bert": "prompt > bert", "mixup_vs_prompt": "prompt_mixup > prompt",
@@ -74,8 +75,10 @@ def power_note(seeds: int) -> str:
     return (f"**These tests have little power.** With n = {seeds} seeds the 95 % interval of a paired mean "
             f"difference is mean +- t(0.975, {seeds - 1} df) x sd / sqrt({seeds}) = mean +- {factor:.2f} x sd / "
             f"sqrt({seeds}), i.e. +- {factor / math.sqrt(seeds):.2f} sd, where sd is the spread of the per-seed "
-            "differences: a real difference smaller than that comes out inconclusive. Inconclusive means the "
-            "seeds cannot tell, not that the variants are equal.")
+            "differences: a real difference smaller than that comes out inconclusive. Welch's test (prompt against "
+            f"bert, two independent groups of {seeds} runs) has between {seeds - 1} and {2 * seeds - 2} degrees of "
+            "freedom (Welch-Satterthwaite) and the spread of both groups in its interval, so it is no sharper. "
+            "Inconclusive means the seeds cannot tell, not that the variants are equal.")
 
 
 def verdicts(results: dict) -> str:
@@ -115,16 +118,54 @@ def table5(results: dict) -> str:
 def diagnostics(results: dict) -> str:
     rows = [[variant, number(d["precision"]), number(d["recall"]), number(d["predicted_per_doc"]),
              number(d["gold_per_doc"]), number(d["epochs_run"], 1), number(d["best_epoch"], 1),
-             f"{d['early_stopping']} / {d['epoch_cap']}", histogram(d.get("lambda")), histogram(d.get("s"))]
+             f"{d['best_in_warmup']} / {d['runs']}", f"{d['early_stopping']} / {d['epoch_cap']}",
+             histogram(d.get("lambda")), histogram(d.get("s"))]
             for variant, d in results["diagnostics"].items()]
     return "\n".join([
         table(["variant", "precision", "recall", "labels/doc predicted", "labels/doc gold", "epochs run",
-               "best epoch", "early stop / epoch cap", "λ used: mean [5 %, 50 %, 95 %]",
+               "best epoch", "best in warm-up", "early stop / epoch cap", "λ used: mean [5 %, 50 %, 95 %]",
                "s: mean [5 %, 50 %, 95 %]"], rows), "",
         "Micro precision and recall in %, test set; labels per document over the test set; epochs count the "
-        "warm-up. λ: the ratio each mixed training sample actually used, s: the local-hierarchy similarity of "
-        "its pair (LH-Mix only); the histograms of every seed pooled (counts added, mean = pooled sum / pooled "
-        "n, quantiles to within 0.0005).", "", stopping(results["stopping"]), *mixing(results)])
+        "warm-up. *Best in warm-up*: runs whose best dev epoch is a warm-up epoch, which therefore score the "
+        "warm-up's model (a Mixup run then scores the plain model of its seed): selection over every epoch, as "
+        "the published code selects. λ: the ratio each mixed training sample actually used, s: the "
+        "local-hierarchy similarity of its pair (LH-Mix only); the histograms of every seed pooled (counts "
+        "added, mean = pooled sum / pooled n, quantiles to within 0.0005).", "", stopping(results["stopping"]),
+        *mixing(results), *mixing_effect(results)])
+
+
+def mixing_effect(results: dict) -> list[str]:
+    """Why Mixup moves micro- and macro-F1 apart, in this run's own numbers: each mixing variant against
+    the plain variant of its family (the same warm-ups)."""
+    diagnostics, summary = results["diagnostics"], results["summary"]
+    lines = []
+    for family in ("bert", "prompt"):
+        plain = diagnostics.get(family)
+        if plain is None:
+            continue
+        for mixing in ("mixup", "lhmix"):
+            variant = f"{family}_{mixing}"
+            d = diagnostics.get(variant)
+            if d is None:
+                continue
+            frequency = ", ".join(f"{bucket} {number(d['by_frequency'][bucket] - plain['by_frequency'][bucket], sign=True)}"
+                                  for bucket in d["by_frequency"])
+            lines.append(
+                f"- {variant} against {family}: {number(d['predicted_per_doc'])} labels per document predicted "
+                f"against {number(plain['predicted_per_doc'])} (gold {number(d['gold_per_doc'])}); precision "
+                f"{number(d['precision'] - plain['precision'], sign=True)}, recall "
+                f"{number(d['recall'] - plain['recall'], sign=True)}; micro-F1 "
+                f"{number(summary[variant]['micro_f1']['mean'] - summary[family]['micro_f1']['mean'], sign=True)}, "
+                f"macro-F1 {number(summary[variant]['macro_f1']['mean'] - summary[family]['macro_f1']['mean'], sign=True)}"
+                f"; macro-F1 by training-frequency tercile: {frequency}.")
+    if not lines:
+        return []
+    return ["", "**What mixing changes** (points, means over seeds; Figure 7 shows the terciles):", "", *lines, "",
+            "A mixed sample's loss λ L(y_i) + (1 - λ) L(y_j) rewards scores above 0 for the labels of both texts of "
+            "the pair, each with its weight; with λ near 0.5 the two label sets are asked for almost equally. A "
+            "model trained that way predicts more labels per document: recall rises, precision falls. Micro-F1 "
+            "weighs every decision alike and follows the lost precision of frequent labels; macro-F1 weighs every "
+            "label alike and follows the recall gained on rare ones, which the plain model mostly misses."]
 
 
 def stopping(counts: dict) -> str:
@@ -155,17 +196,26 @@ def sweeps(results: dict) -> str:
     for grid, fixed in (("alpha", "β = 1"), ("beta", "α = 1")):
         symbol = "α" if grid == "alpha" else "β"
         rows = [[f"{r[grid]:g}", number(r["micro_f1"]), number(r["macro_f1"]), histogram(r.get("lambda")),
-                 str(r["epochs_run"]), r["stop_reason"]] for r in results["sweeps"][grid]]
+                 str(r["epochs_run"]), best_epoch(r), r["stop_reason"]] for r in results["sweeps"][grid]]
         parts += [f"## {symbol} sweep ({REFERENCE}, {fixed}, seed {results['config']['sweep_seed']})", "",
-                  table([symbol, "micro-F1", "macro-F1", "λ used: mean [5 %, 50 %, 95 %]", "epochs run", "stop"],
-                        rows), ""]
+                  table([symbol, "micro-F1", "macro-F1", "λ used: mean [5 %, 50 %, 95 %]", "epochs run",
+                         "best epoch", "stop"], rows), "", BEST_IN_WARMUP, ""]
     return "\n".join(parts)
+
+
+BEST_IN_WARMUP = ("*(warm-up)*: the run's best dev epoch is a warm-up epoch; it never beat its warm-up on dev and "
+                  "scores the warm-up's model, i.e. the plain prompt of that seed.")
+
+
+def best_epoch(row: dict) -> str:
+    return f"{row['best_epoch']} *(warm-up)*" if best_in_warmup(row) else str(row["best_epoch"])
 
 
 def sparse(results: dict) -> str:
     rows = [[f"{r['fraction']:g}", r["variant"], number(r["micro_f1"]), number(r["macro_f1"]), str(r["epochs_run"]),
-             r["stop_reason"]] for r in results["sparse"]]
-    return table(["fraction of train", "variant", "micro-F1", "macro-F1", "epochs run", "stop"], rows)
+             best_epoch(r), r["stop_reason"]] for r in results["sparse"]]
+    return "\n".join([table(["fraction of train", "variant", "micro-F1", "macro-F1", "epochs run", "best epoch",
+                             "stop"], rows), "", BEST_IN_WARMUP])
 
 
 def _reproduced(results: dict) -> dict:
@@ -250,20 +300,23 @@ def table7(results: dict) -> str:
     rows = []
     for e in results["table7"]:
         if "missing" in e:
-            rows.append([e["row"], "-", "n/a", "n/a", f"not run: {e['missing']}"])
+            rows.append([e["row"], "-", "n/a", "n/a", "-", f"not run: {e['missing']}"])
             continue
         versus = e.get("vs_lhmix")
         tested = "; ".join(f"{name} {number(versus[m]['diff'], sign=True)} {interval(versus[m])}, p {p_value(versus[m])}"
                            for name, m in (("micro", "micro_f1"), ("macro", "macro_f1"))) if versus else "-"
         rows.append([e["row"], ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
-                     tested])
+                     f"{e['best_in_warmup']} / {len(e['seeds'])}", tested])
     return "\n".join([
-        table(["row", "seeds", "micro-F1", "macro-F1", "row minus prompt_lhmix: points [95 % CI], paired p"], rows), "",
+        table(["row", "seeds", "micro-F1", "macro-F1", "best in warm-up",
+               "row minus prompt_lhmix: points [95 % CI], paired p"], rows), "",
         "Data augmentation (LH-Mix Table 7): prompt without Mixup trained on a training set augmented by EDA "
         "(Wei and Zou 2019: synonym replacement, random insertion, swap and deletion; augment.eda) or by "
         "back-translation (augment.back_translation), beside the main prompt and prompt_lhmix runs of the same "
         "seeds (augment.seeds). An augmented run continues the prompt warm-up of its seed on the augmented set, "
-        "as Mixup starts after it, so the test is paired by seed; with one seed per row there is no test."])
+        "as Mixup starts after it, so the test is paired by seed; with one seed per row there is no test. *Best "
+        "in warm-up*: runs that never beat their warm-up on dev and score its model, the plain prompt's (then the "
+        "row equals the prompt row of that seed)."])
 
 
 def figure6(results: dict) -> str:

@@ -1,4 +1,5 @@
-"""The six variants of the paper's ablation (Table 3), in its order: family (bert, prompt) x mixing."""
+"""The six variants of the paper's ablation (Table 3), in its order: family (bert, prompt) x mixing; and
+which run rows scored a warm-up checkpoint."""
 from __future__ import annotations
 
 VARIANT_ORDER = ("bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup", "prompt_lhmix")
@@ -16,3 +17,9 @@ def ordered_variants(rows: list[dict]) -> list[str]:
 
 def by_variant(rows: list[dict]) -> dict[str, list[dict]]:
     return {variant: [r for r in rows if r["variant"] == variant] for variant in ordered_variants(rows)}
+
+
+def best_in_warmup(row: dict) -> bool:
+    """A run continuing a warm-up whose best dev epoch is a warm-up epoch: it never beat the warm-up on
+    dev, so it scores the warm-up's model (for a Mixup run: the plain model of its seed)."""
+    return 0 < row["best_epoch"] <= row["warmup_epochs"] < row["epochs_run"]

@@ -72,15 +72,12 @@ def write_label_words(path: Path, initial: np.ndarray, trained: np.ndarray) -> N
 
 
 def write_curves(live_dir: Path, history: list[dict]) -> None:
-    """dvclive curves of `history`: nothing when live_dir holds them all already, the newest epoch
-    appended when it holds every earlier one (dvclive resume), else the whole history written
-    afresh (a new run folder: DVC empties its outputs before a stage runs, so a resumed or
-    warm-started run starts with none)."""
+    """dvclive curves of `history`: the newest epoch appended when live_dir holds every earlier
+    one (dvclive resume), else the whole history written afresh (a new run folder: DVC empties
+    its outputs before a stage runs, so a resumed or warm-started run starts with none)."""
     from dvclive import Live
 
     written = _steps_written(live_dir)
-    if history and written == len(history):
-        return
     resume = bool(history) and written == history[-1]["epoch"] - 1 and written == len(history) - 1
     with Live(str(live_dir), resume=resume, report=None, save_dvc_exp=False, dvcyaml=False) as live:
         for entry in history[-1:] if resume else history:

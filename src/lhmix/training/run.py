@@ -158,11 +158,13 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         progress = run.resume()
         if progress is None:
             progress = run.start_from_warmup(Path(warm_start)) if warm_start else Progress()
+        trained_from = progress.epoch
         progress = run.fit(progress, config.max_epochs, on_epoch_end)
         if not procs.main:
             return None
         session = run.session
-        write_curves(run.live_dir, progress.history)
+        if progress.epoch == trained_from:  # resumed at its last epoch: fit wrote no curves
+            write_curves(run.live_dir, progress.history)
         session.model.load_state_dict(checkpoints.load(run.best_path))
         test_split = session.encode(session.test_docs)
         test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")

@@ -1,0 +1,144 @@
+"""`make ablation`: what moved the default's numbers, one change at a time -> reports/ablation.{json,md}.
+
+The default (params.yaml) against the same pipeline with one of its choices undone: the prompt scored
+linearly (model.prompt.head: linear), without HPT's MLM loss (model.prompt.mlm_weight: 0), on the
+short schedule the project ran before (1 epoch without Mixup, then 1 with it), and with all three
+undone at once. Each configuration trains prompt, prompt_mixup and prompt_lhmix for --seeds through
+the library's own warm-up and training (lhmix.training.run), on the processed data and similarity
+table of the pipeline, into runs/<dataset>/ablation/ (git-ignored). The default's row is read from
+the pipeline's main runs of the same seeds. Nothing of the pipeline's outputs is touched.
+
+    python tools/ablation.py [--seeds 0 1 2]      (needs `dvc repro` done: it reads the main runs)
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from pathlib import Path
+
+from lhmix.core.files import read_json, replaced_on_success, write_json
+from lhmix.core.machine import matmul_peak
+from lhmix.core.params import Params
+from lhmix.reporting.stats import mean_std, paired, verdict
+from lhmix.reporting.tables import interval, number, p_value, table
+from lhmix.training.config import TrainConfig
+from lhmix.training.run import train, warmup
+
+MIXINGS = ("none", "mixup", "lhmix")
+VARIANTS = {"none": "prompt", "mixup": "prompt_mixup", "lhmix": "prompt_lhmix"}
+SHORT_SCHEDULE = {"train": {"warmup_epochs": 1, "max_epochs": 2}}
+CHANGES = {  # name: (what it undoes, overrides of params.yaml)
+    "linear head": ("p_v = w_v . h + b_v, no MLM transform", {"model": {"prompt": {"head": "linear"}}}),
+    "no MLM loss": ("model.prompt.mlm_weight 0", {"model": {"prompt": {"mlm_weight": 0.0}}}),
+    "short schedule": ("1 epoch without Mixup, then 1 with it (max_epochs 2)", SHORT_SCHEDULE),
+    "all three (the project before)": ("linear head, no MLM loss, 1 + 1 epochs",
+                                       {"model": {"prompt": {"head": "linear", "mlm_weight": 0.0}},
+                                        **SHORT_SCHEDULE}),
+}
+DEFAULT = "default (params.yaml)"
+PEAK_SHAPE = (2048, 2048, 2048)
+
+
+def overridden(values: dict, overrides: dict) -> dict:
+    merged = copy.deepcopy(values)
+    for key, value in overrides.items():
+        merged[key] = overridden(merged.get(key, {}), value) if isinstance(value, dict) else value
+    return merged
+
+
+def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> dict[str, dict]:
+    """prompt, prompt_mixup, prompt_lhmix of one seed under one change: {mixing: metrics}."""
+    settings = Params(params)
+    data = Path("data/processed") / dataset
+    folder = root / name.replace(" ", "-").strip("()") / f"s{seed}"
+    state = folder / "warmup.pt"
+    warmup(TrainConfig.from_params(settings, "prompt", "none", seed, warmup=True), data, state,
+           folder / "warmup", folder / "checkpoints" / "warmup")
+    results = {}
+    for mixing in MIXINGS:
+        config = TrainConfig.from_params(settings, "prompt", mixing, seed)
+        results[mixing] = train(config, data, folder / mixing, folder / "checkpoints" / mixing,
+                                similarity_path=Path("data/similarity") / f"{dataset}.pt", warm_start=state)
+    state.unlink()
+    return results
+
+
+def default_runs(dataset: str, seed: int) -> dict[str, dict]:
+    main = Path("runs") / dataset / "main"
+    return {mixing: read_json(main / f"{VARIANTS[mixing]}-s{seed}" / "metrics.json") for mixing in MIXINGS}
+
+
+def row_of(runs: dict[int, dict[str, dict]]) -> dict:
+    """Means over seeds, and LH-Mix minus prompt (paired by seed), in F1 points."""
+    row = {}
+    for mixing in MIXINGS:
+        for metric in ("micro_f1", "macro_f1"):
+            row[f"{VARIANTS[mixing]}.{metric}"] = mean_std(100 * runs[s][mixing][metric] for s in runs)
+        row[f"{VARIANTS[mixing]}.predicted_per_doc"] = mean_std(runs[s][mixing]["predicted_per_doc"] for s in runs)
+        row[f"{VARIANTS[mixing]}.stopped_early"] = sum(runs[s][mixing]["stopped_early"] for s in runs)
+    for metric in ("micro_f1", "macro_f1"):
+        comparison = paired({s: 100 * runs[s]["lhmix"][metric] for s in runs},
+                            {s: 100 * runs[s]["none"][metric] for s in runs})
+        row[f"lhmix_vs_prompt.{metric}"] = {**comparison.to_dict(), "verdict": verdict(comparison)}
+    return row
+
+
+def markdown(rows: dict[str, dict], what: dict[str, str], seeds: list[int], meta: dict) -> str:
+    def cell(entry):
+        return f"{entry['mean']:.2f}" + ("" if entry["std"] is None else f" +- {entry['std']:.2f}")
+
+    header = ["configuration", "what it undoes"]
+    for variant in VARIANTS.values():
+        header += [f"{variant} micro", f"{variant} macro"]
+    header += ["prompt_lhmix - prompt, macro (95 % CI, p)", "labels/doc (prompt, lhmix)"]
+    body = []
+    for name, row in rows.items():
+        cells = [name, what.get(name, "")]
+        for variant in VARIANTS.values():
+            cells += [cell(row[f"{variant}.micro_f1"]), cell(row[f"{variant}.macro_f1"])]
+        c = row["lhmix_vs_prompt.macro_f1"]
+        cells.append(f"{number(c['diff'], sign=True)} {interval(c)}, p {p_value(c)}: {c['verdict']}")
+        cells.append(f"{row['prompt.predicted_per_doc']['mean']:.2f}, "
+                     f"{row['prompt_lhmix.predicted_per_doc']['mean']:.2f}")
+        body.append(cells)
+    return "\n".join([
+        "# What moved the default's numbers: one change at a time", "",
+        f"Written by `python tools/ablation.py` ({meta['minutes']:.1f} min on {meta['machine']}). Test F1 in %, "
+        f"mean +- std over seeds {', '.join(map(str, seeds))}; the default's row is the pipeline's main runs of "
+        "those seeds, each other row the same pipeline with one choice undone (prompt, prompt_mixup, "
+        "prompt_lhmix continuing one warm-up per seed). The last F1 column is the paired difference "
+        "prompt_lhmix minus prompt with its 95 % interval and two-sided p.", "",
+        table(header, body), ""])
+
+
+def main(argv=None) -> int:
+    arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    arguments.add_argument("--only", choices=list(CHANGES), help="run one change (default: all)")
+    args = arguments.parse_args(argv)
+    params = Params.load().values
+    dataset = params["datasets"][0]
+    started = time.perf_counter()
+    runs = {DEFAULT: {seed: default_runs(dataset, seed) for seed in args.seeds}}
+    peak_before = matmul_peak([PEAK_SHAPE])["peak_gflops"]
+    for name, (_, overrides) in CHANGES.items():
+        if args.only in (None, name):
+            runs[name] = {seed: run_change(overridden(params, overrides), dataset, name, seed,
+                                           Path("runs") / dataset / "ablation") for seed in args.seeds}
+    rows = {name: row_of(by_seed) for name, by_seed in runs.items()}
+    peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
+    meta = {"minutes": round((time.perf_counter() - started) / 60, 2), "seeds": args.seeds, "dataset": dataset,
+            "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
+    write_json({"meta": meta, "rows": rows}, Path("reports") / "ablation.json")
+    markdown_text = markdown(rows, {name: what for name, (what, _) in CHANGES.items()}, args.seeds, meta)
+    with replaced_on_success(Path("reports") / "ablation.md") as temporary:
+        temporary.write_text(markdown_text, encoding="utf-8")
+    print(markdown_text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
