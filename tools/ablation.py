@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -49,11 +50,16 @@ def overridden(values: dict, overrides: dict) -> dict:
     return merged
 
 
+def folder_name(change: str) -> str:
+    """'all three (the project before)' -> 'all-three-the-project-before'."""
+    return re.sub(r"[^a-z0-9]+", "-", change.lower()).strip("-")
+
+
 def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> dict[str, dict]:
     """prompt, prompt_mixup, prompt_lhmix of one seed under one change: {mixing: metrics}."""
     settings = Params(params)
     data = Path("data/processed") / dataset
-    folder = root / name.replace(" ", "-").strip("()") / f"s{seed}"
+    folder = root / folder_name(name) / f"s{seed}"
     state = folder / "warmup.pt"
     warmup(TrainConfig.from_params(settings, "prompt", "none", seed, warmup=True), data, state,
            folder / "warmup", folder / "checkpoints" / "warmup")

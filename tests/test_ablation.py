@@ -1,0 +1,83 @@
+"""tools/ablation.py (`make ablation`): its overrides, folder names and table arithmetic against hand-computed
+values; its trainings are the library's own (tested in test_train) and take the full run's time."""
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+from lhmix.core.params import Params
+from lhmix.training.config import TrainConfig
+
+ROOT = Path(__file__).parents[1]
+
+
+@pytest.fixture(scope="module")
+def ablation():
+    spec = importlib.util.spec_from_file_location("ablation_tool", ROOT / "tools" / "ablation.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_overrides_merge_into_nested_params_without_touching_the_original(ablation):
+    values = {"model": {"prompt": {"head": "mlm", "mlm_weight": 1.0}}, "train": {"lr": 5e-4}}
+    merged = ablation.overridden(values, {"model": {"prompt": {"head": "linear"}}, "train": {"max_epochs": 2}})
+    assert merged == {"model": {"prompt": {"head": "linear", "mlm_weight": 1.0}},
+                      "train": {"lr": 5e-4, "max_epochs": 2}}
+    assert values["model"]["prompt"]["head"] == "mlm" and "max_epochs" not in values["train"]
+
+
+def test_each_change_undoes_what_it_says_on_the_default(ablation):
+    default = Params.load(ROOT / "params.yaml").values
+    expected = {"linear head": {"head": "linear"}, "no MLM loss": {"mlm_weight": 0.0},
+                "short schedule": {"warmup_epochs": 1, "max_epochs": 2},
+                "all three (the project before)": {"head": "linear", "mlm_weight": 0.0,
+                                                   "warmup_epochs": 1, "max_epochs": 2}}
+    assert set(ablation.CHANGES) == set(expected)
+    for name, (_, overrides) in ablation.CHANGES.items():
+        config = TrainConfig.from_params(Params(ablation.overridden(default, overrides)), "prompt", "lhmix", 0)
+        base = TrainConfig.from_params(Params(default), "prompt", "lhmix", 0)
+        changed = {field: getattr(config, field) for field in expected[name]}
+        assert changed == expected[name]
+        assert all(getattr(base, field) != value for field, value in expected[name].items()), name
+
+
+def test_folder_names_are_plain(ablation):
+    assert ablation.folder_name("all three (the project before)") == "all-three-the-project-before"
+    assert ablation.folder_name("no MLM loss") == "no-mlm-loss"
+
+
+def _metrics(micro, macro, per_doc=3.0, stopped=True):
+    return {"micro_f1": micro, "macro_f1": macro, "predicted_per_doc": per_doc, "stopped_early": stopped}
+
+
+def test_row_means_and_the_paired_lhmix_difference(ablation):
+    runs = {0: {"none": _metrics(0.70, 0.40, 2.5), "mixup": _metrics(0.69, 0.41), "lhmix": _metrics(0.68, 0.50, 3.5)},
+            1: {"none": _metrics(0.72, 0.42, 2.7), "mixup": _metrics(0.71, 0.43, stopped=False),
+                "lhmix": _metrics(0.70, 0.54, 3.7)}}
+    row = ablation.row_of(runs)
+    assert row["prompt.micro_f1"]["mean"] == pytest.approx(71.0)
+    assert row["prompt.micro_f1"]["std"] == pytest.approx(math.sqrt(2))   # 70, 72
+    assert row["prompt_lhmix.predicted_per_doc"]["mean"] == pytest.approx(3.6)
+    assert row["prompt_mixup.stopped_early"] == 1
+    # macro differences 10 and 12 points: mean 11, sd sqrt(2), se 1, t 11 on 1 df (Cauchy):
+    # p = 1 - (2 / pi) atan(11), not below 0.05
+    macro = row["lhmix_vs_prompt.macro_f1"]
+    assert macro["diff"] == pytest.approx(11.0) and macro["t"] == pytest.approx(11.0)
+    assert macro["p"] == pytest.approx(1 - 2 / math.pi * math.atan(11.0))
+    assert macro["verdict"] == "inconclusive"
+    assert row["lhmix_vs_prompt.micro_f1"]["diff"] == pytest.approx(-2.0)
+
+
+def test_markdown_names_every_configuration_and_the_machine(ablation):
+    runs = {s: {m: _metrics(0.7 + 0.01 * s, 0.4 + 0.02 * s + (0.05 if m == "lhmix" else 0)) for m in ablation.MIXINGS}
+            for s in (0, 1, 2)}
+    rows = {ablation.DEFAULT: ablation.row_of(runs), "linear head": ablation.row_of(runs)}
+    text = ablation.markdown(rows, {"linear head": "p_v = w_v . h + b_v"}, [0, 1, 2],
+                             {"minutes": 1.5, "machine": "2 cores, 150 GFLOP/s"})
+    assert "1.5 min on 2 cores, 150 GFLOP/s" in text
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(lines) == 2 + 2 and lines[2].startswith(f"| {ablation.DEFAULT} |")
+    # the same 5-point gain on every seed: no spread, so no test, and no verdict beyond inconclusive
+    assert "+5.00" in lines[2] and "inconclusive" in lines[2]
