@@ -5,6 +5,7 @@ the `tiny-random` encoder keep every run to a second or two.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -343,6 +344,26 @@ def test_resume_after_new_weights_under_the_same_encoder_name_starts_afresh(proj
     encoders.weights_digest.cache_clear()
     epochs_trained = []
     run(project, tmp_path, "bert", name="swapped", classifier=str(folder), on_epoch_end=epochs_trained.append)
+    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change", ["data", "code"])
+def test_resume_after_new_data_or_code_starts_afresh(project, tmp_path, capsys, monkeypatch, change):
+    """A run killed after epoch 2, then a training text or the library code changes: not resumed."""
+    copy = tmp_path / "project"
+    shutil.copytree(project, copy)
+    with pytest.raises(Killed):
+        run(copy, tmp_path, "bert", name=change, on_epoch_end=kill_after(2))
+    if change == "data":
+        train_file = copy / "data" / "processed" / "toy" / "train.jsonl"
+        first, *rest = train_file.read_text().splitlines(keepends=True)
+        document = json.loads(first)
+        document["text"] = document["text"] + " edited"
+        train_file.write_text(json.dumps(document) + "\n" + "".join(rest))
+    else:
+        monkeypatch.setattr(checkpoints, "code_digest", lambda: "a digest of other code")
+    epochs_trained = []
+    run(copy, tmp_path, "bert", name=change, on_epoch_end=epochs_trained.append)
     assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
 
 
