@@ -2,6 +2,7 @@
 values; its trainings are the library's own (tested in test_train) and take the full run's time."""
 import importlib.util
 import math
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,16 +17,23 @@ ROOT = Path(__file__).parents[1]
 def ablation():
     spec = importlib.util.spec_from_file_location("ablation_tool", ROOT / "tools" / "ablation.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(ROOT / "tools"))   # as when run as a script: it imports apply_profile beside it
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "tools"))
     return module
 
 
 def test_overrides_merge_into_nested_params_without_touching_the_original(ablation):
-    values = {"model": {"prompt": {"head": "mlm", "mlm_weight": 1.0}}, "train": {"lr": 5e-4}}
+    values = {"model": {"prompt": {"head": "mlm", "mlm_weight": 1.0}}, "train": {"lr": 5e-4, "max_epochs": 60}}
     merged = ablation.overridden(values, {"model": {"prompt": {"head": "linear"}}, "train": {"max_epochs": 2}})
     assert merged == {"model": {"prompt": {"head": "linear", "mlm_weight": 1.0}},
                       "train": {"lr": 5e-4, "max_epochs": 2}}
-    assert values["model"]["prompt"]["head"] == "mlm" and "max_epochs" not in values["train"]
+    assert values["model"]["prompt"]["head"] == "mlm" and values["train"]["max_epochs"] == 60
+    # merged as a profile is applied: a key params.yaml does not have is a typo, not a new setting
+    with pytest.raises(SystemExit, match="'train.max_epoch' is not a key of params.yaml"):
+        ablation.overridden(values, {"train": {"max_epoch": 2}})
 
 
 def test_each_change_undoes_what_it_says_on_the_default(ablation):

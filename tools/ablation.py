@@ -31,6 +31,8 @@ from lhmix.reporting.tables import interval, number, p_value, table
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import train, warmup
 
+from apply_profile import merge  # tools/, beside this script
+
 MIXINGS = ("none", "mixup", "lhmix")
 VARIANTS = {"none": "prompt", "mixup": "prompt_mixup", "lhmix": "prompt_lhmix"}
 SHORT_SCHEDULE = {"train": {"warmup_epochs": 1, "max_epochs": 2}}
@@ -48,8 +50,7 @@ PEAK_SHAPE = (2048, 2048, 2048)
 
 def overridden(values: dict, overrides: dict) -> dict:
     merged = copy.deepcopy(values)
-    for key, value in overrides.items():
-        merged[key] = overridden(merged.get(key, {}), value) if isinstance(value, dict) else value
+    merge(merged, overrides)   # as a profile applies: a key params.yaml does not have is an error
     return merged
 
 
