@@ -28,13 +28,12 @@ from lhmix.core.machine import matmul_peak
 from lhmix.core.params import Params
 from lhmix.reporting.stats import mean_std, paired, verdict
 from lhmix.reporting.tables import interval, number, p_value, table
-from lhmix.training.config import TrainConfig
+from lhmix.training.config import MIXINGS, TrainConfig, variant_name
 from lhmix.training.run import train, warmup
 
 from apply_profile import merge  # tools/, beside this script
 
-MIXINGS = ("none", "mixup", "lhmix")
-VARIANTS = {"none": "prompt", "mixup": "prompt_mixup", "lhmix": "prompt_lhmix"}
+VARIANTS = {mixing: variant_name("prompt", mixing) for mixing in MIXINGS}   # prompt, prompt_mixup, prompt_lhmix
 SHORT_SCHEDULE = {"train": {"warmup_epochs": 1, "max_epochs": 2}}
 CHANGES = {  # name: (what it undoes, overrides of params.yaml)
     "linear head": ("p_v = w_v . h + b_v, no MLM transform", {"model": {"prompt": {"head": "linear"}}}),
