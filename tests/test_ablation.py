@@ -43,9 +43,9 @@ def test_each_change_undoes_what_it_says_on_the_default(ablation):
                 "all three (the project before)": {"head": "linear", "mlm_weight": 0.0,
                                                    "warmup_epochs": 1, "max_epochs": 2}}
     assert set(ablation.CHANGES) == set(expected)
+    base = TrainConfig.from_params(Params(default), "prompt", "lhmix", 0)
     for name, (_, overrides) in ablation.CHANGES.items():
         config = TrainConfig.from_params(Params(ablation.overridden(default, overrides)), "prompt", "lhmix", 0)
-        base = TrainConfig.from_params(Params(default), "prompt", "lhmix", 0)
         changed = {field: getattr(config, field) for field in expected[name]}
         assert changed == expected[name]
         assert all(getattr(base, field) != value for field, value in expected[name].items()), name
