@@ -1,28 +1,20 @@
 """tools/ablation.py (`make ablation`): its overrides, folder names and table arithmetic against hand-computed
 values; its trainings are the library's own (tested in test_train) and take the full run's time."""
-import importlib.util
 import math
-import sys
 from pathlib import Path
 
 import pytest
 
 from lhmix.core.params import Params
 from lhmix.training.config import TrainConfig
+from script_loader import load_script
 
 ROOT = Path(__file__).parents[1]
 
 
 @pytest.fixture(scope="module")
 def ablation():
-    spec = importlib.util.spec_from_file_location("ablation_tool", ROOT / "tools" / "ablation.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(ROOT / "tools"))   # as when run as a script: it imports apply_profile beside it
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
-    return module
+    return load_script("tools/ablation.py")   # it imports apply_profile from its own folder
 
 
 def test_overrides_merge_into_nested_params_without_touching_the_original(ablation):

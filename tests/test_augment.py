@@ -1,6 +1,5 @@
 """Training-set augmentation (LH-Mix Table 7): EDA's four operations, the WordNet synonym table, the
 augmented dataset's contract, and the back-translation stage with and without models."""
-import importlib.util
 import json
 from collections import Counter
 from pathlib import Path
@@ -16,8 +15,8 @@ from lhmix.core.errors import MalformedInput
 from lhmix.data.documents import read_dataset
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
+from script_loader import load_script
 
-REPO = Path(__file__).resolve().parents[1]
 SYNONYMS = {"quick": ("fast", "speedy"), "dog": ("domestic dog", "hound"), "jumps": ("leaps",),
             "the": ("thee",)}  # "the" is a stop word: never replaced, whatever the table says
 SENTENCE = "The quick brown dog jumps over the lazy fox."
@@ -141,10 +140,7 @@ def test_augmented_dataset_keeps_the_contract(tmp_path):
 
 
 def load_stage(name: str):
-    spec = importlib.util.spec_from_file_location(f"{name}_stage", REPO / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"stages/{name}.py")
 
 
 def test_eda_stage_output_is_byte_identical_for_the_same_seed(tmp_path, monkeypatch, capsys):

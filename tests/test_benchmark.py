@@ -1,5 +1,4 @@
 """The benchmark's arithmetic against hand-computed values (its timings are measured by `make bench`)."""
-import importlib.util
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -8,6 +7,7 @@ import numpy as np
 import pytest
 
 from lhmix import benchmark
+from script_loader import load_script
 
 # hidden 4, feed-forward 8, 2 layers
 TOY = SimpleNamespace(hidden_size=4, intermediate_size=8, num_hidden_layers=2, vocab_size=10)
@@ -50,17 +50,10 @@ def test_adam_step_timing_leaves_the_model_untouched():
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def load_bench_tool():
-    spec = importlib.util.spec_from_file_location("bench_tool", Path(__file__).parents[1] / "tools" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("status_code, repro_runs", [(1, 0), (0, 3)])
 def test_bench_runs_dvc_repro_only_on_an_up_to_date_pipeline(monkeypatch, status_code, repro_runs):
     # A `dvc repro` on a stale pipeline would re-run stages and rewrite the tracked dvc.lock.
-    bench = load_bench_tool()
+    bench = load_script("tools/bench.py")
     commands = []
 
     def run(command, **_):

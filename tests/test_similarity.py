@@ -1,5 +1,3 @@
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -9,12 +7,12 @@ from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.similarity import precompute as similarity
 from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
+from script_loader import load_script
 
 # ids: biology=0, cs=1, bio/genetics=2, cs/databases=3, cs/machine learning=4
 HIERARCHY, _ = Hierarchy.from_paths([("cs", "machine learning"), ("cs", "databases"),
                                      ("biology", "genetics")])
 DOCS = [[1, 4], [0, 2], [4, 1], [1, 3, 4], [1, 4], [0, 2], [1]]  # 4 distinct local hierarchies
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_local_hierarchy_text():
@@ -126,10 +124,7 @@ def test_stage_prints_what_the_table_reports(tmp_path, monkeypatch, capsys):
                   tmp_path / "data" / "processed" / "toy")
     (tmp_path / "params.yaml").write_text("encoder: {similarity: minilm, similarity_max_length: 3}\n")
     monkeypatch.chdir(tmp_path)
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("similarity_stage", REPO / "stages" / "similarity.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
+    stage = load_script("stages/similarity.py")
     assert stage.main(["toy"]) == 0
     printed = capsys.readouterr().out
     assert "4 local-hierarchy texts are longer than encoder.similarity_max_length" in printed
