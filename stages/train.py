@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.vocabulary import CONTROLS, FAMILIES, MIXINGS, variant_name
 from lhmix.model.graph import GRAPHS
-from lhmix.model.inputs import FAMILIES
-from lhmix.training.config import MIXINGS, TrainConfig, variant_name
+from lhmix.training.config import TrainConfig
 from lhmix.training.run import train
 
 
@@ -17,7 +17,8 @@ def main(argv=None) -> int:
     arguments = parser(__doc__)
     arguments.add_argument("--dataset", required=True)
     arguments.add_argument("--family", required=True, choices=FAMILIES)
-    arguments.add_argument("--mixing", required=True, choices=MIXINGS)
+    arguments.add_argument("--mixing", required=True, choices=MIXINGS + CONTROLS,
+                           help=f"{', '.join(CONTROLS)}: controls of LH-Mix, prompt family only")
     arguments.add_argument("--seed", required=True)
     arguments.add_argument("--train-fraction", default="1")
     arguments.add_argument("--alpha", help="LH-Mix sweep point (default: alpha in params.yaml)")
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     def body() -> None:
         config = TrainConfig.from_params(read_params(), args.family, args.mixing, args.seed, args.train_fraction,
                                          alpha=args.alpha, beta=args.beta, graph=args.graph)
-        similarity = Path("data/similarity") / f"{args.dataset}.pt" if config.mixing == "lhmix" else None
+        similarity = Path("data/similarity") / f"{args.dataset}.pt" if config.uses_similarity else None
         train(config, data_dir=Path("data/processed") / args.dataset, out_dir=args.out,
               checkpoint_dir=Path("checkpoints") / args.out.as_posix().lstrip("/"),
               similarity_path=similarity, warm_start=args.warm_start,

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.vocabulary import FAMILIES
 from lhmix.model.graph import GRAPHS
-from lhmix.model.inputs import FAMILIES
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import warmup
 

@@ -95,6 +95,8 @@ def test_repro_then_experiments(project):
     assert {"check", "prepare@wordnet", "similarity@wordnet", "stats@wordnet", "report"} <= ran
     for mixing in ("none", "mixup", "lhmix"):
         assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
+    for control in ("shuffled", "fixed"):  # the controls of LH-Mix: prompt family, every seed
+        assert len([s for s in ran if s.startswith(f"control_{control}@")]) == 2
     for path in ("results/wordnet/metrics.json", "results/wordnet/tables.md", "reports/README.md",
                  "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json",
                  "results/wordnet/figure6.json", "results/wordnet/figures/fig6_label_words.svg",
@@ -114,6 +116,7 @@ def test_repro_then_experiments(project):
     training = {s for s in reran if not s.startswith(("check", "stats@", "plots@", "report"))}
     assert training == {"train_lhmix@wordnet-bert-0", "train_lhmix@wordnet-bert-1",
                         "train_lhmix@wordnet-prompt-0", "train_lhmix@wordnet-prompt-1",
+                        "control_shuffled@wordnet-0", "control_shuffled@wordnet-1",
                         "sparse_lhmix@wordnet-0.5", "table6_lhmix@wordnet-gat-0", "table6_lhmix@wordnet-gcn-0"}
     assert "stats@wordnet" in reran
 

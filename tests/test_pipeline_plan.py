@@ -76,9 +76,26 @@ def test_folder_names_are_what_dvc_interpolates(tmp_path):
     sparse = plan.sparse_runs("wordnet", root=Path("runs"))
     assert sparse[0].path == Path("runs/wordnet/sparse/f0.5/prompt") and sparse[-1].path.parent.name == "f0.1"
     main = plan.main_runs("wordnet", root=Path("runs"))
-    assert len(main) == 2 * 3 * 3 and Path("runs/wordnet/main/prompt_lhmix-s2") in {r.path for r in main}
+    assert len(main) == (2 * 3 + 2) * 3  # two families x three mixings, and the prompt's two controls
+    assert Path("runs/wordnet/main/prompt_lhmix-s2") in {r.path for r in main}
+    assert Path("runs/wordnet/main/prompt_lhmix_shuffled-s2") in {r.path for r in main}
     assert {run.variant for run in main} == {"bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup",
-                                             "prompt_lhmix"}
+                                             "prompt_lhmix", "prompt_lhmix_shuffled", "prompt_fixed_lambda"}
+    shuffled = next(r for r in main if r.variant == "prompt_lhmix_shuffled")
+    assert (shuffled.alpha, shuffled.beta) == (plan.alpha, plan.beta)
+
+
+def test_sweep_point_alpha_1_beta_1_is_trained_once(tmp_path):
+    """The beta sweep at alpha = 1 ends with beta = 1, which is the alpha sweep's run alpha = 1: one folder, and
+    the check refuses a beta grid that would train it a second time."""
+    text = PARAMS.replace("alpha: [5e-1, 2, 1.0e+1]", "alpha: [5e-1, 1, 1.0e+1]")
+    plan = plan_of(tmp_path, text.replace("beta: [0.7, 1]", "beta: [0.7]"))
+    sweeps = plan.sweep_runs("wordnet", root=Path("runs"))
+    assert sweeps["beta"][-1] == sweeps["alpha"][1]
+    assert (sweeps["beta"][-1].alpha, sweeps["beta"][-1].beta) == (1.0, 1.0)
+    assert sweeps["beta"][-1].path == Path("runs/wordnet/sweep/alpha-1")
+    with pytest.raises(LhmixError, match="remove 1 from sweeps.beta"):
+        plan_of(tmp_path, text)
 
 
 @pytest.mark.parametrize("old, new, message", [

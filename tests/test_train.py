@@ -35,7 +35,9 @@ TIMING = ("train_seconds", "examples_per_second", "stage_seconds", "epochs_train
 BASE = dict(seed=0, classifier="tiny-random", max_length=32, batch_size=16, eval_batch_size=8, lr=3e-3,
             warmup_epochs=1, max_epochs=4, patience=5, device="cpu")
 # What each mixing (and family) adds to the settings.
-MIXING_SETTINGS = {"none": {}, "mixup": {"mixup_beta_a": 1.0}, "lhmix": {"alpha": 1.0, "beta": 0.75}}
+MIXING_SETTINGS = {"none": {}, "mixup": {"mixup_beta_a": 1.0}, "lhmix": {"alpha": 1.0, "beta": 0.75},
+                   "lhmix_shuffled": {"alpha": 1.0, "beta": 0.75}, "fixed_lambda": {"fixed_lambda": 0.5}}
+SIMILARITY = ("lhmix", "lhmix_shuffled")
 
 
 def make_dataset(folder: Path) -> Path:
@@ -132,20 +134,24 @@ def test_every_variant_learns_and_mixes_only_after_warmup(project, tmp_path, mon
     assert spy.per_epoch[1] == {"permutation": 0, "beta_ratio": 0, "lhmix_ratio": 0}  # warm-up: no draw
     expected = {"permutation": batches * 2 * (mixing != "none"),
                 "beta_ratio": batches * 2 * (mixing == "mixup"),
-                "lhmix_ratio": batches * 2 * (mixing == "lhmix")}
+                "lhmix_ratio": batches * 2 * (mixing in SIMILARITY)}
     assert spy.per_epoch[3] == expected
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["variant"] == variant and metrics["epochs_run"] == 3 and metrics["num_docs"] == 16
     assert 0 <= metrics["micro_f1"] <= 1 and set(metrics["per_depth"]) == {"1", "2"}
-    assert (metrics["alpha"], metrics["beta"]) == ((1.0, 0.75) if mixing == "lhmix" else (None, None))
+    assert (metrics["alpha"], metrics["beta"]) == ((1.0, 0.75) if mixing in SIMILARITY else (None, None))
     assert metrics["precision"] >= 0 and metrics["recall"] >= 0 and metrics["gold_per_doc"] == 2.0
     assert metrics["stop_reason"] == "epoch_cap" and not metrics["stopped_early"]
     # what the mixing used: one lambda per mixed sample (2 mixed epochs x 64 docs), s for LH-Mix only
-    assert ("lambda" in metrics) == (mixing != "none") and ("s" in metrics) == (mixing == "lhmix")
+    assert ("lambda" in metrics) == (mixing != "none")
+    assert ("s" in metrics) == (mixing in SIMILARITY)
     if mixing != "none":
         assert metrics["lambda"]["n"] == 2 * 64 and 0 <= metrics["lambda"]["q05"] <= metrics["lambda"]["q95"] <= 1
-    if mixing == "lhmix":  # lambda = -(beta - 0.5) s + beta with alpha 1, beta 0.75: the means agree exactly
+    if mixing in SIMILARITY:  # lambda = -(beta - 0.5) s + beta with alpha 1, beta 0.75: the means agree exactly
         assert metrics["lambda"]["mean"] == pytest.approx(0.75 - 0.25 * metrics["s"]["mean"], abs=1e-5)
+    if mixing == "fixed_lambda":  # every mixed sample at 0.5: one histogram bin, the mean exact
+        assert metrics["lambda"]["mean"] == 0.5 and metrics["lambda"]["counts"] == [2 * 64]
+    assert 0 <= metrics["micro_ap"] <= 1 and 0 <= metrics["macro_ap"] <= 1 and set(metrics["per_depth_ap"]) == {"1", "2"}
     # the resume state goes once the outputs are written; the best model stays
     assert not (tmp_path / "run-checkpoints" / "last.pt").exists()
     assert (tmp_path / "run-checkpoints" / "best.pt").is_file()
@@ -426,18 +432,22 @@ def test_bad_ratio_parameters_fail_at_configuration(alpha, beta, wrong):
 PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
           "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5, "graph": "none"}},
           "train": {"max_length": 32, "batch_size": 16, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
-                    "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4}}
+                    "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4, "fixed_lambda": 0.5,
+                    "loss": "per_depth", "early_stopping": "ours"}}
 
 
 def test_config_reads_exactly_the_keys_of_its_run():
     warmup_keys = {"encoder.classifier", "train.max_length", "train.batch_size", "train.eval_batch_size",
-                   "train.lr", "train.warmup_epochs", "train.patience", "train.device"}
+                   "train.lr", "train.warmup_epochs", "train.patience", "train.device", "train.loss",
+                   "train.early_stopping"}
     prompt_keys = {"model.prompt.head", "model.prompt.mlm_weight", "model.prompt.graph"}
     expected = {("bert", "none", True): warmup_keys,
                 ("prompt", "none", True): warmup_keys | prompt_keys,
                 ("prompt", "none", False): warmup_keys | prompt_keys | {"train.max_epochs"},
                 ("bert", "mixup", False): warmup_keys | {"train.max_epochs", "train.mixup_beta_a"},
-                ("prompt", "lhmix", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"}}
+                ("prompt", "lhmix", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"},
+                ("prompt", "lhmix_shuffled", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"},
+                ("prompt", "fixed_lambda", False): warmup_keys | prompt_keys | {"train.max_epochs", "train.fixed_lambda"}}
     for (family, mixing, is_warmup), keys in expected.items():
         params = Params(PARAMS)
         built = TrainConfig.from_params(params, family, mixing, "2", "0.5", warmup=is_warmup)
@@ -461,6 +471,8 @@ def test_config_reads_exactly_the_keys_of_its_run():
     ("train.warmup_epochs", 5, "'train.max_epochs' = 4: expected an integer >= 5"),
     ("train.device", "tpu", "'train.device' = 'tpu': expected one of auto, cpu, cuda"),
     ("model.prompt.head", "mlp", "'model.prompt.head' = 'mlp': expected one of mlm, linear"),
+    ("train.loss", "per_label", "'train.loss' = 'per_label': expected one of per_depth, per_document"),
+    ("train.early_stopping", "micro", "'train.early_stopping' = 'micro': expected one of ours, published"),
 ])
 def test_bad_params_name_the_key(key, value, message):
     params = json.loads(json.dumps(PARAMS))

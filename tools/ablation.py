@@ -28,7 +28,8 @@ from lhmix.core.machine import matmul_peak
 from lhmix.core.params import Params
 from lhmix.reporting.stats import mean_std, paired, verdict
 from lhmix.reporting.tables import interval, number, p_value, table
-from lhmix.training.config import MIXINGS, TrainConfig, variant_name
+from lhmix.core.vocabulary import MIXINGS, variant_name
+from lhmix.training.config import TrainConfig
 from lhmix.training.run import train, warmup
 
 from apply_profile import merge  # tools/, beside this script

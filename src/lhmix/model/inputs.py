@@ -10,8 +10,7 @@ fits in max_length.
 from __future__ import annotations
 
 from lhmix.core.errors import LhmixError, ParamError
-
-FAMILIES = ("bert", "prompt")
+from lhmix.core.vocabulary import FAMILIES, check_choice
 
 
 def marker_token(depth: int) -> str:
@@ -25,8 +24,7 @@ def prompt_length(depth: int) -> int:
 
 
 def check_family(family: str) -> None:
-    if family not in FAMILIES:
-        raise ParamError("family", family, f"one of {', '.join(FAMILIES)}")
+    check_choice("family", family, FAMILIES)
 
 
 def _prefix(tokenizer, family: str, depth: int) -> list[int]:

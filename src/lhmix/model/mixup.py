@@ -8,6 +8,11 @@ before the batch mean: each sample's own lambda weighs its own loss (not mean(la
 LH-Mix ratio (paper Eq. 4): lambda = -(beta - 0.5) * s**alpha + beta, s = similarity of the two local
 hierarchies in [0, 1]: similar pairs mix strongly (lambda near 0.5), dissimilar ones weakly (near beta).
 
+Two controls separate what the similarity guides from how strongly LH-Mix mixes:
+- shuffled similarity: each pair takes the s of another pair of the same batch (a random derangement of
+  the batch's s), so the batch's lambdas are exactly LH-Mix's but no longer belong to their pairs;
+- fixed lambda: one lambda for every pair.
+
 Randomness comes only from the generator passed in, so nothing here touches the global RNG.
 """
 from __future__ import annotations
@@ -58,6 +63,34 @@ def beta_ratio(n: int, a, generator: torch.Generator) -> Tensor:
     uniforms = torch.rand(n, generator=generator, dtype=torch.float64, device=generator.device)
     draws = betaincinv(a, a, uniforms.cpu().numpy())
     return torch.from_numpy(draws).to(device=generator.device, dtype=torch.float32)
+
+
+def check_fixed_ratio(value) -> float:
+    """train.fixed_lambda: a number in [0, 1] (ints accepted)."""
+    value = _real("train.fixed_lambda", value, "a number in [0, 1]")
+    if not 0 <= value <= 1:
+        raise ParamError("train.fixed_lambda", value, "a number in [0, 1]")
+    return value
+
+
+def fixed_ratio(n: int, value, device=None) -> Tensor:
+    """lambda = value for each of n samples, float32."""
+    return torch.full((n,), check_fixed_ratio(value), dtype=torch.float32, device=device)
+
+
+def derangement(n: int, generator: torch.Generator) -> Tensor:
+    """A random permutation without fixed points (the identity for n = 1): a random cycle through
+    all n indices, i.e. order[k] -> order[k + 1]."""
+    order = torch.randperm(n, generator=generator, device=generator.device)
+    target = torch.empty_like(order)
+    target[order] = order.roll(-1)
+    return target
+
+
+def shuffled(values: Tensor, generator: torch.Generator) -> Tensor:
+    """values[sigma] for a random derangement sigma: each entry replaced by another entry's value, so the
+    multiset of values is unchanged and no entry keeps its own (unless all are equal or n = 1)."""
+    return values[derangement(len(values), generator).to(values.device)]
 
 
 def permutation(n: int, generator: torch.Generator) -> Tensor:

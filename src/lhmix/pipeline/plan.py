@@ -15,20 +15,15 @@ from pathlib import Path
 from lhmix.core.errors import LhmixError, ParamError
 from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
+from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, FAMILIES, MIXINGS, SIMILARITY_MIXINGS, check_choice,
+                                   variant_name)
 
 # The readers of lhmix.datasets (tests/test_pipeline_plan.py holds the two lists together).
 DATASETS = ("wordnet", "wos", "nyt", "rcv1")
-FAMILIES = ("bert", "prompt")
-MIXINGS = ("none", "mixup", "lhmix")
 # HPT's graph encoders of lhmix.model.graph but none, which Table 6 takes from the main runs
 # (tests/test_pipeline_plan.py holds the two lists together).
 TABLE6_GRAPHS = ("gat", "gcn")
 TABLE6_MIXINGS = ("none", "lhmix")
-
-
-def variant_name(family: str, mixing: str) -> str:
-    """bert + none -> bert, prompt + lhmix -> prompt_lhmix."""
-    return family if mixing == "none" else f"{family}_{mixing}"
 
 
 @dataclass(frozen=True)
@@ -64,19 +59,13 @@ class Plan:
     def from_params(cls, params: Params) -> "Plan":
         """The shape, each value checked on its own (types, ranges) and against the others."""
         def dataset(name, value):
-            if value not in DATASETS:
-                raise ParamError(name, value, f"one of {', '.join(DATASETS)}")
-            return value
+            return check_choice(name, value, DATASETS)
 
         def family(name, value):
-            if value not in FAMILIES:
-                raise ParamError(name, value, f"one of {', '.join(FAMILIES)}")
-            return value
+            return check_choice(name, value, FAMILIES)
 
         def graph(name, value):
-            if value not in TABLE6_GRAPHS:
-                raise ParamError(name, value, f"one of {', '.join(TABLE6_GRAPHS)} (graph none is the main runs)")
-            return value
+            return check_choice(name, value, TABLE6_GRAPHS, "graph none is the main runs")
 
         def seed(name, value):
             return check_integer(name, value, minimum=0)
@@ -128,20 +117,27 @@ class Plan:
         if others:
             raise LhmixError(f"params: table6.seeds = {self.table6_seeds} has {others} not among seeds = "
                              f"{self.seeds}; Table 6's graph-none row is the main prompt runs of those seeds")
+        if any(float(b) == 1 for b in self.sweep_betas) and any(float(a) == 1 for a in self.sweep_alphas):
+            raise LhmixError(f"params: sweeps.beta = {self.sweep_betas} lists beta = 1, which at alpha = 1 is the "
+                             "alpha sweep's point alpha = 1 (trained once, shown in both sweeps); remove 1 from "
+                             "sweeps.beta")
         if self.figure6_seed not in self.seeds:
             raise LhmixError(f"params: figure6.seed = {self.figure6_seed} is not among seeds = {self.seeds}; "
                              "Figure 6 reads the label words of that seed's main prompt_lhmix run")
 
     def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
-        """Every variant x seed of the train_none, train_mixup and train_lhmix stages."""
+        """Every variant x seed of the train_none, train_mixup and train_lhmix stages, and of the controls
+        of LH-Mix (train_controls; prompt family)."""
+        mixings = [(family, mixing) for family in self.families for mixing in MIXINGS]
+        if CONTROL_FAMILY in self.families:
+            mixings += [(CONTROL_FAMILY, control) for control in CONTROLS]
         runs = []
-        for family in self.families:
-            for mixing in MIXINGS:
-                variant = variant_name(family, mixing)
-                lhmix = mixing == "lhmix"
-                runs += [Run(variant, seed, root / dataset / "main" / f"{variant}-s{seed}",
-                             alpha=self.alpha if lhmix else None, beta=self.beta if lhmix else None)
-                         for seed in self.seeds]
+        for family, mixing in mixings:
+            variant = variant_name(family, mixing)
+            similarity = mixing in SIMILARITY_MIXINGS
+            runs += [Run(variant, seed, root / dataset / "main" / f"{variant}-s{seed}",
+                         alpha=self.alpha if similarity else None, beta=self.beta if similarity else None)
+                     for seed in self.seeds]
         return runs
 
     def warmup_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
@@ -152,12 +148,15 @@ class Plan:
                            fraction=float(fraction)) for fraction in self.sparse_fractions]
 
     def sweep_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
-        """prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1)."""
+        """prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1), each in grid order; the
+        point alpha = 1, beta = 1 is trained once, by the alpha sweep, and ends the beta sweep's list."""
         folder = root / dataset / "sweep"
-        return {"alpha": [Run("prompt_lhmix", self.sweep_seed, folder / f"alpha-{a}", alpha=float(a), beta=1.0)
-                          for a in self.sweep_alphas],
-                "beta": [Run("prompt_lhmix", self.sweep_seed, folder / f"beta-{b}", alpha=1.0, beta=float(b))
-                         for b in self.sweep_betas]}
+        alphas = [Run("prompt_lhmix", self.sweep_seed, folder / f"alpha-{a}", alpha=float(a), beta=1.0)
+                  for a in self.sweep_alphas]
+        betas = [Run("prompt_lhmix", self.sweep_seed, folder / f"beta-{b}", alpha=1.0, beta=float(b))
+                 for b in self.sweep_betas]
+        betas += [run for run in alphas if run.alpha == 1.0]
+        return {"alpha": alphas, "beta": betas}
 
     def augment_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
         """Table 7: prompt trained on the EDA ("eda") and back-translated ("bt") training sets. Where
@@ -170,8 +169,8 @@ class Plan:
         """prompt, prompt_mixup and prompt_lhmix on fractions of the training set."""
         return [Run(variant_name("prompt", mixing), self.sweep_seed,
                     root / dataset / "sparse" / f"f{fraction}" / variant_name("prompt", mixing),
-                    alpha=self.alpha if mixing == "lhmix" else None,
-                    beta=self.beta if mixing == "lhmix" else None, fraction=float(fraction))
+                    alpha=self.alpha if mixing in SIMILARITY_MIXINGS else None,
+                    beta=self.beta if mixing in SIMILARITY_MIXINGS else None, fraction=float(fraction))
                 for fraction in self.sparse_fractions for mixing in MIXINGS]
 
 
@@ -180,7 +179,8 @@ class Plan:
         each continuing the warm-up of its graph and seed (table6_warmups)."""
         return [Run(variant_name("prompt", mixing), seed,
                     root / dataset / "table6" / graph / f"{variant_name('prompt', mixing)}-s{seed}",
-                    alpha=self.alpha if mixing == "lhmix" else None, beta=self.beta if mixing == "lhmix" else None,
+                    alpha=self.alpha if mixing in SIMILARITY_MIXINGS else None,
+                    beta=self.beta if mixing in SIMILARITY_MIXINGS else None,
                     graph=graph)
                 for graph in self.table6_graphs for seed in self.table6_seeds for mixing in TABLE6_MIXINGS]
 

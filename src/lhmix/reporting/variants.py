@@ -1,13 +1,11 @@
-"""The six variants of the paper's ablation (Table 3), in its order: family (bert, prompt) x mixing; and
-which run rows scored a warm-up checkpoint."""
+"""The variants in report order: the paper's ablation (Table 3, family x mixing), then the controls of
+LH-Mix (lhmix.core.vocabulary); and which run rows scored a warm-up checkpoint."""
 from __future__ import annotations
 
-VARIANT_ORDER = ("bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup", "prompt_lhmix")
+from lhmix.core.vocabulary import VARIANTS, family_of
 
-
-def family(variant: str) -> str:
-    """bert_mixup -> bert: the variants of a family continue the same warm-up state of each seed."""
-    return variant.split("_")[0]
+VARIANT_ORDER = VARIANTS
+family = family_of
 
 
 def ordered_variants(rows: list[dict]) -> list[str]:

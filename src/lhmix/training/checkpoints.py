@@ -23,6 +23,7 @@ import torch
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import write_torch
+from lhmix.core.vocabulary import EARLY_STOPPING, check_choice
 
 WARMUP_KIND = "lhmix-warmup-state"
 CODE_PACKAGES = ("core", "data", "model", "training")
@@ -36,17 +37,26 @@ class Progress:
     best_epoch: int = 0
     best_dev_macro_f1: float = -1.0
     best_dev_micro_f1: float = -1.0
+    # the published rule's own record: the best dev micro-F1 of any epoch, and the last epoch that beat
+    # the best macro-F1 or that best micro-F1
+    top_dev_micro_f1: float = -1.0
+    last_improved_epoch: int = 0
     stopped_early: bool = False
     # What the mixing used, over every mixed sample: {"lambda" | "s": {"counts": [...], "sum": x}}
     mixing: dict = field(default_factory=dict)
 
-    def record(self, epoch: int, train_loss: float, dev: dict, patience: int, warmup_epochs: int) -> bool:
-        """Add a finished epoch; True when dev macro-F1 improved (a new best checkpoint).
+    def record(self, epoch: int, train_loss: float, dev: dict, patience: int, warmup_epochs: int,
+               rule: str = "ours") -> bool:
+        """Add a finished epoch; True when dev macro-F1 improved (a new best checkpoint: both rules
+        score test with the model of the best dev macro-F1, as the published code does).
 
-        Early stopping: `patience` epochs after the best one, counted from the end of the warm-up at the
-        earliest, so every variant trains at least `patience` epochs past the shared warm-up (a warm-up
-        long enough to plateau would otherwise stop the run before Mixup starts). The best checkpoint
-        may still be a warm-up epoch."""
+        Early stopping, `rule` ours: `patience` epochs after the best macro-F1 epoch, counted from the end
+        of the warm-up at the earliest, so every variant trains at least `patience` epochs past the shared
+        warm-up (a warm-up long enough to plateau would otherwise stop the run before Mixup starts); the
+        best checkpoint may still be a warm-up epoch.
+        `rule` published (LH-Mix's and HPT's train.py): `patience` epochs after the last epoch that
+        improved dev macro-F1 or dev micro-F1 (each against its own best), counted from epoch 0."""
+        check_choice("train.early_stopping", rule, EARLY_STOPPING)
         self.epoch = epoch
         self.history.append({"epoch": epoch, "train_loss": train_loss,
                              **{f"dev_{name}": dev[name] for name in
@@ -55,7 +65,15 @@ class Progress:
         if improved:
             self.best_epoch = epoch
             self.best_dev_macro_f1, self.best_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
-        self.stopped_early = epoch - max(self.best_epoch, warmup_epochs) >= patience
+        micro_improved = dev["micro_f1"] > self.top_dev_micro_f1
+        if micro_improved:
+            self.top_dev_micro_f1 = dev["micro_f1"]
+        if improved or micro_improved:
+            self.last_improved_epoch = epoch
+        if rule == "ours":
+            self.stopped_early = epoch - max(self.best_epoch, warmup_epochs) >= patience
+        else:
+            self.stopped_early = epoch - self.last_improved_epoch >= patience
         return improved
 
     def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:

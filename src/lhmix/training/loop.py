@@ -1,13 +1,16 @@
-"""The one training loop of all six variants (see lhmix.training.config for the variants).
+"""The one training loop of every variant (lhmix.core.vocabulary names them).
 
 An epoch: length-aware batches from (seed, epoch) (lhmix.training.batches); per batch the mean
-ZMLCE loss, Mixup-mixed from epoch warmup_epochs + 1 on, plus mlm_weight x HPT's MLM loss from the
-same forward pass; one Adam step. Then dev micro/macro-F1 and early stopping on dev macro-F1.
+ZMLCE loss (per depth or per document, train.loss), Mixup-mixed from epoch warmup_epochs + 1 on, plus
+mlm_weight x HPT's MLM loss from the same forward pass; one Adam step. Then dev micro/macro-F1 and early
+stopping (train.early_stopping, lhmix.training.checkpoints.Progress.record).
 
 Every random number comes from a stream whose state is checkpointed: the global torch RNG
-(initialisation, dropout), a Mixup generator (partners, Beta draws) and an MLM-masking generator;
-batch order comes from (seed, epoch) alone. Mixup draws nothing before it starts, so every variant
-of a family has the same state at the end of warm-up (lhmix.training.run shares it).
+(initialisation, dropout), a Mixup generator (partners, Beta draws), a shuffle generator (the
+shuffled-similarity control's reassignment of s) and an MLM-masking generator; batch order comes from
+(seed, epoch) alone. Mixup draws nothing before it starts, so every variant of a family has the same
+state at the end of warm-up (lhmix.training.run shares it); the partners come from the Mixup generator
+alone, so prompt_lhmix and its two controls of one seed mix the same pairs at every step.
 """
 from __future__ import annotations
 
@@ -33,10 +36,10 @@ from lhmix.training.batches import Encoded, collate, length_batches, shard, sort
 from lhmix.training.checkpoints import Progress
 from lhmix.training.config import TrainConfig
 from lhmix.training.devices import Processes, autocast, autocast_dtype
-from lhmix.training.metrics import F1Accumulator
+from lhmix.training.metrics import F1Accumulator, average_precision, multi_hot
 
 # Named random streams, so that no two of them share a seed.
-MIX_STREAM, MLM_STREAM = 1, 2
+MIX_STREAM, MLM_STREAM, SHUFFLE_STREAM = 1, 2, 3
 # On a GPU, losses are copied to the host (a synchronisation) once per this many steps.
 GPU_SYNC_EVERY = 50
 
@@ -51,9 +54,10 @@ class Objective(nn.Module):
     """The training loss of one batch, as one module so that DDP sees every parameter use:
     the mean (Mixup-mixed) ZMLCE, plus mlm_weight x HPT's MLM loss from the same forward pass."""
 
-    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator):
+    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator, loss_form: str):
         super().__init__()
         self.model, self.mlm_weight, self.mlm_generator = model, mlm_weight, mlm_generator
+        self.loss_slices = losses.loss_slices(model.depth_slices, loss_form)
 
     def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
         model, chosen = self.model, None
@@ -66,7 +70,7 @@ class Objective(nn.Module):
         if perm is not None:
             states = mixup.mix(states, perm, lam)
         logits = model.scores(states).float()
-        loss_fn = functools.partial(losses.zmlce, depth_slices=model.depth_slices)
+        loss_fn = functools.partial(losses.zmlce, depth_slices=self.loss_slices)
         per_sample = loss_fn(logits, targets) if perm is None else mixup.mixed_loss(loss_fn, logits, targets, perm, lam)
         loss = per_sample.mean()
         if chosen is not None:
@@ -103,7 +107,8 @@ class Session:
                                     if config.family == "prompt" else None)
         self.mix_generator = torch.Generator().manual_seed(stream_seed(config.seed, MIX_STREAM, procs.rank))
         self.mlm_generator = torch.Generator().manual_seed(stream_seed(config.seed, MLM_STREAM, procs.rank))
-        objective = Objective(self.model, config.mlm_weight, self.mlm_generator)
+        self.shuffle_generator = torch.Generator().manual_seed(stream_seed(config.seed, SHUFFLE_STREAM, procs.rank))
+        objective = Objective(self.model, config.mlm_weight, self.mlm_generator, config.loss)
         if procs.world_size > 1:
             objective = nn.parallel.DistributedDataParallel(
                 objective, device_ids=[device.index] if device.type == "cuda" else None)
@@ -113,7 +118,7 @@ class Session:
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
         self.similarity, self.similarity_rows = similarity, None
-        if config.mixing == "lhmix":
+        if config.uses_similarity:
             if similarity is None:
                 raise LhmixError(f"{config.variant} needs a similarity table (stages/similarity.py)")
             similarity.vectors = similarity.vectors.to(device)
@@ -181,15 +186,19 @@ class Session:
         return loss.detach(), len(batch)
 
     def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The partner of each sample and its ratio lambda, from the Mixup generator only."""
-        n = len(indices)
+        """The partner of each sample (Mixup generator) and its ratio lambda."""
+        config, n = self.config, len(indices)
         perm = mixup.permutation(n, self.mix_generator).to(self.device)
-        if self.config.mixing == "mixup":
-            lam = mixup.beta_ratio(n, self.config.mixup_beta_a, self.mix_generator).to(self.device)
+        if config.mixing == "mixup":
+            lam = mixup.beta_ratio(n, config.mixup_beta_a, self.mix_generator).to(self.device)
+        elif config.mixing == "fixed_lambda":
+            lam = mixup.fixed_ratio(n, config.fixed_lambda, self.device)
         else:
             # clamped: rounding puts the s of a sample paired with itself a hair above 1
             similarity = self.similarity.pair_similarity(self.similarity_rows[indices], perm).clamp(0.0, 1.0)
-            lam = mixup.lhmix_ratio(similarity, self.config.alpha, self.config.beta)
+            if config.mixing == "lhmix_shuffled":
+                similarity = mixup.shuffled(similarity, self.shuffle_generator)
+            lam = mixup.lhmix_ratio(similarity, config.alpha, config.beta)
             self.observe("s", similarity)
         self.observe("lambda", lam)
         return perm, lam
@@ -206,27 +215,37 @@ class Session:
     @torch.inference_mode()
     def evaluate(self, split: Encoded, keep_predictions: bool = False, desc: str = "dev"
                  ) -> tuple[dict, np.ndarray | None]:
-        """F1 on a split, batches sorted by length; optionally the bit-packed decisions in split order."""
+        """F1 on a split, batches sorted by length. With keep_predictions (test): also the threshold-free
+        average precision of the scores, and the bit-packed decisions in split order."""
         self.model.eval()
         accumulator = F1Accumulator(self.num_labels)
-        packed = np.zeros((len(split), (self.num_labels + 7) // 8), dtype=np.uint8) if keep_predictions else None
+        packed, scores = None, None
+        if keep_predictions:
+            packed = np.zeros((len(split), (self.num_labels + 7) // 8), dtype=np.uint8)
+            scores = np.zeros((len(split), self.num_labels), dtype=np.float32)
         for indices in tqdm(sorted_batches(split.lengths, self.config.eval_batch_size), desc=desc,
                             unit="batch", leave=False, disable=None, mininterval=1.0):
             batch = collate(split, indices, self.tokenizer.pad_token_id, self.num_labels).to(self.device)
             with autocast(self.device, self.amp_dtype):
-                predicted = (self.model(batch.input_ids, batch.attention_mask) > 0).cpu().numpy()
+                logits = self.model(batch.input_ids, batch.attention_mask).float().cpu().numpy()
+            predicted = logits > 0
             accumulator.update(predicted, batch.targets.bool().cpu().numpy())
             if packed is not None:
                 packed[indices] = np.packbits(predicted, axis=1)
+                scores[indices] = logits
         self.model.train()
-        return accumulator.result(self.hierarchy, self.train_label_counts), packed
+        result = accumulator.result(self.hierarchy, self.train_label_counts)
+        if scores is not None:
+            result.update(average_precision(scores, multi_hot(split.label_lists, self.num_labels), self.hierarchy))
+        return result, packed
 
     # ----------------------------------------------------------------------- state
 
     def rng_state(self) -> dict:
         return {"torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                "mix": self.mix_generator.get_state(), "mlm": self.mlm_generator.get_state()}
+                "mix": self.mix_generator.get_state(), "mlm": self.mlm_generator.get_state(),
+                "shuffle": self.shuffle_generator.get_state()}
 
     def gather_rng_states(self) -> list[dict]:
         """Every rank's random streams (a collective under DDP)."""
@@ -251,6 +270,7 @@ class Session:
             torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.mix_generator.set_state(rng["mix"])
         self.mlm_generator.set_state(rng["mlm"])
+        self.shuffle_generator.set_state(rng["shuffle"])
 
     def broadcast(self, progress: Progress) -> Progress:
         if self.procs.world_size == 1:

@@ -10,6 +10,13 @@ All values are fractions in [0, 1].
   the terciles of the labels sorted by (train count, id): "rare", "medium", "frequent". Terciles hold
   equal numbers of labels on every dataset, whatever its count scale; their count ranges are reported.
 Only per-label TP/FP/FN counts (int64) are kept, so RCV1's 781k test documents stream through.
+
+Threshold-free (test set only, `average_precision`): average precision of the scores, which ranks
+(document, label) pairs without the 0 threshold, computed by scikit-learn's average_precision_score:
+- micro AP: over every (document, label) pair of the test set;
+- macro AP: mean over the labels with at least one gold document in the test set of each label's AP
+  over the documents (a label without any has no AP; their number is reported);
+- per depth: the same two over the labels of each depth.
 """
 from __future__ import annotations
 
@@ -59,6 +66,30 @@ def frequency_buckets(train_label_counts: np.ndarray) -> dict[str, np.ndarray]:
     counts = np.asarray(train_label_counts)
     order = np.lexsort((np.arange(counts.size), counts))
     return dict(zip(FREQUENCY_BUCKETS, np.array_split(order, len(FREQUENCY_BUCKETS))))
+
+
+def _micro_macro_ap(scores: np.ndarray, gold: np.ndarray) -> dict:
+    from sklearn.metrics import average_precision_score
+
+    has_gold = gold.any(axis=0)
+    micro = float(average_precision_score(gold.ravel(), scores.ravel())) if gold.any() else 0.0
+    macro = (float(average_precision_score(gold[:, has_gold], scores[:, has_gold], average="macro"))
+             if has_gold.any() else 0.0)
+    return {"micro_ap": micro, "macro_ap": macro, "ap_labels": int(has_gold.sum())}
+
+
+def average_precision(scores: np.ndarray, gold: np.ndarray, hierarchy: Hierarchy) -> dict:
+    """{micro_ap, macro_ap, ap_labels, per_depth_ap: {depth: {...}}} of float scores [N, V] against the
+    bool gold matrix [N, V]; ap_labels: how many labels have a gold document (macro AP averages them)."""
+    scores, gold = np.asarray(scores, dtype=np.float64), np.asarray(gold, dtype=bool)
+    if scores.shape != gold.shape or scores.ndim != 2 or scores.shape[1] != len(hierarchy):
+        raise LhmixError(f"expected scores and gold of shape [N, {len(hierarchy)}]; got {scores.shape} and {gold.shape}")
+    result = _micro_macro_ap(scores, gold)
+    result["per_depth_ap"] = {}
+    for depth in range(1, hierarchy.depth + 1):
+        ids = np.array(hierarchy.labels_at(depth), dtype=np.int64)
+        result["per_depth_ap"][str(depth)] = _micro_macro_ap(scores[:, ids], gold[:, ids])
+    return result
 
 
 class F1Accumulator:

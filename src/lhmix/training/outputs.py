@@ -1,7 +1,8 @@
 """What a run leaves in its output folder (a DVC output, read by the reporting stages).
 
 metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precision, recall, labels
-                  per document, per depth, by label frequency), the run's settings, its course
+                  per document, per depth, by label frequency; micro/macro average precision of the
+                  scores, overall and per depth), the run's settings, its course
                   (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
 predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
@@ -31,6 +32,7 @@ def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Tim
         "variant": config.variant, "family": config.family, "mixing": config.mixing, "seed": config.seed,
         "head": config.head, "mlm_weight": config.mlm_weight, "graph": config.graph,
         "alpha": config.alpha, "beta": config.beta, "mixup_beta_a": config.mixup_beta_a,
+        "fixed_lambda": config.fixed_lambda, "loss": config.loss, "early_stopping": config.early_stopping,
         "train_fraction": config.train_fraction, "warmup_epochs": config.warmup_epochs,
         "max_epochs": config.max_epochs, "patience": config.patience,
         "best_epoch": progress.best_epoch, "epochs_run": progress.epoch,

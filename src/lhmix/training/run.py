@@ -27,6 +27,15 @@ from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, w
                                    write_predictions)
 
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
+# The fingerprints are built from every TrainConfig field (and the resolved device, the world size, the
+# classifier's weights, the library code and the data); a warm-up's leaves out what only the run after it
+# reads, so that every variant of a family and seed shares one warm-up.
+RUN_ONLY_SETTINGS = frozenset({"mixing", "max_epochs", "mixup_beta_a", "fixed_lambda", "alpha", "beta"})
+
+
+def fingerprint_settings(config: TrainConfig, device_type: str, world_size: int) -> dict:
+    """Every TrainConfig field (device: the one resolved), and the number of processes."""
+    return {**asdict(config), "device": device_type, "world_size": world_size}
 
 
 class Run:
@@ -38,25 +47,18 @@ class Run:
         self.started = time.perf_counter()
         self.config, self.procs = config, procs
         self.checkpoint_dir, self.live_dir, self.data_dir = Path(checkpoint_dir), live_dir, Path(data_dir)
-        similarity = SimilarityTable.load(similarity_path) if config.mixing == "lhmix" else None
+        similarity = SimilarityTable.load(similarity_path) if config.uses_similarity else None
         if warm_start is not None and not Path(warm_start).is_file():
             raise LhmixError(f"warm-up state {warm_start} not found: run its warm-up stage (stages/warmup.py) first")
         self.session = Session(config, self.data_dir, procs, device, similarity)
         own_data = checkpoints.file_digest(*(self.data_dir / name for name in DATA_FILES))
         warmup_data = own_data if warmup_data_dir is None else _warmup_data(Path(warmup_data_dir), self.data_dir)
-        warmup_settings = {
-            "family": config.family, "seed": config.seed, "classifier": config.classifier,
-            "classifier_weights": weights_digest(config.classifier), "head": config.head,
-            "graph": config.graph,
-            "mlm_weight": config.mlm_weight, "max_length": config.max_length, "batch_size": config.batch_size,
-            "eval_batch_size": config.eval_batch_size, "lr": config.lr, "warmup_epochs": config.warmup_epochs,
-            "patience": config.patience, "train_fraction": config.train_fraction,
-            "world_size": procs.world_size, "device": device.type,
-            "data": warmup_data, "code": checkpoints.code_digest()}
-        self.warmup_fingerprint = checkpoints.fingerprint(warmup_settings)
+        settings = {**fingerprint_settings(config, device.type, procs.world_size),
+                    "classifier_weights": weights_digest(config.classifier), "code": checkpoints.code_digest()}
+        warmup_settings = {name: value for name, value in settings.items() if name not in RUN_ONLY_SETTINGS}
+        self.warmup_fingerprint = checkpoints.fingerprint({**warmup_settings, "mixing": "none", "data": warmup_data})
         self.fingerprint = self.warmup_fingerprint if config.is_warmup else checkpoints.fingerprint({
-            **warmup_settings, "mixing": config.mixing, "max_epochs": config.max_epochs,
-            "mixup_beta_a": config.mixup_beta_a, "alpha": config.alpha, "beta": config.beta, "run_data": own_data,
+            **settings, "data": warmup_data, "run_data": own_data,
             "similarity": None if similarity is None else checkpoints.file_digest(Path(similarity_path)),
             "warm_start": None if warm_start is None else checkpoints.file_digest(Path(warm_start))})
         self.timing = Timing()
@@ -107,7 +109,8 @@ class Run:
                 progress.add_mixing(mixing)
                 self.timing.add(seconds, len(session.train_split))
                 dev = session.evaluate(session.dev_split)[0]
-                if progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs):
+                if progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs,
+                                   config.early_stopping):
                     checkpoints.save(session.model.state_dict(), self.best_path)
                 checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
                                   "timing": asdict(self.timing), **session.training_state(rng_states)},
