@@ -9,16 +9,23 @@ import pytest
 from lhmix.core.errors import LhmixError
 from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
+from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import figure6, paper, plots, report, results, tables
+from lhmix.reporting import figure6, paper, plots, report, results, stats, tables
+from lhmix.training.outputs import write_predictions
 
 PLAN = Plan.from_params(Params({
     "datasets": ["wordnet"], "seeds": [0, 1, 2], "families": ["bert", "prompt"], "alpha": 1.0, "beta": 0.75,
-    "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7, 1], "sparse": [0.5, 0.1]},
+    "sweeps": {"seed": 0, "alpha": [0.1, 1], "beta": [0.7], "sparse": [0.5, 0.1]},
     "table6": {"graphs": ["gat", "gcn"], "seeds": [0, 1]}, "figure6": {"seed": 0},
     "augment": {"seeds": [0, 1], "back_translation": {"models": None, "seeds": []}}}))
 # ids: A 0, B 1, a1 2, a2 3, b1 4
 HIERARCHY = Hierarchy.from_paths([("A", "a1"), ("A", "a2"), ("B", "b1")])[0]
+TEST_DOCS = [{"id": "t0", "labels": [0, 2], "text": "x"}, {"id": "t1", "labels": [0, 3], "text": "y"},
+             {"id": "t2", "labels": [1, 4], "text": "z"}]
+TEST_GOLD = np.zeros((3, 5), dtype=bool)
+for _row, _doc in enumerate(TEST_DOCS):
+    TEST_GOLD[_row, _doc["labels"]] = True
 # Label words of seed 0: a1's nearest before A, b1, B, a2; after B, a2 (tie with B, higher id), A, b1.
 INITIAL = np.array([[1, 0], [0, 1], [1, 0.1], [-1, 0], [1, 1]], dtype=np.float32)
 TRAINED = np.array([[0, 1], [1, 0.1], [1, 0.1], [2, 0.2], [-1, 0]], dtype=np.float32)
@@ -43,7 +50,11 @@ def _metrics(variant: str, seed: int) -> dict:
     metrics = {
         "micro_f1": micro, "macro_f1": macro, "precision": 0.7, "recall": 0.5 + 0.01 * seed,
         "predicted_per_doc": 2.0 + 0.5 * seed, "gold_per_doc": 3.0,
-        "per_depth": {"1": {"micro_f1": 0.9, "macro_f1": 0.8}, "2": {"micro_f1": 0.5, "macro_f1": 0.4 + 0.01 * seed}},
+        "per_depth": {"1": {"micro_f1": 0.9, "macro_f1": 0.8, "precision": 0.95, "recall": 0.85},
+                      "2": {"micro_f1": 0.5, "macro_f1": 0.4 + 0.01 * seed, "precision": 0.4, "recall": 0.6}},
+        # AP: 10 points above the F1 of the run
+        "micro_ap": micro + 0.1, "macro_ap": macro + 0.1,
+        "per_depth_ap": {"1": {"micro_ap": 0.95, "macro_ap": 0.9}, "2": {"micro_ap": 0.6, "macro_ap": 0.5}},
         "by_frequency": {"rare": 0.3 if variant.endswith("lhmix") else 0.2, "medium": 0.4, "frequent": 0.7},
         # prompt_mixup seed 0 never beat its warm-up (epoch 1) on dev
         "epochs_run": 3 + seed, "best_epoch": 1 if (variant, seed) == ("prompt_mixup", 0) else 2 + seed,
@@ -93,6 +104,13 @@ def _write_runs(root, skip=()):
         _write(run, _warmup_metrics(3.0))
     for run in PLAN.augment_runs("wordnet", root=root)["eda"]:  # EDA micro 62 on seed 0, 65 on seed 1
         _write(run, {**_metrics("prompt", run.seed), "micro_f1": [.62, .65][run.seed]})
+    # the test set of the bootstrap: 3 documents; every run decides exactly the gold labels
+    splits = {name: [{**doc, "id": f"{name}-{doc['id']}"} for doc in TEST_DOCS] for name in ("train", "dev")}
+    write_dataset(PreparedDataset("wordnet", HIERARCHY, {**splits, "test": TEST_DOCS}), root / "processed" / "wordnet")
+    for run in PLAN.main_runs("wordnet", root=root):
+        if run.path.is_dir():
+            write_predictions(run.path / "predictions.npz", [doc["id"] for doc in TEST_DOCS],
+                              np.packbits(TEST_GOLD, axis=1), len(HIERARCHY))
     missing = root / "processed" / "wordnet_bt"
     missing.mkdir(parents=True)
     (missing / "missing.json").write_text(json.dumps({"method": "bt", "missing": "no translation models named"}))
@@ -121,7 +139,14 @@ def test_claims_pair_within_a_family_and_use_welch_across(collected):
     # prompt_mixup - prompt, micro: -2, -2.5, -3 -> mean -2.5, sd 0.5, t = -8.660, p = 1 - 8.660 / sqrt 77
     worse = _claim(collected, "mixup_vs_prompt", "micro_f1")
     assert worse["test"] == "paired t" and worse["t"] == pytest.approx(-2.5 / (0.5 / math.sqrt(3)))
-    assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77)) and worse["verdict"] == "contradicted"
+    assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77)) and worse["verdict_unadjusted"] == "contradicted"
+    # Holm over the 10 F1 tests with a p (two have none): p = 0.0131 ranks 7th and 8th of 10, behind 1.6e-5,
+    # prompt - bert macro (3e-4) and the four control tests (0.0013): 4 x 0.0131 = 0.0525 > 0.05
+    assert worse["holm_family"] == "F1" and worse["holm_tests"] == 10
+    assert worse["p_holm"] == pytest.approx(4 * worse["p"]) and worse["verdict"] == "inconclusive"
+    assert across["p_holm"] == pytest.approx(10 * across["p"])
+    f1 = [c for c in collected["claims"] if c["holm_family"] == "F1"]
+    assert [c["p_holm"] for c in f1] == pytest.approx(stats.holm([c["p"] for c in f1]))
     # prompt_lhmix - prompt_mixup, macro: 1, 2, 3 -> p = 0.0742, CI 2 +- 4.3027 / sqrt 3
     mixed = _claim(collected, "lhmix_vs_mixup", "macro_f1")
     assert mixed["p"] == pytest.approx(0.07418, abs=1e-5) and mixed["verdict"] == "inconclusive"
@@ -129,15 +154,33 @@ def test_claims_pair_within_a_family_and_use_welch_across(collected):
     # prompt_lhmix - prompt, micro: identical on every seed: no test
     same = _claim(collected, "lhmix_vs_prompt", "micro_f1")
     assert same["diff"] == 0 and same["p"] is None and same["verdict"] == "inconclusive"
-    assert len(collected["claims"]) == 8
+    assert same["reason"] == "no spread in the per-seed differences: t undefined"
+    # six claims (four of the paper, two controls) x micro/macro F1 and AP
+    assert len(collected["claims"]) == 6 * 4
+    # the controls: prompt_lhmix - prompt_lhmix_shuffled, micro 15, 16, 17 -> t = 16 sqrt 3, 2 df
+    control = _claim(collected, "lhmix_vs_shuffled", "micro_f1")
+    assert control["diff"] == pytest.approx(16.0) and control["p"] == pytest.approx(1 - 16 * math.sqrt(3) / math.sqrt(770))
+    assert control["verdict"] == "supported"
+    # AP is its own Holm family; every run's AP is its F1 + 10 points, so the AP differences are the F1 ones
+    ap = _claim(collected, "lhmix_vs_mixup", "macro_ap")
+    assert ap["holm_family"] == "AP" and ap["diff"] == pytest.approx(2.0) and ap["p"] == pytest.approx(mixed["p"])
+    assert "bootstrap" not in ap
+
+
+def test_bootstrap_interval_of_claims_on_f1(collected):
+    # every run decides exactly the gold labels: F1 is 100 on every resample, every interval is [0, 0]
+    claim = _claim(collected, "lhmix_vs_prompt", "macro_f1")
+    assert claim["bootstrap"] == {"low": 0.0, "high": 0.0, "resamples": 10_000}
+    assert "| [+0.00, +0.00] |" in tables.markdown(collected)
 
 
 def test_table5_names_its_test_per_variant(collected):
     table5 = collected["table5"]
-    assert list(table5) == ["bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup"]
+    assert list(table5) == ["bert", "bert_mixup", "bert_lhmix", "prompt", "prompt_mixup", "prompt_lhmix_shuffled",
+                            "prompt_fixed_lambda"]
     assert {v: table5[v]["macro_f1"]["test"] for v in table5} == {
         "bert": "Welch t", "bert_mixup": "Welch t", "bert_lhmix": "Welch t", "prompt": "paired t",
-        "prompt_mixup": "paired t"}
+        "prompt_mixup": "paired t", "prompt_lhmix_shuffled": "paired t", "prompt_fixed_lambda": "paired t"}
     markdown = tables.table5(collected)
     # prompt_lhmix - bert, micro: 20 points, p = 1.6e-5
     assert "| bert | Welch t | 3 + 3 | +20.00 | [" in markdown and "< 0.0001" in markdown
@@ -158,7 +201,7 @@ def test_diagnostics_pool_the_seeds(collected):
     assert (s["q05"], s["q50"], s["q95"]) == pytest.approx((0.8005, 0.8025, 0.9005))
     assert lhmix["lambda"]["n"] == 6 and "s" not in collected["diagnostics"]["prompt_mixup"]
     assert "lambda" not in collected["diagnostics"]["prompt"]
-    assert collected["stopping"] == {"runs": 18, "early_stopping": 12, "epoch_cap": 6, "max_epochs": [5]}
+    assert collected["stopping"] == {"runs": 24, "early_stopping": 16, "epoch_cap": 8, "max_epochs": [5]}
     markdown = tables.diagnostics(collected)
     # lambda: bins 510 and 520 on each of 3 seeds: n 6; q05 0.3 and q50 3 -> bin 510, q95 5.7 -> bin 520
     assert "| prompt_lhmix | 70.00 | 51.00 | 2.50 | 3.00 | 4.0 | 3.0 | 0 / 3 | 2 / 1 | 0.5155 [0.5105, 0.5105, " \
@@ -169,22 +212,24 @@ def test_diagnostics_pool_the_seeds(collected):
     assert ("- prompt_lhmix against prompt: 2.50 labels per document predicted against 2.50 (gold 3.00); precision "
             "+0.00, recall +0.00; micro-F1 +0.00, macro-F1 +2.00; macro-F1 by training-frequency tercile: rare "
             "+10.00, medium +0.00, frequent +0.00.") in markdown
-    assert "12 of 18 main runs stopped by early stopping" in markdown and "Warning: fewer than 90%" in markdown
+    assert "16 of 24 main runs stopped by early stopping" in markdown and "Warning: fewer than 90%" in markdown
 
 
 def test_timing_counts_each_stage_once(collected):
     by_group = {g["group"]: g for g in collected["timings"]}
     # warm-ups: 2 families x 3 seeds + 2 sparse fractions, 6 s each
     assert by_group["warm-ups"]["stages"] == 8 and by_group["warm-ups"]["stage_seconds"] == 48.0
-    assert by_group["main runs"]["stage_seconds"] == 180.0 and by_group["sparse data"]["stages"] == 6
+    assert by_group["main runs"]["stage_seconds"] == 240.0 and by_group["sparse data"]["stages"] == 6
     assert by_group["alpha/beta sweeps"]["examples_per_second"] == pytest.approx(50.0)
+    # alpha 0.1, 1 and beta 0.7: the beta sweep's beta = 1 is the alpha sweep's alpha = 1, counted once
+    assert by_group["alpha/beta sweeps"]["stages"] == 3
     # Table 6: 4 warm-ups (6 s, 3 s training) and 8 runs (10 s; training 2 x (6 + 9 + 5 + 7))
     graphs = by_group["Table 6 graph encoders (warm-ups and runs)"]
     assert (graphs["stages"], graphs["stage_seconds"], graphs["train_seconds"]) == (12, 104.0, 66.0)
     augmented = by_group["Table 7 augmentation runs"]  # EDA on seeds 0 and 1
     assert (augmented["stages"], augmented["stage_seconds"], augmented["train_seconds"]) == (2, 20.0, 8.0)
-    # 8 + 18 + 4 + 6 + 12 + 2 stages; training seconds 8 x 2 + 30 x 4 + 66
-    assert "| **total** | 50 | 452 | 202 |  |" in tables.timing(collected)
+    # 8 + 24 + 3 + 6 + 12 + 2 stages; wall 8 x 6 + 35 x 10 + 104; training seconds 8 x 2 + 35 x 4 + 66
+    assert "| **total** | 55 | 502 | 222 |  |" in tables.timing(collected)
 
 
 def test_metrics_file_is_compact(collected):
@@ -193,15 +238,23 @@ def test_metrics_file_is_compact(collected):
     assert metrics["prompt_lhmix"]["recall"] == {"mean": 51.0}
     assert metrics["claims"]["lhmix_vs_mixup"]["macro_f1"]["diff"] == 2.0
     assert "p" not in metrics["claims"]["lhmix_vs_prompt"]["micro_f1"]  # no test: no p
+    assert set(metrics["claims"]["mixup_vs_prompt"]["micro_f1"]) == {"diff", "p", "p_holm"}
+    assert metrics["prompt_lhmix"]["macro_ap"] == {"mean": 62.0, "std": 1.0}
+    assert metrics["prompt_lhmix_shuffled"]["depth2_micro_f1"] == 50.0
     text = json.dumps(metrics)
-    assert "history" not in text and "counts" not in text and len(text) < 4000
+    assert "history" not in text and "counts" not in text and len(text) < 9000
 
 
 def test_markdown_tables(collected):
     markdown = tables.markdown(collected)
     assert "| prompt_lhmix | 3 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
     assert "| prompt > bert | micro-F1 | +20.00 | [" in markdown and "| Welch t | **supported** |" in markdown
-    assert "| prompt_mixup > prompt | micro-F1 | -2.50 |" in markdown and "**contradicted**" in markdown
+    assert "| prompt_mixup > prompt | micro-F1 | -2.50 |" in markdown
+    assert "**inconclusive** (contradicted before Holm)" in markdown
+    assert "the 10 F1 tests and the 10 AP tests of this table" in markdown
+    assert "| prompt_lhmix > prompt_lhmix_shuffled | micro-AP | +16.00 |" in markdown
+    assert "| prompt_lhmix | 1 | 90.00 | 95.00 | 85.00 | 80.00 | 95.00 | 90.00 |" in markdown  # depth 1
+    assert "| prompt_lhmix | 3 | 71.00 +- 1.00 | 62.00 +- 1.00 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
     assert "These tests have little power" in markdown and "+- 4.30 x sd / sqrt(3)" in markdown
     assert "two independent groups of 3 runs) has between 2 and 4 degrees of freedom" in markdown
     assert "too_rare: 4" in markdown and "No published number" in markdown
@@ -278,7 +331,8 @@ def test_figure6_ranks_in_results_and_tables(collected, tmp_path):
     markdown = tables.figure6(collected)
     assert "| a2 | 3 | sibling | 4 | 2 | -0.9950 | 1.0000 |" in markdown
     assert "1 entered the top 3, 0 entered the top 15. Control, prompt" in markdown
-    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, figure6_label="b1", root=tmp_path)["figure6"]
+    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, figure6_label="b1", root=tmp_path,
+                              data_root=tmp_path / "processed")["figure6"]
     assert chosen["label"]["name"] == "b1"
 
 

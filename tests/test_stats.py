@@ -66,6 +66,21 @@ def test_verdicts():
     assert stats.verdict(comparison(1.0, 0.05)) == "inconclusive"
     assert stats.verdict(comparison(-1.0, 0.2)) == "inconclusive"
     assert stats.verdict(comparison(1.0, None)) == "inconclusive"
+    # a NaN p is no test result, not "significant" (NaN >= 0.05 is False)
+    assert stats.verdict(comparison(1.0, math.nan)) == "inconclusive"
+    assert stats.no_verdict_reason(comparison(1.0, math.nan), math.nan) == "p is nan: no test result"
+    # the verdict on an adjusted p: 0.01 raw, 0.06 after Holm
+    assert stats.verdict(comparison(1.0, 0.01), 0.06) == "inconclusive"
+    assert stats.verdict(comparison(1.0, 0.06), 0.01) == "supported"
+
+
+def test_holm_against_hand_computed_values():
+    # usable p: 0.01, 0.04, 0.03 (m = 3): sorted 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> max 0.06
+    assert stats.holm([0.01, 0.04, 0.03, None, math.nan]) == pytest.approx([0.03, 0.06, 0.06, None, None])
+    # capped at 1, and monotone in the raw p
+    assert stats.holm([0.5, 0.6]) == pytest.approx([1.0, 1.0])
+    assert stats.holm([0.001, 0.2, 0.02, 0.04]) == pytest.approx([0.004, 0.2, 0.06, 0.08])
+    assert stats.holm([]) == []
 
 
 def test_t_critical_and_mean_std():

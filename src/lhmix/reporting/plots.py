@@ -19,11 +19,17 @@ import torch  # noqa: E402
 
 from lhmix.model.mixup import lhmix_ratio  # noqa: E402
 from lhmix.reporting.stats import HISTOGRAM_BINS, mean_std  # noqa: E402
+from lhmix.core.vocabulary import CONTROL_FAMILY, CONTROLS, variant_name  # noqa: E402
 from lhmix.reporting.variants import by_variant, family  # noqa: E402
+
+CONTROL_VARIANTS = {variant_name(CONTROL_FAMILY, control) for control in CONTROLS}
 
 # One colour per variant in every figure (Okabe-Ito, colour-blind safe); bert dashed, prompt solid.
 VARIANT_COLOURS = {"bert": "#56B4E9", "bert_mixup": "#0072B2", "bert_lhmix": "#009E73",
-                   "prompt": "#E69F00", "prompt_mixup": "#D55E00", "prompt_lhmix": "#CC79A7"}
+                   "prompt": "#E69F00", "prompt_mixup": "#D55E00", "prompt_lhmix": "#CC79A7",
+                   # the controls of LH-Mix: greys, dotted, so the paper's variants stand out
+                   "prompt_lhmix_shuffled": "#666666", "prompt_fixed_lambda": "#AAAAAA"}
+CONTROL_LINE = ":"
 FAMILY_LINES = {"bert": "--", "prompt": "-"}
 PAPER_ALPHAS = (0.1, 0.3, 0.6, 1, 2, 5, 10)
 PAPER_BETAS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1)
@@ -36,7 +42,8 @@ DPI = 150
 
 
 def _line_style(variant: str) -> dict:
-    return {"color": VARIANT_COLOURS.get(variant, "grey"), "linestyle": FAMILY_LINES.get(family(variant), "-"),
+    line = CONTROL_LINE if variant in CONTROL_VARIANTS else FAMILY_LINES.get(family(variant), "-")
+    return {"color": VARIANT_COLOURS.get(variant, "grey"), "linestyle": line,
             "marker": "o", "markersize": 4, "label": variant}
 
 

@@ -12,15 +12,16 @@ import numpy as np
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import read_json
+from lhmix.data.documents import read_dataset
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan, Run, read_metrics
-from lhmix.reporting import figure6, table6, table7
-from lhmix.reporting.comparisons import claims, table5
-from lhmix.reporting.stats import mean_std, pooled_histogram
+from lhmix.reporting import bootstrap, figure6, table6, table7
+from lhmix.reporting.comparisons import APS, claims, table5
+from lhmix.reporting.stats import mean_std, pooled_histogram, usable
 from lhmix.reporting.variants import best_in_warmup, by_variant, ordered_variants
 
 F1S = ("micro_f1", "macro_f1")
-PERCENT = (*F1S, "precision", "recall")
+PERCENT = (*F1S, "precision", "recall", *APS)
 EARLY, CAP = "early_stopping", "epoch_cap"
 TIMING = ("stage_seconds", "train_seconds", "examples_per_second", "epochs_trained")
 
@@ -42,6 +43,8 @@ def _run_row(run: Run, metrics: dict) -> dict:
         "predicted_per_doc": metrics["predicted_per_doc"], "gold_per_doc": metrics["gold_per_doc"],
         "per_depth": {depth: {name: percent(value) for name, value in scores.items()}
                       for depth, scores in metrics["per_depth"].items()},
+        "per_depth_ap": {depth: {name: percent(scores[name]) for name in APS}
+                         for depth, scores in metrics["per_depth_ap"].items()},
         "by_frequency": {bucket: percent(value) for bucket, value in metrics["by_frequency"].items()},
         "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"],
         "stop_reason": metrics["stop_reason"], "max_epochs": metrics["max_epochs"],
@@ -71,10 +74,48 @@ def _rows(runs: list[Run], row) -> list[dict]:
     return rows
 
 
+def _distinct(sweep_rows: list[dict]) -> list[dict]:
+    """Sweep rows once per (alpha, beta): the beta sweep's point beta = 1 is the alpha sweep's alpha = 1."""
+    return list({(row["alpha"], row["beta"]): row for row in sweep_rows}.values())
+
+
 def summarize(rows: list[dict]) -> dict:
-    """{variant: {metric: {mean, std, n}}} of both F1s and the last train loss, over seeds."""
-    return {variant: {metric: mean_std(r[metric] for r in runs) for metric in (*F1S, "train_loss")}
+    """{variant: {metric: {mean, std, n}}} of both F1s, both APs and the last train loss, over seeds."""
+    return {variant: {metric: mean_std(r[metric] for r in runs) for metric in (*F1S, *APS, "train_loss")}
             for variant, runs in by_variant(rows).items()}
+
+
+def per_depth(rows: list[dict]) -> dict:
+    """{variant: {depth: {micro_f1, precision, recall, macro_f1, micro_ap, macro_ap}}}, means over seeds: where
+    in the tree a variant gains or loses, and whether at the threshold or in the ranking."""
+    table = {}
+    for variant, runs in by_variant(rows).items():
+        table[variant] = {depth: {**{name: float(np.mean([r["per_depth"][depth][name] for r in runs]))
+                                     for name in ("micro_f1", "precision", "recall", "macro_f1")},
+                                  **{name: float(np.mean([r["per_depth_ap"][depth][name] for r in runs]))
+                                     for name in APS}}
+                          for depth in runs[0]["per_depth"]}
+    return table
+
+
+def with_document_bootstrap(entries: list[dict], runs: list[Run], dataset_dir: Path) -> list[dict]:
+    """The claims on F1 with the paired bootstrap interval over test documents (lhmix.reporting.bootstrap)."""
+    wanted = {variant for e in entries if e["metric"] in F1S for variant in (e["better"], e["worse"])}
+    if not wanted:
+        return entries
+    hierarchy, splits = read_dataset(dataset_dir, splits=("test",))
+    test = splits["test"]
+    gold = np.zeros((len(test), len(hierarchy)), dtype=bool)
+    for row, labels in enumerate(test.labels):
+        gold[row, labels] = True
+    counts = defaultdict(list)
+    for run in runs:
+        if run.variant in wanted:
+            predicted = bootstrap.read_decisions(run.path / "predictions.npz", test.ids, len(hierarchy))
+            counts[run.variant].append(bootstrap.RunCounts(predicted, gold))
+    means = bootstrap.seed_means(dict(counts), len(test))
+    return [{**e, "bootstrap": bootstrap.interval(means[e["better"]][e["metric"]], means[e["worse"]][e["metric"]])}
+            if e["metric"] in F1S else e for e in entries]
 
 
 def diagnostics(rows: list[dict]) -> dict:
@@ -132,7 +173,8 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
     (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
     where = {} if root is None else {"root": root}
-    main = _rows(plan.main_runs(dataset, **where), _run_row)
+    main_runs = plan.main_runs(dataset, **where)
+    main = _rows(main_runs, _run_row)
     sweeps = {grid: _rows(runs, _run_row) for grid, runs in plan.sweep_runs(dataset, **where).items()}
     sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
     warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
@@ -145,10 +187,12 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
                    "sweep_seed": plan.sweep_seed},
         "main": main, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
-        "claims": claims(main), "table5": table5(main, ordered_variants(main)),
+        "per_depth": per_depth(main),
+        "claims": with_document_bootstrap(claims(main), main_runs, Path(data_root) / dataset),
+        "table5": table5(main, ordered_variants(main)),
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs": main,
-                            "alpha/beta sweeps": sweeps["alpha"] + sweeps["beta"], "sparse data": sparse,
+                            "alpha/beta sweeps": _distinct(sweeps["alpha"] + sweeps["beta"]), "sparse data": sparse,
                             "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs,
                             "Table 7 augmentation runs": [row for rows in augmented.values() for row in rows]}),
         "figure6": figure6.collect(plan, dataset, hierarchy, figure6_label, **where),
@@ -177,12 +221,15 @@ def dvc_metrics(results: dict) -> dict:
         extra = results["diagnostics"][variant]
         metrics[variant].update({name: {"mean": round(extra[name], 4)}
                                  for name in ("precision", "recall", "predicted_per_doc")})
+        metrics[variant].update({f"depth{depth}_micro_f1": round(scores["micro_f1"], 4)
+                                 for depth, scores in results["per_depth"][variant].items()})
         if "lambda" in extra:  # the lambda actually used: moves with alpha and beta even when F1 does not
             metrics[variant]["lambda"] = {"mean": round(extra["lambda"]["mean"], 4)}
     metrics["claims"] = defaultdict(dict)
     for claim in results["claims"]:
         metrics["claims"][claim["claim"]][claim["metric"]] = {
-            "diff": round(claim["diff"], 4), **({"p": round(claim["p"], 6)} if claim["p"] is not None else {})}
+            "diff": round(claim["diff"], 4),
+            **{name: round(claim[name], 6) for name in ("p", "p_holm") if usable(claim[name])}}
     metrics["claims"] = dict(metrics["claims"])
     metrics["table6"] = defaultdict(dict)
     for entry in results["table6"]:

@@ -7,6 +7,10 @@ Differences are `a - b` in the units of the values given (F1 points in the repor
 - Welch's t-test (scipy ttest_ind, equal_var=False), for variants of two families, whose runs share
   nothing but a seed number.
 Both intervals come from the t distribution of their own test (scipy's confidence_interval()).
+
+Several claims are tested at once, so each verdict is read on its Holm-adjusted p (Holm 1979, step-down,
+family-wise error 0.05 over the family given); the raw p is shown beside it. A test without a p (too few
+seeds, no spread, or a p that is not a number) is inconclusive, with its reason.
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 SIGNIFICANCE = 0.05
+MISSING_P = object()  # verdict(): "use the comparison's own p"
 CONFIDENCE = 0.95
 PAIRED, WELCH = "paired t", "Welch t"
 # Run files hold histograms of 1000 equal bins on [0, 1] (lhmix.model.mixup.HISTOGRAM_BINS).
@@ -101,12 +106,40 @@ def welch(a: list[float], b: list[float]) -> Comparison:
     return _tested(WELCH, n, diff, result)
 
 
-def verdict(comparison: Comparison) -> str:
+def usable(p) -> bool:
+    """A p-value a verdict can rest on: a number in [0, 1] (not None, not NaN)."""
+    return p is not None and isinstance(p, (int, float)) and math.isfinite(p) and 0 <= p <= 1
+
+
+def verdict(comparison: Comparison, p: float | None = MISSING_P) -> str:
     """On the claim "a > b": supported or contradicted when p < 0.05 (by the sign of the difference),
-    inconclusive otherwise, and when there is no test."""
-    if comparison.p is None or comparison.p >= SIGNIFICANCE:
+    inconclusive otherwise, and when there is no usable p. `p` defaults to the comparison's own (raw) p;
+    the report passes the Holm-adjusted one."""
+    p = comparison.p if p is MISSING_P else p
+    if not usable(p) or p >= SIGNIFICANCE or not math.isfinite(comparison.diff) or comparison.diff == 0:
         return "inconclusive"
     return "supported" if comparison.diff > 0 else "contradicted"
+
+
+def no_verdict_reason(comparison: Comparison, p: float | None) -> str:
+    """Why a comparison is inconclusive without reaching the threshold ('' when it has a usable p)."""
+    if comparison.note:
+        return comparison.note
+    if not usable(p):
+        return f"p is {p}: no test result"
+    return ""
+
+
+def holm(p_values: list) -> list:
+    """Holm-adjusted p of each entry over the family of the entries that have a usable p (in the order
+    given); entries without one stay None. adjusted p_(i) = max_{j <= i} min(1, (m - j + 1) p_(j)) over the
+    ascending p_(1) <= ... <= p_(m)."""
+    tested = sorted((p, index) for index, p in enumerate(p_values) if usable(p))
+    m, adjusted, running = len(tested), [None] * len(p_values), 0.0
+    for rank, (p, index) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted
 
 
 def t_critical(n: int) -> float:

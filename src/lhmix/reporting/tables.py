@@ -1,63 +1,13 @@
 """results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
 from __future__ import annotations
 
-import math
-
 from lhmix.reporting import paper
 from lhmix.reporting.comparisons import REFERENCE
-from lhmix.reporting.stats import SIGNIFICANCE, t_critical
+from lhmix.reporting.markdown import histogram, interval, mean_std, number, p_value, t_df, table  # noqa: F401
 from lhmix.reporting.table6 import summaries as graph_summaries
-from lhmix.reporting.variants import best_in_warmup
-
-METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
-CLAIM_TEXT = {"prompt_vs_bert": "prompt > bert", "mixup_vs_prompt": "prompt_mixup > prompt",
-              "lhmix_vs_mixup": "prompt_lhmix > prompt_mixup", "lhmix_vs_prompt": "prompt_lhmix > prompt"}
+from lhmix.reporting.variants import best_in_warmup, family as family_of
+from lhmix.reporting.verdicts import METRIC_NAMES, ap_table, depth_table, verdicts
 EARLY_ENOUGH = 0.9  # below this share of main runs stopped by early stopping, the report warns
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = [header, ["---"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
-
-
-def number(value, digits: int = 2, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
-
-
-def p_value(comparison: dict) -> str:
-    p = comparison["p"]
-    if p is None:
-        return f"n/a ({comparison['note']})"
-    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
-
-
-def interval(comparison: dict) -> str:
-    if comparison["low"] is None:
-        return "n/a"
-    return f"[{comparison['low']:+.2f}, {comparison['high']:+.2f}]"
-
-
-def t_df(comparison: dict) -> str:
-    """'+3.46 (2)': t and its degrees of freedom (Welch's are fractional)."""
-    if comparison["t"] is None:
-        return "n/a"
-    df = comparison["df"]
-    return f"{comparison['t']:+.2f} ({df:.0f})" if float(df).is_integer() else f"{comparison['t']:+.2f} ({df:.1f})"
-
-
-def mean_std(entry: dict) -> str:
-    shown = f"{entry['mean']:.2f}"
-    return shown if entry["std"] is None else f"{shown} +- {entry['std']:.2f}"
-
-
-def histogram(summary: dict | None) -> str:
-    """'0.5241 [0.5005, 0.5235, 0.5385]': mean [5 %, 50 %, 95 % quantiles]; the quantiles are centres of
-    0.001-wide bins, so a fourth decimal is needed to print them as they are."""
-    if not summary or not summary.get("n"):
-        return "-"
-    return f"{summary['mean']:.4f} [{summary['q05']:.4f}, {summary['q50']:.4f}, {summary['q95']:.4f}]"
 
 
 def dataset_table(stats: dict) -> str:
@@ -66,38 +16,6 @@ def dataset_table(stats: dict) -> str:
                  [[str(stats["depth"]), str(stats["num_labels"]), " / ".join(map(str, stats["labels_per_level"])),
                    f"{stats['avg_labels_per_doc']:.2f}", *(str(stats["splits"][s]) for s in ("train", "dev", "test")),
                    dropped]])
-
-
-def power_note(seeds: int) -> str:
-    if seeds < 2:
-        return "With one seed there is no test: every verdict is inconclusive."
-    factor = t_critical(seeds)
-    return (f"**These tests have little power.** With n = {seeds} seeds the 95 % interval of a paired mean "
-            f"difference is mean +- t(0.975, {seeds - 1} df) x sd / sqrt({seeds}) = mean +- {factor:.2f} x sd / "
-            f"sqrt({seeds}), i.e. +- {factor / math.sqrt(seeds):.2f} sd, where sd is the spread of the per-seed "
-            "differences: a real difference smaller than that comes out inconclusive. Welch's test (prompt against "
-            f"bert, two independent groups of {seeds} runs) has between {seeds - 1} and {2 * seeds - 2} degrees of "
-            "freedom (Welch-Satterthwaite) and the spread of both groups in its interval, so it is no sharper. "
-            "Inconclusive means the seeds cannot tell, not that the variants are equal.")
-
-
-def verdicts(results: dict) -> str:
-    rows = [[CLAIM_TEXT[c["claim"]], METRIC_NAMES[c["metric"]], number(c["diff"], sign=True), interval(c),
-             t_df(c), p_value(c), c["n"], c["test"],
-             f"**{c['verdict']}**"] for c in results["claims"]]
-    missing = [text for key, text in CLAIM_TEXT.items() if key not in {c["claim"] for c in results["claims"]}]
-    parts = [table(["claim", "F1", "difference (points)", "95 % CI", "t (df)", "p (two-sided)", "n", "test",
-                    "verdict"], rows), "",
-             "Difference: the first variant of the claim minus the second, mean over seeds, in F1 points. "
-             f"Verdict: *supported* when p < {SIGNIFICANCE} and the difference is positive, *contradicted* when "
-             f"p < {SIGNIFICANCE} and it is negative, *inconclusive* otherwise. Variants of one family continue "
-             "the same warm-up state of each seed, so they are paired by seed (paired t-test, interval from the "
-             "t distribution of the per-seed differences); prompt and bert runs share nothing but the seed "
-             "number, so that claim uses Welch's t-test and interval.", "",
-             power_note(len(results["config"]["seeds"]))]
-    if missing:
-        parts += ["", f"Not tested (a family missing from params.yaml `families`): {', '.join(missing)}."]
-    return "\n".join(parts)
 
 
 def table5(results: dict) -> str:
@@ -139,25 +57,21 @@ def mixing_effect(results: dict) -> list[str]:
     the plain variant of its family (the same warm-ups)."""
     diagnostics, summary = results["diagnostics"], results["summary"]
     lines = []
-    for family in ("bert", "prompt"):
+    for variant, d in diagnostics.items():
+        family = family_of(variant)
         plain = diagnostics.get(family)
-        if plain is None:
+        if variant == family or plain is None:
             continue
-        for mixing in ("mixup", "lhmix"):
-            variant = f"{family}_{mixing}"
-            d = diagnostics.get(variant)
-            if d is None:
-                continue
-            frequency = ", ".join(f"{bucket} {number(d['by_frequency'][bucket] - plain['by_frequency'][bucket], sign=True)}"
-                                  for bucket in d["by_frequency"])
-            lines.append(
-                f"- {variant} against {family}: {number(d['predicted_per_doc'])} labels per document predicted "
-                f"against {number(plain['predicted_per_doc'])} (gold {number(d['gold_per_doc'])}); precision "
-                f"{number(d['precision'] - plain['precision'], sign=True)}, recall "
-                f"{number(d['recall'] - plain['recall'], sign=True)}; micro-F1 "
-                f"{number(summary[variant]['micro_f1']['mean'] - summary[family]['micro_f1']['mean'], sign=True)}, "
-                f"macro-F1 {number(summary[variant]['macro_f1']['mean'] - summary[family]['macro_f1']['mean'], sign=True)}"
-                f"; macro-F1 by training-frequency tercile: {frequency}.")
+        frequency = ", ".join(f"{bucket} {number(d['by_frequency'][bucket] - plain['by_frequency'][bucket], sign=True)}"
+                              for bucket in d["by_frequency"])
+        lines.append(
+            f"- {variant} against {family}: {number(d['predicted_per_doc'])} labels per document predicted "
+            f"against {number(plain['predicted_per_doc'])} (gold {number(d['gold_per_doc'])}); precision "
+            f"{number(d['precision'] - plain['precision'], sign=True)}, recall "
+            f"{number(d['recall'] - plain['recall'], sign=True)}; micro-F1 "
+            f"{number(summary[variant]['micro_f1']['mean'] - summary[family]['micro_f1']['mean'], sign=True)}, "
+            f"macro-F1 {number(summary[variant]['macro_f1']['mean'] - summary[family]['macro_f1']['mean'], sign=True)}"
+            f"; macro-F1 by training-frequency tercile: {frequency}.")
     if not lines:
         return []
     return ["", "**What mixing changes** (points, means over seeds; Figure 7 shows the terciles):", "", *lines, "",
@@ -363,7 +277,7 @@ def markdown(results: dict) -> str:
         (None, f"F1, precision and recall in %, test set, each run scored with its best dev-macro-F1 checkpoint. "
                f"Main runs: seeds {', '.join(map(str, config['seeds']))}."),
         ("Table 1: dataset", dataset_table(results["dataset"])),
-        ("Verdicts on the paper's claims", verdicts(results)),
+        ("Verdicts on the paper's claims and on the controls of LH-Mix", verdicts(results)),
         (f"Table 3: ablation (seed {seed})",
          table(["variant", "micro-F1", "macro-F1"],
                [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary])),
@@ -373,6 +287,8 @@ def markdown(results: dict) -> str:
                 for v, s in summary.items()])),
         (f"Table 5: {REFERENCE} against every other variant", table5(results)),
         ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
+        ("Per depth: precision, recall, F1 and average precision", depth_table(results)),
+        ("Threshold-free: average precision of the scores", ap_table(results)),
         (None, sweeps(results).rstrip()),
         (f"Sparse data (seed {seed})", sparse(results)),
         ("Table 2: published numbers (quoted) beside ours", published(results)),

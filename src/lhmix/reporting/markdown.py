@@ -1,0 +1,51 @@
+"""Markdown cells and tables: how the report writes numbers, intervals, p-values and histograms."""
+from __future__ import annotations
+
+import math
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def number(value, digits: int = 2, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
+
+
+def p_value(comparison: dict, key: str = "p") -> str:
+    """A p-value cell; 'n/a (why)' where there is none or it is not a number."""
+    p = comparison[key]
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        why = comparison.get("note") or ("no test result" if p is None else "p is NaN")
+        return f"n/a ({why})"
+    return "< 0.0001" if p < 0.0001 else f"{p:.4f}"
+
+
+def interval(comparison: dict) -> str:
+    if comparison["low"] is None:
+        return "n/a"
+    return f"[{comparison['low']:+.2f}, {comparison['high']:+.2f}]"
+
+
+def t_df(comparison: dict) -> str:
+    """'+3.46 (2)': t and its degrees of freedom (Welch's are fractional)."""
+    if comparison["t"] is None:
+        return "n/a"
+    df = comparison["df"]
+    return f"{comparison['t']:+.2f} ({df:.0f})" if float(df).is_integer() else f"{comparison['t']:+.2f} ({df:.1f})"
+
+
+def mean_std(entry: dict) -> str:
+    shown = f"{entry['mean']:.2f}"
+    return shown if entry["std"] is None else f"{shown} +- {entry['std']:.2f}"
+
+
+def histogram(summary: dict | None) -> str:
+    """'0.5241 [0.5005, 0.5235, 0.5385]': mean [5 %, 50 %, 95 % quantiles]; the quantiles are centres of
+    0.001-wide bins, so a fourth decimal is needed to print them as they are."""
+    if not summary or not summary.get("n"):
+        return "-"
+    return f"{summary['mean']:.4f} [{summary['q05']:.4f}, {summary['q50']:.4f}, {summary['q95']:.4f}]"
