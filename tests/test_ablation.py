@@ -33,7 +33,9 @@ def test_each_change_undoes_what_it_says_on_the_default(ablation):
     expected = {"linear head": {"head": "linear"}, "no MLM loss": {"mlm_weight": 0.0},
                 "short schedule": {"warmup_epochs": 1, "max_epochs": 2},
                 "all three (the project before)": {"head": "linear", "mlm_weight": 0.0,
-                                                   "warmup_epochs": 1, "max_epochs": 2}}
+                                                   "warmup_epochs": 1, "max_epochs": 2},
+                "published loss": {"loss": "per_document"},
+                "published early stopping": {"early_stopping": "published", "patience": 6}}
     assert set(ablation.CHANGES) == set(expected)
     base = TrainConfig.from_params(Params(default), "prompt", "lhmix", 0)
     for name, (_, overrides) in ablation.CHANGES.items():
@@ -48,8 +50,9 @@ def test_folder_names_are_plain(ablation):
     assert ablation.folder_name("no MLM loss") == "no-mlm-loss"
 
 
-def _metrics(micro, macro, per_doc=3.0, stopped=True):
-    return {"micro_f1": micro, "macro_f1": macro, "predicted_per_doc": per_doc, "stopped_early": stopped}
+def _metrics(micro, macro, per_doc=3.0, stopped=True, epochs=20):
+    return {"micro_f1": micro, "macro_f1": macro, "predicted_per_doc": per_doc, "stopped_early": stopped,
+            "epochs_run": epochs}
 
 
 def test_row_means_and_the_paired_lhmix_difference(ablation):
@@ -81,3 +84,20 @@ def test_markdown_names_every_configuration_and_the_machine(ablation):
     assert len(lines) == 2 + 2 and lines[2].startswith(f"| {ablation.DEFAULT} |")
     # the same 5-point gain on every seed: no spread, so no test, and no verdict beyond inconclusive
     assert "+5.00" in lines[2] and "inconclusive" in lines[2]
+
+
+def test_only_keeps_the_rows_measured_before(ablation, tmp_path, monkeypatch):
+    runs = {s: {m: _metrics(0.7, 0.4 + 0.01 * s) for m in ablation.MIXINGS} for s in (0, 1)}
+    earlier = {"meta": {"minutes": 30.0, "machine": "2 cores, 170 GFLOP/s", "seeds": [0, 1], "dataset": "wordnet"},
+               "rows": {ablation.DEFAULT: ablation.row_of(runs), "linear head": ablation.row_of(runs)}}
+    path = tmp_path / "ablation.json"
+    path.write_text(__import__("json").dumps(earlier))
+    kept = ablation.kept_rows(path, [0, 1])
+    assert kept["linear head"]["measured"] == {"minutes": 30.0, "machine": "2 cores, 170 GFLOP/s"}
+    with pytest.raises(SystemExit, match="holds seeds \\[0, 1\\], not \\[0\\]"):
+        ablation.kept_rows(path, [0])
+    rows = {ablation.DEFAULT: {**ablation.row_of(runs), "measured": {"minutes": 5.0, "machine": "m"}},
+            "linear head": kept["linear head"]}
+    text = ablation.markdown(rows, {}, [0, 1], {"minutes": 5.0, "machine": "m"})
+    assert "- linear head: measured by an earlier run (30.0 min for the rows of that run, 2 cores, 170 GFLOP/s)" in text
+    assert "| 20.0, 20.0 |" in text

@@ -3,12 +3,18 @@
 The default (params.yaml) against the same pipeline with one of its choices undone: the prompt scored
 linearly (model.prompt.head: linear), without HPT's MLM loss (model.prompt.mlm_weight: 0), on the
 short schedule the project ran before (1 epoch without Mixup, then 1 with it), and with all three
-undone at once. Each configuration trains prompt, prompt_mixup and prompt_lhmix for --seeds through
+undone at once; and with each rule of the published code in place of the papers' (LH-Mix's
+models/loss.py and train.py): one ZMLCE per document over all labels (train.loss: per_document), and
+its early stopping (a better dev macro- or micro-F1 resets a patience of 6, counted from epoch 0).
+Each configuration trains prompt, prompt_mixup and prompt_lhmix for --seeds through
 the library's own warm-up and training (lhmix.training.run), on the processed data and similarity
 table of the pipeline, into runs/<dataset>/ablation/ (git-ignored). The default's row is read from
 the pipeline's main runs of the same seeds. Nothing of the pipeline's outputs is touched.
 
-    python tools/ablation.py [--seeds 0 1]      (needs `dvc repro` done: it reads the main runs)
+    python tools/ablation.py [--seeds 0 1] [--only NAME ...]   (needs `dvc repro` done: it reads the main runs)
+
+--only runs the changes named and keeps the other rows of reports/ablation.json as they were measured
+(each row records when and on what it was measured).
 
 Two seeds by default: each configuration retrains the prompt family's warm-up and three runs per seed,
 about 33 minutes for the four configurations and two seeds on the 2-core machine (README).
@@ -43,6 +49,11 @@ CHANGES = {  # name: (what it undoes, overrides of params.yaml)
     "all three (the project before)": ("linear head, no MLM loss, 1 + 1 epochs",
                                        {"model": {"prompt": {"head": "linear", "mlm_weight": 0.0}},
                                         **SHORT_SCHEDULE}),
+    "published loss": ("one ZMLCE per document over all labels, as the released code (train.loss per_document)",
+                       {"train": {"loss": "per_document"}}),
+    "published early stopping": ("a better dev macro- or micro-F1 resets a patience of 6, counted from epoch 0, "
+                                 "as the released code (train.early_stopping published)",
+                                 {"train": {"early_stopping": "published", "patience": 6}}),
 }
 DEFAULT = "default (params.yaml)"
 PEAK_SHAPE = (2048, 2048, 2048)
@@ -89,6 +100,7 @@ def row_of(runs: dict[int, dict[str, dict]]) -> dict:
             row[f"{VARIANTS[mixing]}.{metric}"] = mean_std(100 * runs[s][mixing][metric] for s in runs)
         row[f"{VARIANTS[mixing]}.predicted_per_doc"] = mean_std(runs[s][mixing]["predicted_per_doc"] for s in runs)
         row[f"{VARIANTS[mixing]}.stopped_early"] = sum(runs[s][mixing]["stopped_early"] for s in runs)
+        row[f"{VARIANTS[mixing]}.epochs_run"] = mean_std(runs[s][mixing]["epochs_run"] for s in runs)
     for metric in ("micro_f1", "macro_f1"):
         comparison = paired({s: 100 * runs[s]["lhmix"][metric] for s in runs},
                             {s: 100 * runs[s]["none"][metric] for s in runs})
@@ -100,10 +112,11 @@ def markdown(rows: dict[str, dict], what: dict[str, str], seeds: list[int], meta
     def cell(entry):
         return f"{entry['mean']:.2f}" + ("" if entry["std"] is None else f" +- {entry['std']:.2f}")
 
-    header = ["configuration", "what it undoes"]
+    header = ["configuration", "what it changes"]
     for variant in VARIANTS.values():
         header += [f"{variant} micro", f"{variant} macro"]
-    header += ["prompt_lhmix - prompt, macro (95 % CI, p)", "labels/doc (prompt, lhmix)"]
+    header += ["prompt_lhmix - prompt, macro (95 % CI, p)", "labels/doc (prompt, lhmix)",
+               "epochs run (prompt, lhmix)"]
     body = []
     for name, row in rows.items():
         cells = [name, what.get(name, "")]
@@ -113,41 +126,69 @@ def markdown(rows: dict[str, dict], what: dict[str, str], seeds: list[int], meta
         cells.append(f"{number(c['diff'], sign=True)} {interval(c)}, p {p_value(c)}: {c['verdict']}")
         cells.append(f"{row['prompt.predicted_per_doc']['mean']:.2f}, "
                      f"{row['prompt_lhmix.predicted_per_doc']['mean']:.2f}")
+        cells.append(", ".join(f"{row[key]['mean']:.1f}" if key in row else "-"
+                               for key in ("prompt.epochs_run", "prompt_lhmix.epochs_run")))
         body.append(cells)
     return "\n".join([
         "# What moved the default's numbers: one change at a time", "",
-        f"Written by `python tools/ablation.py` ({meta['minutes']:.1f} min on {meta['machine']}). Test F1 in %, "
-        f"mean +- std over seeds {', '.join(map(str, seeds))}; the default's row is the pipeline's main runs of "
-        "those seeds, each other row the same pipeline with one choice undone (prompt, prompt_mixup, "
-        "prompt_lhmix continuing one warm-up per seed). The last F1 column is the paired difference "
-        "prompt_lhmix minus prompt with its 95 % interval and two-sided p.", "",
-        table(header, body), ""])
+        f"Written by `python tools/ablation.py` (last run: {meta['minutes']:.1f} min on {meta['machine']}). Test F1 "
+        f"in %, mean +- std over seeds {', '.join(map(str, seeds))}; the default's row is the pipeline's main runs "
+        "of those seeds, each other row the same pipeline with one choice changed (prompt, prompt_mixup, "
+        "prompt_lhmix continuing one warm-up per seed, the warm-up trained under the change). The F1 column "
+        "after the variants is the paired difference prompt_lhmix minus prompt with its 95 % interval and "
+        "two-sided p; epochs run count the warm-up.", "",
+        table(header, body), "", *earlier_measurements(rows, meta)])
+
+
+def earlier_measurements(rows: dict[str, dict], meta: dict) -> list[str]:
+    """A line per row measured by an earlier run of this tool (--only keeps such rows)."""
+    lines = [f"- {name}: measured by an earlier run ({row['measured']['minutes']:.1f} min for the rows of that run, "
+             f"{row['measured']['machine']})" for name, row in rows.items()
+             if name != DEFAULT and "measured" in row and row["measured"]["minutes"] != meta["minutes"]]
+    return ["Rows kept from earlier runs of the tool (the training code of their configurations is unchanged):",
+            "", *lines, ""] if lines else []
 
 
 def main(argv=None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    arguments.add_argument("--only", choices=list(CHANGES), help="run one change (default: all)")
+    arguments.add_argument("--only", choices=list(CHANGES), nargs="+",
+                           help="run these changes and keep the other rows of reports/ablation.json")
     args = arguments.parse_args(argv)
     params = Params.load().values
     dataset = params["datasets"][0]
+    kept = kept_rows(Path("reports") / "ablation.json", args.seeds) if args.only else {}
     started = time.perf_counter()
     runs = {DEFAULT: {seed: default_runs(dataset, seed) for seed in args.seeds}}
     peak_before = matmul_peak([PEAK_SHAPE])["peak_gflops"]
     for name, (_, overrides) in CHANGES.items():
-        if args.only in (None, name):
+        if args.only is None or name in args.only:
             runs[name] = {seed: run_change(overridden(params, overrides), dataset, name, seed,
                                            Path("runs") / dataset / "ablation") for seed in args.seeds}
-    rows = {name: row_of(by_seed) for name, by_seed in runs.items()}
     peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
-    meta = {"minutes": round((time.perf_counter() - started) / 60, 2), "seeds": args.seeds, "dataset": dataset,
-            "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
+    measured = {"minutes": round((time.perf_counter() - started) / 60, 2),
+                "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
+    fresh = {name: {**row_of(by_seed), "measured": measured} for name, by_seed in runs.items()}
+    rows = {name: fresh.get(name) or kept[name] for name in (DEFAULT, *CHANGES) if name in fresh or name in kept}
+    meta = {**measured, "seeds": args.seeds, "dataset": dataset}
     write_json({"meta": meta, "rows": rows}, Path("reports") / "ablation.json")
     markdown_text = markdown(rows, {name: what for name, (what, _) in CHANGES.items()}, args.seeds, meta)
     with replaced_on_success(Path("reports") / "ablation.md") as temporary:
         temporary.write_text(markdown_text, encoding="utf-8")
     print(markdown_text)
     return 0
+
+
+def kept_rows(path: Path, seeds: list[int]) -> dict[str, dict]:
+    """The rows of an earlier run of this tool on the same seeds, each with how it was measured."""
+    if not path.is_file():
+        return {}
+    earlier = read_json(path)
+    if earlier["meta"]["seeds"] != seeds:
+        raise SystemExit(f"ablation: {path} holds seeds {earlier['meta']['seeds']}, not {seeds}: run every change "
+                         "(without --only) or the same seeds")
+    measured = {key: earlier["meta"][key] for key in ("minutes", "machine")}
+    return {name: {"measured": measured, **row} for name, row in earlier["rows"].items()}
 
 
 if __name__ == "__main__":
