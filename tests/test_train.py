@@ -614,7 +614,7 @@ def test_an_augmented_copy_continues_the_plain_warmup(project, tmp_path):
     other = tmp_path / "other_labels"
     other_tree, _ = Hierarchy.from_paths([("x", "y")])
     write_dataset(PreparedDataset("other", other_tree, {name: [{"id": f"{name}{i}", "labels": [0, 1], "text": "t"}
-                                                               for i in range(4)] for name in ("train", "dev", "test")}),
+                                                               for i in range(16)] for name in ("train", "dev", "test")}),
                   other)
     with pytest.raises(LhmixError, match="labels.json differs"):
         train(config("prompt", max_epochs=2), other, out, tmp_path / "other-checkpoints", warm_start=state,

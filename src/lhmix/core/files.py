@@ -79,7 +79,13 @@ def write_torch(obj, path: str | Path) -> None:
     import torch
 
     with replaced_on_success(path) as temporary, open(temporary, "wb") as handle:
-        torch.save(obj, handle)
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as error:
+            # torch's zip writer reports a failed write (a full disk, a file-size limit) as a RuntimeError
+            # ("unexpected pos ..."), not as the OSError underneath
+            raise LhmixError(f"{path}: cannot write (the write failed inside torch.save: {str(error).strip()}); "
+                             f"check the free disk space and that {Path(path).parent} is writable") from None
 
 
 def read_json(path: str | Path):

@@ -3,7 +3,9 @@
 checkpoint_dir/last.pt   all it takes to continue after a kill (model, optimizer, random streams,
                          Progress, timings) and the run's fingerprint; resumed only when the
                          fingerprint is this run's, else discarded with a one-line notice
-checkpoint_dir/best.pt   the model of the best dev epoch (scores test; kept after the run)
+checkpoint_dir/best.pt   the model of the best dev epoch (scores test; kept after the run), with the
+                         fingerprint of the run that wrote it: a resumed run whose best.pt another run
+                         overwrote (same folder, other settings) starts afresh instead of scoring it
 warm-up state file       a DVC output: the state at the end of warm-up and the warm-up's fingerprint;
                          no timings, so identical training writes identical bytes
 
@@ -26,6 +28,7 @@ from lhmix.core.files import write_torch
 from lhmix.core.vocabulary import EARLY_STOPPING, check_choice
 
 WARMUP_KIND = "lhmix-warmup-state"
+BEST_KIND = "lhmix-best-model"
 CODE_PACKAGES = ("core", "data", "model", "training")
 
 
@@ -106,14 +109,48 @@ def save(obj, path: Path) -> None:
     write_torch(obj, Path(path))
 
 
-def load(path: Path):
+class UnreadableCheckpoint(LhmixError):
+    """A checkpoint file that torch cannot read (truncated, foreign, damaged)."""
+
+
+def load(path: Path, recovery: str = "delete it and run the stage again"):
+    """torch.load of a checkpoint; an unreadable file raises UnreadableCheckpoint saying how to recover."""
     path = Path(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # a truncated or foreign file: torch raises many kinds
-        raise LhmixError(f"{path}: not a readable checkpoint ({type(error).__name__}: {error})") from None
+        raise UnreadableCheckpoint(f"{path}: not a readable checkpoint ({type(error).__name__}: "
+                                   f"{str(error).strip()[:200]}); {recovery}") from None
+
+
+def save_best(model_state: dict, path: Path, fingerprint_: str) -> None:
+    save({"kind": BEST_KIND, "fingerprint": fingerprint_, "model": model_state}, path)
+
+
+def best_problem(path: Path, fingerprint_: str) -> str | None:
+    """Why best.pt cannot be this run's best model (missing, unreadable, another run's), or None."""
+    path = Path(path)
+    if not path.is_file():
+        return f"{path} is missing"
+    try:
+        state = load(path)
+    except UnreadableCheckpoint as error:
+        return str(error).split("; ")[0]
+    if not isinstance(state, dict) or state.get("kind") != BEST_KIND:
+        return f"{path} is not a best model written by this pipeline"
+    if state.get("fingerprint") != fingerprint_:
+        return f"{path} was written by another run (other settings, data, warm-up state or code)"
+    return None
+
+
+def load_best(path: Path, fingerprint_: str) -> dict:
+    """The model state of this run's best.pt; LhmixError saying how to recover when it is not this run's."""
+    problem = best_problem(path, fingerprint_)
+    if problem is not None:
+        raise LhmixError(f"{problem}: it cannot score this run; delete {Path(path).parent} and run the stage again")
+    return load(path)["model"]
 
 
 def file_digest(*paths: Path) -> str:
@@ -154,7 +191,7 @@ def read_warmup_state(path: Path, expected_fingerprint: str) -> dict:
     path = Path(path)
     if not path.is_file():
         raise LhmixError(f"warm-up state {path} not found: run its warm-up stage (stages/warmup.py) first")
-    state = load(path)
+    state = load(path, recovery="delete it and run `dvc repro` to train its warm-up stage again")
     if not isinstance(state, dict) or state.get("kind") != WARMUP_KIND:
         raise LhmixError(f"{path}: not a warm-up state written by stages/warmup.py")
     if state["fingerprint"] != expected_fingerprint:

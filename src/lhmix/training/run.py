@@ -72,14 +72,25 @@ class Run:
         return self.checkpoint_dir / "best.pt"
 
     def resume(self) -> Progress | None:
-        """The progress of last.pt when it is this very run's (same fingerprint), else None."""
+        """The progress of last.pt when it is this very run's (same fingerprint) and so is its best.pt (when it
+        has a best epoch), else None: the run starts afresh, with a one-line notice, and without best.pt."""
         if not self.last_path.is_file():
-            return None
-        state = checkpoints.load(self.last_path)
-        if state.get("fingerprint") != self.fingerprint:
             if self.procs.main:
-                log(f"{self.last_path}: made by another run (settings, data, warm-up state or code "
-                    "differ); discarded, starting afresh")
+                _discard(self.best_path)  # never score another run's best model
+            return None
+        try:
+            state = checkpoints.load(self.last_path)
+            problem = None if state.get("fingerprint") == self.fingerprint else (
+                f"{self.last_path}: made by another run (settings, data, warm-up state or code differ)")
+        except checkpoints.UnreadableCheckpoint as error:
+            state, problem = None, str(error).split("; ")[0]
+        if problem is None and checkpoints.progress_of(state).best_epoch > 0:
+            problem = checkpoints.best_problem(self.best_path, self.fingerprint)
+        if problem is not None:
+            if self.procs.main:
+                log(f"{problem}; discarded, starting afresh")
+                _discard(self.last_path)
+                _discard(self.best_path)
             return None
         self.session.restore(state)
         self.timing = Timing(**state["timing"])
@@ -93,8 +104,8 @@ class Run:
         self.session.restore(state)
         progress = checkpoints.progress_of(state)
         if self.procs.main and progress.best_epoch > 0:
-            checkpoints.save(state["best_model"] if state["best_model"] is not None else state["model"],
-                             self.best_path)
+            checkpoints.save_best(state["best_model"] if state["best_model"] is not None else state["model"],
+                                  self.best_path, self.fingerprint)
         return progress
 
     def fit(self, progress: Progress, last_epoch: int, on_epoch_end: Callable[[int], None] | None = None
@@ -111,7 +122,7 @@ class Run:
                 dev = session.evaluate(session.dev_split)[0]
                 if progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs,
                                    config.early_stopping):
-                    checkpoints.save(session.model.state_dict(), self.best_path)
+                    checkpoints.save_best(session.model.state_dict(), self.best_path, self.fingerprint)
                 checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
                                   "timing": asdict(self.timing), **session.training_state(rng_states)},
                                  self.last_path)
@@ -131,6 +142,14 @@ class Run:
         return {"dataset": self.data_dir.name, "encoder": self.config.classifier,
                 "train_docs": len(self.session.train_split), "world_size": self.procs.world_size,
                 "stage_seconds": round(time.perf_counter() - self.started, 3)}
+
+
+def _discard(path: Path) -> None:
+    """Remove a checkpoint file if there is one (a file where its folder should be is named on the first write)."""
+    try:
+        path.unlink(missing_ok=True)
+    except NotADirectoryError:
+        pass
 
 
 def _warmup_data(warmup_data_dir: Path, data_dir: Path) -> str:
@@ -168,7 +187,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         session = run.session
         if progress.epoch == trained_from:  # resumed at its last epoch: fit wrote no curves
             write_curves(run.live_dir, progress.history)
-        session.model.load_state_dict(checkpoints.load(run.best_path))
+        session.model.load_state_dict(checkpoints.load_best(run.best_path, run.fingerprint))
         test_split = session.encode(session.test_docs)
         test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")
         write_predictions(out_dir / "predictions.npz", test_split.ids, packed, session.num_labels)
@@ -202,7 +221,7 @@ def warmup(config: TrainConfig, data_dir: str | Path, state_file: str | Path, ou
             return
         # The best model is stored only when it is not the last one (saves a model's size).
         keep_best = 0 < progress.best_epoch < progress.epoch
-        best_model = checkpoints.load(run.best_path) if keep_best else None
+        best_model = checkpoints.load_best(run.best_path, run.fingerprint) if keep_best else None
         checkpoints.save(checkpoints.warmup_state(progress, training_state, run.warmup_fingerprint, best_model),
                          Path(state_file))
         write_json({"variant": config.variant, "seed": config.seed, "train_fraction": config.train_fraction,
