@@ -6,7 +6,7 @@ encoder from params.yaml unless --graph gives one (Table 6). Under torchrun: DDP
 import sys
 from pathlib import Path
 
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_name, parser, read_params, run_stage
 from lhmix.core.vocabulary import CONTROLS, FAMILIES, MIXINGS, variant_name
 from lhmix.model.graph import GRAPHS
 from lhmix.training.config import TrainConfig
@@ -15,7 +15,7 @@ from lhmix.training.run import train
 
 def main(argv=None) -> int:
     arguments = parser(__doc__)
-    arguments.add_argument("--dataset", required=True)
+    arguments.add_argument("--dataset", required=True, type=dataset_name)
     arguments.add_argument("--family", required=True, choices=FAMILIES)
     arguments.add_argument("--mixing", required=True, choices=MIXINGS + CONTROLS,
                            help=f"{', '.join(CONTROLS)}: controls of LH-Mix, prompt family only")
@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     arguments.add_argument("--graph", choices=GRAPHS,
                            help="prompt family, Table 6: HPT's hierarchy injection (default: model.prompt.graph)")
     arguments.add_argument("--warm-start", type=Path, help="a state written by stages/warmup.py")
-    arguments.add_argument("--warmup-dataset", help="the dataset the warm-up trained on, when not --dataset "
+    arguments.add_argument("--warmup-dataset", type=dataset_name, help="the dataset the warm-up trained on, when not --dataset "
                                                     "(an augmented copy continues the plain warm-up)")
     arguments.add_argument("--out", required=True, type=Path)
     args = arguments.parse_args(argv)

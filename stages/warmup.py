@@ -5,7 +5,7 @@ timing to --out/metrics.json."""
 import sys
 from pathlib import Path
 
-from lhmix.core.stage import parser, read_params, run_stage
+from lhmix.core.stage import dataset_name, parser, read_params, run_stage
 from lhmix.core.vocabulary import FAMILIES
 from lhmix.model.graph import GRAPHS
 from lhmix.training.config import TrainConfig
@@ -14,7 +14,7 @@ from lhmix.training.run import warmup
 
 def main(argv=None) -> int:
     arguments = parser(__doc__)
-    arguments.add_argument("--dataset", required=True)
+    arguments.add_argument("--dataset", required=True, type=dataset_name)
     arguments.add_argument("--family", required=True, choices=FAMILIES)
     arguments.add_argument("--seed", required=True)
     arguments.add_argument("--train-fraction", default="1")

@@ -79,6 +79,8 @@ def test_listed_dataset_without_raw_files_fails_in_prepare_with_instructions(tmp
     ("families: [bert, prompt]", "families: [bert]", "has no 'prompt'"),
     ("seed: 0 ", "seed: 5 ", "sweeps.seed = 5 is not among seeds = [0, 1]"),
     ("datasets: [wordnet]", "datasets: [foo]", "'datasets[0]' = 'foo': expected one of"),
+    ("figure6:\n", "figure6:\n  lable: act\n", "unknown key 'figure6.lable' (known here: figure6.label, figure6.seed); "
+                                            "did you mean 'figure6.label'?"),
 ])
 def test_shapes_that_cannot_run_stop_in_the_check_stage(tmp_path, old, new, message):
     root = _copy_with_profile(tmp_path / "repo", "tiny", {old: new})
@@ -142,3 +144,17 @@ def test_out_of_range_beta_fails_naming_the_parameter(project):
     result = _run(["dvc", "exp", "run", "-S", "beta=0.3"], project, check=False)
     assert result.returncode != 0
     assert "parameter 'beta' = 0.3: expected a number in (0.5, 1]" in result.stderr + result.stdout
+
+
+def test_a_hostile_grid_value_never_reaches_a_shell(tmp_path):
+    """Values are quoted in every stage command and each stage script checks its own arguments, also when
+    `dvc repro -s` skips the check stage."""
+    hostile = "2;touch pwned;#"
+    root = _copy_with_profile(tmp_path / "repo", "tiny", {"  alpha: [5e-1, 2]": f'  alpha: [5e-1, "{hostile}"]'})
+    for dependency in ("data/warmup/wordnet/prompt-s0.pt", "data/similarity/wordnet.pt", "data/processed/wordnet/x"):
+        (root / dependency).parent.mkdir(parents=True, exist_ok=True)  # so that DVC gets to run the command
+        (root / dependency).write_text("placeholder")
+    result = _run(["dvc", "repro", "-s", f"sweep_alpha@wordnet-{hostile}"], root, check=False)
+    assert result.returncode != 0
+    assert not (root / "pwned").exists() and not list(root.rglob("pwned"))
+    assert f"parameter 'alpha' = '{hostile}': expected a number" in result.stderr + result.stdout

@@ -13,15 +13,18 @@ import os
 import sys
 from typing import Callable
 
-from lhmix.core.errors import LhmixError
-from lhmix.core.params import Params
+from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.params import Params, check_known_keys
+from lhmix.core.vocabulary import check_folder_name
 
 PARAMS_LOG = "LHMIX_PARAMS_LOG"
 _loaded: list[Params] = []
 
 
 def read_params(path: str = "params.yaml") -> Params:
+    """params.yaml, every key of it known (lhmix.core.params.KNOWN_KEYS): a typo is an error in every stage."""
     params = Params.load(path)
+    check_known_keys(params.values, path)
     _loaded.append(params)
     return params
 
@@ -34,8 +37,16 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
 def dataset_argument(doc: str | None, argv=None) -> str:
     """The one argument of a per-dataset stage: its dataset's name."""
     arguments = parser(doc)
-    arguments.add_argument("dataset")
+    arguments.add_argument("dataset", type=dataset_name)
     return arguments.parse_args(argv).dataset
+
+
+def dataset_name(value: str) -> str:
+    """argparse type of a --dataset (a dataset or its augmented copy): a usage error otherwise."""
+    try:
+        return check_folder_name("dataset", value)
+    except ParamError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def run_stage(label: str, body: Callable[[], str | None]) -> int:

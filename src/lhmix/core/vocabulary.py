@@ -15,8 +15,12 @@ A variant is a family and a mixing, named `<family>` (no mixing) or `<family>_<m
 """
 from __future__ import annotations
 
+import re
+
 from lhmix.core.errors import ParamError
 
+DATASETS = ("wordnet", "wos", "nyt", "rcv1")     # the readers of lhmix.datasets
+AUGMENTATIONS = ("eda", "bt")                     # data/processed/<dataset>_<augmentation> (Table 7)
 FAMILIES = ("bert", "prompt")
 MIXINGS = ("none", "mixup", "lhmix")              # the paper's Table 3, for every family
 CONTROLS = ("lhmix_shuffled", "fixed_lambda")     # prompt family only
@@ -59,6 +63,16 @@ def check_family_mixing(family: str, mixing: str) -> str:
         raise ParamError("mixing", mixing, f"one of {', '.join(MIXINGS)} for the {family} family "
                          f"(the controls {', '.join(CONTROLS)} train the {CONTROL_FAMILY} family only)")
     return variant_name(family, mixing)
+
+
+def check_folder_name(name: str, value) -> str:
+    """A dataset's folder name under data/processed/ (a dataset, its augmented copy <dataset>_eda, or a test's
+    own): letters, digits, '_' and '-', so that no path or shell syntax gets through. Stage scripts check their
+    own arguments: `dvc repro -s` runs a stage without the check stage."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", value):
+        raise ParamError(name, value, "a dataset name of letters, digits, '_' and '-' (e.g. "
+                         f"{', '.join(DATASETS)}, or {DATASETS[0]}_{AUGMENTATIONS[0]})")
+    return value
 
 
 def check_choice(name: str, value, choices: tuple[str, ...], why: str = "") -> str:
