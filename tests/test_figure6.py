@@ -63,8 +63,8 @@ def test_the_label_params_ask_for():
     assert names[figure6.default_label(deep)] == "u"
     assert figure6.default_label(TREE) == 2  # depth 2 tree: a1 and a2 have a sibling, a1 first
     assert figure6.choose_label(TREE, "b1", "toy") == 4
-    assert figure6.choose_label(TREE, {"toy": "a2", "other": "zzz"}, "toy") == 3
-    assert figure6.choose_label(TREE, {"other": "a2"}, "toy") == 2
+    assert figure6.choose_label(TREE, {"wordnet": "a2", "wos": "zzz"}, "wordnet") == 3
+    assert figure6.choose_label(TREE, {"wos": "a2"}, "wordnet") == 2  # another dataset's label: the default
     assert figure6.choose_label(TREE, 1, "toy") == 1
     with pytest.raises(ParamError, match="'figure6.label' = 'zzz': expected null, a label name or id of toy"):
         figure6.choose_label(TREE, "zzz", "toy")

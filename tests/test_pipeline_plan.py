@@ -147,3 +147,53 @@ def test_a_missing_key_and_bad_yaml_name_it(tmp_path):
     (tmp_path / "bad.yaml").write_text("alpha: [1\n")
     with pytest.raises(LhmixError, match="bad.yaml"):
         load_yaml(tmp_path / "bad.yaml")
+
+
+def test_every_profile_holds_only_known_keys():
+    from lhmix.core.params import check_known_keys
+
+    root = Path(__file__).parents[1]
+    for path in [root / "params.yaml", *sorted((root / "params").glob("*.yaml"))]:
+        check_known_keys(load_yaml(path), str(path))
+
+
+@pytest.mark.parametrize("section, key, value, message", [
+    ("augment.eda", "num_augs", 4, "unknown key 'augment.eda.num_augs' (known here: augment.eda.alpha, "
+                                   "augment.eda.num_aug, augment.eda.seed); did you mean 'augment.eda.num_aug'?"),
+    ("train", "learning_rate", 1e-3, "unknown key 'train.learning_rate'"),
+    ("", "alpah", 2, "unknown key 'alpah' (known here: alpha, beta, "),
+])
+def test_an_unknown_key_is_refused_naming_the_nearest_known_one(section, key, value, message):
+    from lhmix.core.params import check_known_keys
+
+    values = load_yaml(Path(__file__).parents[1] / "params.yaml")
+    target = values
+    for part in filter(None, section.split(".")):
+        target = target[part]
+    target[key] = value
+    with pytest.raises(LhmixError) as error:
+        check_known_keys(values)
+    assert message in str(error.value)
+
+
+def test_a_section_that_takes_no_settings_or_a_section_that_is_not_a_mapping_is_refused():
+    from lhmix.core.params import check_known_keys
+
+    values = load_yaml(Path(__file__).parents[1] / "params.yaml")
+    values["model"]["bert"] = {"graph": "gat", "head": "linear"}
+    with pytest.raises(ParamError, match="'model.bert' = .*: expected {}: this section takes no settings"):
+        check_known_keys(values)
+    values["model"]["bert"] = {}
+    values["train"] = None
+    with pytest.raises(ParamError, match="'train' = None: expected a mapping of parameters"):
+        check_known_keys(values)
+
+
+def test_a_mistyped_dataset_key_of_figure6_label_is_an_error():
+    from lhmix.reporting.figure6 import choose_label
+    from lhmix.data.hierarchy import Hierarchy
+
+    hierarchy = Hierarchy.from_paths([("A", "a1"), ("A", "a2")])[0]
+    assert choose_label(hierarchy, {"wordnet": "a2"}, "wordnet") == 2
+    with pytest.raises(ParamError, match="'figure6.label.wordnett' = 'act': expected a key that names a dataset"):
+        choose_label(hierarchy, {"wordnett": "act"}, "wordnet")

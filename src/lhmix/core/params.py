@@ -9,6 +9,7 @@ reads against what its dvc.yaml entry declares.
 """
 from __future__ import annotations
 
+import difflib
 import math
 from numbers import Integral, Real
 from pathlib import Path
@@ -102,3 +103,44 @@ def check_number(name: str, value, minimum: float | None = None, strict_minimum:
     if minimum is not None and (value <= minimum if strict_minimum else value < minimum):
         raise ParamError(name, value, "a number" + bound)
     return float(value)
+
+
+# Every key params.yaml may hold: a mapping is a section (its keys are all there is), ANY a value of any shape
+# (checked where it is read), NO_SETTINGS a section that takes none. A key not here is a typo that every stage
+# would otherwise ignore; `read_params` (every stage) and tools/apply_profile.py refuse it.
+ANY = None
+NO_SETTINGS = "no settings"
+KNOWN_KEYS = {
+    "alpha": ANY, "beta": ANY, "datasets": ANY, "seeds": ANY, "families": ANY,
+    "prepare": {"wordnet": ANY, "wos": ANY, "nyt": ANY, "rcv1": ANY},   # each reader checks its own keys
+    "encoder": {"classifier": ANY, "similarity": ANY, "similarity_max_length": ANY},
+    "model": {"bert": NO_SETTINGS, "prompt": {"head": ANY, "mlm_weight": ANY, "graph": ANY}},
+    "train": {key: ANY for key in ("max_length", "batch_size", "eval_batch_size", "lr", "warmup_epochs", "max_epochs",
+                                   "patience", "early_stopping", "loss", "mixup_beta_a", "fixed_lambda", "device")},
+    "sweeps": {"seed": ANY, "alpha": ANY, "beta": ANY, "sparse": ANY},
+    "augment": {"seeds": ANY, "eda": {"alpha": ANY, "num_aug": ANY, "seed": ANY},
+                "back_translation": {"models": ANY, "max_length": ANY, "seeds": ANY}},
+    "table6": {"graphs": ANY, "seeds": ANY},
+    "figure6": {"label": ANY, "seed": ANY},
+}
+
+
+def check_known_keys(values, source: str = "params.yaml", known: dict = KNOWN_KEYS, where: str = "") -> None:
+    """A ParamError for the first key of `values` that is not in `known`, naming the nearest known key, or for
+    a section given a value that is not a mapping, or settings under a section that takes none."""
+    if not isinstance(values, dict):
+        raise ParamError(where.rstrip(".") or source, values, "a mapping of parameters")
+    for key, value in values.items():
+        name = f"{where}{key}"
+        if key not in known:
+            nearest = difflib.get_close_matches(str(key), [str(k) for k in known], n=1, cutoff=0.5)
+            hint = f"; did you mean '{where}{nearest[0]}'?" if nearest else ""
+            raise LhmixError(f"{source}: unknown key '{name}' (known here: "
+                             f"{', '.join(where + str(k) for k in known)}){hint}")
+        expected = known[key]
+        if expected == NO_SETTINGS:
+            if value not in (None, {}):
+                raise ParamError(name, value, "{}: this section takes no settings (the bert family is a [CLS] "
+                                 "classifier; its head, MLM loss and graph do not apply)")
+        elif isinstance(expected, dict):
+            check_known_keys(value, source, expected, f"{name}.")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lhmix.core.vocabulary import DATASETS
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
@@ -37,6 +38,10 @@ def default_label(hierarchy: Hierarchy) -> int:
 def choose_label(hierarchy: Hierarchy, wanted, dataset: str) -> int:
     """figure6.label: None (the default), a label name or id, or {dataset: name or id}."""
     if isinstance(wanted, dict):
+        unknown = sorted(str(key) for key in wanted if key not in DATASETS)
+        if unknown:
+            raise ParamError(f"figure6.label.{unknown[0]}", wanted[unknown[0]],
+                             f"a key that names a dataset ({', '.join(DATASETS)})")
         wanted = wanted.get(dataset)
     if wanted is None:
         return default_label(hierarchy)
