@@ -70,7 +70,20 @@ def test_duplicate_ids_across_splits_are_refused(tmp_path):
 def test_the_processed_folder_gets_the_usual_mode_not_mkdtemp_s_0700(tmp_path):
     previous = os.umask(0o002)
     try:
-        write_dataset(_dataset({"train": [], "dev": [], "test": []}), tmp_path / "toy")
+        write_dataset(_dataset({split: [{"id": split, "text": "t", "labels": [0]}] for split in ("train", "dev", "test")}),
+                      tmp_path / "toy")
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "toy").stat().st_mode) == 0o775
+
+
+def test_an_empty_split_is_refused_where_it_is_made(tmp_path):
+    """NYT with every test-list document missing gave a 0-line test.jsonl and a test F1 of 0.0 as a result."""
+    docs = {"train": [{"id": "a", "text": "quarks", "labels": [1, 4]}], "dev": [{"id": "c", "text": "cells",
+            "labels": [1, 3]}], "test": []}
+    dataset = _dataset(docs)
+    dataset.dropped["missing_file"] = 7
+    with pytest.raises(LhmixError, match=r"toy/test.jsonl: no documents: dataset 'toy' has an empty test split "
+                                         r"\(documents dropped: missing_file: 7\)"):
+        write_dataset(dataset, tmp_path / "toy")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

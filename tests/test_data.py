@@ -16,8 +16,8 @@ from lhmix.data.hierarchy import Hierarchy
 def small_dataset(tmp_path):
     hierarchy, id_of = Hierarchy.from_paths([("a", "a1"), ("a", "a2"), ("b", "b1")])
     docs = [{"id": f"d{i}", "labels": hierarchy.with_ancestors([id_of[path]]), "text": f"text {i}"}
-            for i, path in enumerate([("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a1"), ("b", "b1")])]
-    write_dataset(PreparedDataset("toy", hierarchy, {"train": docs[:4], "dev": docs[4:], "test": []}),
+            for i, path in enumerate([("a", "a1"), ("a", "a2"), ("b", "b1"), ("a", "a1"), ("b", "b1"), ("a", "a2")])]
+    write_dataset(PreparedDataset("toy", hierarchy, {"train": docs[:4], "dev": docs[4:5], "test": docs[5:]}),
                   tmp_path / "toy")
     return tmp_path / "toy", hierarchy
 
@@ -29,7 +29,7 @@ def test_read_dataset_keeps_file_order_and_labels(tmp_path):
     assert splits["train"].ids == ["d0", "d1", "d2", "d3"]
     # ids: a=0 b=1 a1=2 a2=3 b1=4
     assert splits["train"].labels == [[0, 2], [0, 3], [1, 4], [0, 2]]
-    assert splits["dev"].texts == ["text 4"] and len(splits["test"]) == 0
+    assert splits["dev"].texts == ["text 4"] and splits["test"].ids == ["d5"]
 
 
 def replace_line(path, number, doc):
@@ -90,7 +90,9 @@ def test_prepare_records_whether_every_document_is_one_path(tmp_path):
     assert json.loads((folder / "stats.json").read_text())["single_path"] is True
     tree, _ = Hierarchy.from_paths([("a", "a1"), ("a", "a2"), ("b", "b1")])
     two_paths = {"id": "d", "labels": [0, 2, 3], "text": "t"}
-    write_dataset(PreparedDataset("toy", tree, {"train": [two_paths], "dev": [], "test": []}), tmp_path / "two")
+    one = [{"id": name, "labels": [0, 2], "text": "t"} for name in ("e", "f")]
+    write_dataset(PreparedDataset("toy", tree, {"train": [two_paths], "dev": one[:1], "test": one[1:]}),
+                  tmp_path / "two")
     assert json.loads((tmp_path / "two" / "stats.json").read_text())["single_path"] is False
     read_dataset(tmp_path / "two")
 

@@ -50,7 +50,7 @@ def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
-        stats = _write_into(dataset, staging)
+        stats = _write_into(dataset, staging, out_dir)
         give_usual_mode(staging)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -61,8 +61,12 @@ def write_dataset(dataset: PreparedDataset, out_dir: str | Path) -> dict:
     return stats
 
 
-def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
+def _write_into(dataset: PreparedDataset, folder: Path, destination: Path) -> dict:
     hierarchy = dataset.hierarchy
+    for depth in range(1, hierarchy.depth + 1):
+        if not hierarchy.labels_at(depth):
+            raise LhmixError(f"{destination / 'labels.json'}: no label at depth {depth} of {hierarchy.depth}: "
+                             f"dataset '{dataset.name}' cannot be classified at that depth")
     write_json(hierarchy.to_json(), folder / "labels.json")
     sizes, label_count, single_path = {}, 0, True
     check = DocumentCheck(hierarchy)  # the reader's rules, so what is written reads back
@@ -78,6 +82,10 @@ def _write_into(dataset: PreparedDataset, folder: Path) -> dict:
                 single_path = single_path and check.first_fork(doc["labels"]) is None
                 handle.write(dumps({"id": doc["id"], "labels": doc["labels"], "text": doc["text"]}) + "\n")
                 label_count += len(doc["labels"])
+        if count == 0:
+            dropped = ", ".join(f"{reason}: {n}" for reason, n in sorted(dataset.dropped.items())) or "none counted"
+            raise LhmixError(f"{destination / f'{split}.jsonl'}: no documents: dataset '{dataset.name}' has an empty "
+                             f"{split} split (documents dropped: {dropped}); every split needs documents")
         sizes[split] = count
     total = sum(sizes.values())
     stats = {

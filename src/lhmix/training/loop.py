@@ -93,6 +93,10 @@ class Session:
         self.hierarchy, splits = read_dataset(data_dir)
         self.tokenizer = load_tokenizer(config.classifier)
         self.train_split = self.encode(train_subset(splits["train"], config.train_fraction))
+        if len(self.train_split) < config.batch_size:
+            raise LhmixError(f"{data_dir}/train.jsonl: {len(self.train_split)} training documents"
+                             + (f" (train_fraction {config.train_fraction:g})" if config.train_fraction != 1 else "")
+                             + f", fewer than one batch (train.batch_size = {config.batch_size})")
         self.dev_split = self.encode(splits["dev"])
         self.test_docs: Documents = splits["test"]
         self.num_labels = len(self.hierarchy)
