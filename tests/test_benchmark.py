@@ -58,12 +58,25 @@ def test_bench_runs_dvc_repro_only_on_an_up_to_date_pipeline(monkeypatch, status
 
     def run(command, **_):
         commands.append(command)
-        return SimpleNamespace(returncode=status_code if command[:2] == ["dvc", "status"] else 0)
+        return SimpleNamespace(returncode=status_code if "status" in command else 0, stderr="")
 
     monkeypatch.setattr(bench.subprocess, "run", run)
     result = bench.dvc_noop()
-    assert commands.count(["dvc", "repro"]) == repro_runs
+    assert commands.count(["dvc", "--wait-for-lock", "repro"]) == repro_runs  # waits for another DVC's lock
     assert (result["seconds"] is None) == (repro_runs == 0)
+
+
+def test_a_failing_dvc_repro_is_reported_not_raised(monkeypatch):
+    """Another `dvc repro` holding the lock ended make bench with a traceback and lost its measurements."""
+    bench = load_script("tools/bench.py")
+
+    def run(command, **_):
+        failed = "repro" in command
+        return SimpleNamespace(returncode=255 if failed else 0,
+                               stderr="ERROR: Unable to acquire lock. Most likely another DVC process is running\n")
+    monkeypatch.setattr(bench.subprocess, "run", run)
+    assert bench.dvc_noop() == {"seconds": None, "why": "`dvc repro` failed (exit 255: ERROR: Unable to acquire "
+                                                        "lock. Most likely another DVC process is running)"}
 
 
 def test_bench_writes_only_its_own_report():

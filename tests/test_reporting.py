@@ -398,3 +398,19 @@ def test_table7_sets_augmentation_against_lhmix(collected):
     assert "| prompt + back-translation | - | n/a | n/a | - | not run: no translation models named |" in markdown
     assert eda["best_in_warmup"] == 0 and "| prompt + EDA | 0, 1 | 63.50 +- 2.12 |" in markdown
     assert "micro +3.00 [" in markdown
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[]", "expected a JSON object of run metrics, not list"),
+    ("null", "expected a JSON object of run metrics, not NoneType"),
+    ('{"micro_f1": 7.5}', "'micro_f1' = 7.5: expected a fraction in [0, 1]"),
+    ('{"micro_f1": 0.5, "macro_ap": true}', "'macro_ap' = True: expected a fraction in [0, 1]"),
+    ('{"per_depth": {"2": {"recall": -0.1}}}', "'per_depth.2.recall' = -0.1: expected a fraction in [0, 1]"),
+])
+def test_a_run_file_breaking_its_schema_is_named(tmp_path, content, message):
+    _write_runs(tmp_path)
+    run = PLAN.main_runs("wordnet", root=tmp_path)[3]
+    (run.path / "metrics.json").write_text(content)
+    with pytest.raises(LhmixError) as error:
+        _collect(tmp_path)
+    assert str(error.value).startswith(str(run.path / "metrics.json")) and message in str(error.value)

@@ -12,14 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
-from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, FAMILIES, MIXINGS, SIMILARITY_MIXINGS, check_choice,
-                                   variant_name)
-
-# The readers of lhmix.datasets (tests/test_pipeline_plan.py holds the two lists together).
-DATASETS = ("wordnet", "wos", "nyt", "rcv1")
+from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES, MIXINGS, SIMILARITY_MIXINGS,
+                                   check_choice, variant_name)
 # HPT's graph encoders of lhmix.model.graph but none, which Table 6 takes from the main runs
 # (tests/test_pipeline_plan.py holds the two lists together).
 TABLE6_GRAPHS = ("gat", "gcn")
@@ -221,8 +218,33 @@ def _fraction(name: str, value):
     return value
 
 
+# Scores of a run's metrics.json: fractions in [0, 1], overall and in per_depth / per_depth_ap.
+SCORES = ("micro_f1", "macro_f1", "precision", "recall", "micro_ap", "macro_ap")
+
+
 def read_metrics(run: Run) -> dict:
+    """A run's (or warm-up's) metrics.json, checked: an object whose scores are fractions in [0, 1]. (A key
+    that is missing is named by the reader that needs it.)"""
     path = run.path / "metrics.json"
     if not path.is_file():
         raise LhmixError(f"{path}: missing; run `dvc repro` so that every run named in params.yaml exists")
-    return read_json(path)
+    metrics = read_json(path)
+    if not isinstance(metrics, dict):
+        raise MalformedInput(path, None, f"expected a JSON object of run metrics, not {type(metrics).__name__}; "
+                                         "re-run its stage (dvc repro --force)")
+    _check_scores(metrics, path, "")
+    for group in ("per_depth", "per_depth_ap"):
+        for depth, scores in (metrics.get(group) or {}).items():
+            if not isinstance(scores, dict):
+                raise MalformedInput(path, None, f"'{group}.{depth}' = {scores!r}: expected an object of scores")
+            _check_scores(scores, path, f"{group}.{depth}.")
+    return metrics
+
+
+def _check_scores(scores: dict, path: Path, where: str) -> None:
+    for key in SCORES:
+        if key in scores:
+            value = scores[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise MalformedInput(path, None, f"'{where}{key}' = {value!r}: expected a fraction in [0, 1]; "
+                                                 "re-run its stage (dvc repro --force)")

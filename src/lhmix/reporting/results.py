@@ -12,6 +12,7 @@ import numpy as np
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import read_json
+from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.documents import read_dataset
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan, Run, read_metrics
@@ -203,7 +204,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
 def augmentation_missing(dataset: str, data_root: Path) -> dict[str, str]:
     """{method: why it has no augmented dataset here}, from the missing.json its stage writes."""
     missing = {}
-    for method in ("eda", "bt"):
+    for method in AUGMENTATIONS:
         path = Path(data_root) / f"{dataset}_{method}" / "missing.json"
         if path.is_file():
             missing[method] = read_json(path).get("missing", f"see {path}")
