@@ -8,7 +8,8 @@ models/loss.py and train.py): one ZMLCE per document over all labels (train.loss
 its early stopping (a better dev macro- or micro-F1 resets a patience of 6, counted from epoch 0).
 Each configuration trains prompt, prompt_mixup and prompt_lhmix for --seeds through
 the library's own warm-up and training (lhmix.training.run), on the processed data and similarity
-table of the pipeline, into runs/<dataset>/ablation/ (git-ignored). The default's row is read from
+table of the pipeline, into runs/ablation/<dataset>/ (git-ignored, and outside runs/<dataset>/, which the
+stats stage reads: the ablation never makes the pipeline stale). The default's row is read from
 the pipeline's main runs of the same seeds. Nothing of the pipeline's outputs is touched.
 
     python tools/ablation.py [--seeds 0 1] [--only NAME ...]   (needs `dvc repro` done: it reads the main runs)
@@ -164,7 +165,7 @@ def main(argv=None) -> int:
     for name, (_, overrides) in CHANGES.items():
         if args.only is None or name in args.only:
             runs[name] = {seed: run_change(overridden(params, overrides), dataset, name, seed,
-                                           Path("runs") / dataset / "ablation") for seed in args.seeds}
+                                           Path("runs") / "ablation" / dataset) for seed in args.seeds}
     peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
     measured = {"minutes": round((time.perf_counter() - started) / 60, 2),
                 "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
