@@ -124,7 +124,7 @@ def test_repro_then_experiments(project):
 
     # Only what changed is listed: the LH-Mix runs mixed with another ratio, the others did not.
     diff = _run(["dvc", "metrics", "diff"], project).stdout
-    assert "prompt_lhmix.lambda.mean" in diff and "bert_lhmix.lambda.mean" in diff
+    assert "prompt_lhmix.lambda_mean" in diff and "bert_lhmix.lambda_mean" in diff
     assert "prompt_mixup" not in diff and "bert.train_loss" not in diff
 
     _run(["dvc", "exp", "apply", experiment_name(experiment.stdout)], project)

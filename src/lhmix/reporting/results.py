@@ -212,25 +212,27 @@ def augmentation_missing(dataset: str, data_root: Path) -> dict[str, str]:
 
 
 def dvc_metrics(results: dict) -> dict:
-    """The compact file `dvc metrics show/diff` reads: keys like prompt_lhmix.macro_f1.mean and
-    claims.lhmix_vs_mixup.macro_f1.diff; no histograms, no histories."""
+    """The compact file `dvc metrics show/diff` reads, headline keys only (the tables hold the rest): per variant
+    micro/macro-F1 (mean, std), micro/macro AP, labels per document, micro-F1 at the deepest depth and the mean
+    lambda used; per claim the difference on each metric and, on F1, its Holm-adjusted p; Table 6's F1s."""
     metrics = {}
     for variant, by_metric in results["summary"].items():
-        metrics[variant] = {metric: {"mean": round(v["mean"], 4), **({"std": round(v["std"], 4)}
-                                                                      if v["std"] is not None else {})}
-                            for metric, v in by_metric.items()}
+        entry = {metric: {"mean": round(by_metric[metric]["mean"], 4),
+                          **({"std": round(by_metric[metric]["std"], 4)} if by_metric[metric]["std"] is not None else {})}
+                 for metric in F1S}
+        entry.update({metric: round(by_metric[metric]["mean"], 4) for metric in APS})
         extra = results["diagnostics"][variant]
-        metrics[variant].update({name: {"mean": round(extra[name], 4)}
-                                 for name in ("precision", "recall", "predicted_per_doc")})
-        metrics[variant].update({f"depth{depth}_micro_f1": round(scores["micro_f1"], 4)
-                                 for depth, scores in results["per_depth"][variant].items()})
+        entry["predicted_per_doc"] = round(extra["predicted_per_doc"], 4)
+        deepest = max(results["per_depth"][variant], key=int)
+        entry[f"depth{deepest}_micro_f1"] = round(results["per_depth"][variant][deepest]["micro_f1"], 4)
         if "lambda" in extra:  # the lambda actually used: moves with alpha and beta even when F1 does not
-            metrics[variant]["lambda"] = {"mean": round(extra["lambda"]["mean"], 4)}
+            entry["lambda_mean"] = round(extra["lambda"]["mean"], 4)
+        metrics[variant] = entry
     metrics["claims"] = defaultdict(dict)
     for claim in results["claims"]:
         metrics["claims"][claim["claim"]][claim["metric"]] = {
             "diff": round(claim["diff"], 4),
-            **{name: round(claim[name], 6) for name in ("p", "p_holm") if usable(claim[name])}}
+            **({"p_holm": round(claim["p_holm"], 6)} if claim["metric"] in F1S and usable(claim["p_holm"]) else {})}
     metrics["claims"] = dict(metrics["claims"])
     metrics["table6"] = defaultdict(dict)
     for entry in results["table6"]:
