@@ -5,7 +5,6 @@ import os
 import platform
 from importlib import metadata
 
-from lhmix.core.machine import matmul_peak
 
 FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy similarity s, and the s of the "
                            "actual training pairs"),
@@ -14,7 +13,6 @@ FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy si
            ("fig6_label_words", "Figure 6: label words nearest one label, before and after training (t-SNE)"),
            ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency"),
            ("training_curves", "Training curves (dev set)")]
-PEAK_SHAPE = (2048, 2048, 2048)
 PACKAGES = ("torch", "transformers", "dvc", "dvclive", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
 
 
@@ -28,11 +26,12 @@ def environment() -> dict:
         except metadata.PackageNotFoundError:
             versions[package] = "not installed"
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"CPU ({os.cpu_count()} cores)"
-    # Machines of one kind differ up to 2x: the times above scale with this figure (make bench measures more).
-    peak = matmul_peak([PEAK_SHAPE])["peak_gflops"]
+    # Nothing is measured here, so that the page's bytes depend only on its inputs; machines of one kind differ
+    # up to 2x, and the machine's speed is measured by `make bench` (reports/bench.md).
     return {"python": platform.python_version(), "platform": platform.platform(), "device": device,
             "torch threads": torch.get_num_threads(),
-            "torch.matmul fp32 peak, measured by this stage": f"{peak:.0f} GFLOP/s ({'x'.join(map(str, PEAK_SHAPE))})",
+            "machine speed": "not measured by this stage: `make bench` measures the torch.matmul peak and step "
+                             "times (reports/bench.md); the times above scale with it",
             **versions}
 
 
