@@ -159,3 +159,16 @@ def test_params_check_finds_both_directions():
         "read, not declared": ["train.mixup_beta_a"], "declared, not read": ["alpha"]}}
     assert undeclared_params(definitions, []) == {"train_mixup@d-prompt-0": {
         "no params log": ["alpha", "model.prompt", "train.lr"]}}
+
+
+def test_python_byte_code_is_not_part_of_a_code_dependency():
+    """Importing the library writes __pycache__/ beside its sources; DVC must not hash it into the src/lhmix/<folder>
+    dependencies, or running the tests would make every stage look changed."""
+    import subprocess
+    import sys
+
+    dvc = Path(sys.executable).parent / "dvc"
+    done = subprocess.run([str(dvc), "check-ignore", "src/lhmix/core/__pycache__/params.cpython-311.pyc",
+                           "src/lhmix/training/stray.pyc"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["src/lhmix/core/__pycache__/params.cpython-311.pyc", "src/lhmix/training/stray.pyc"]
