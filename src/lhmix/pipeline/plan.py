@@ -122,18 +122,21 @@ class Plan:
             raise LhmixError(f"params: figure6.seed = {self.figure6_seed} is not among seeds = {self.seeds}; "
                              "Figure 6 reads the label words of that seed's main prompt_lhmix run")
 
+    def _ratio(self, mixing: str) -> dict:
+        """alpha and beta of a run of `mixing`: params.yaml's for the mixings that read them, else None."""
+        similarity = mixing in SIMILARITY_MIXINGS
+        return {"alpha": self.alpha if similarity else None, "beta": self.beta if similarity else None}
+
     def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
         """Every variant x seed of the train_none, train_mixup and train_lhmix stages, and of the controls
-        of LH-Mix (train_controls; prompt family)."""
+        of LH-Mix (stages control_shuffled and control_fixed; prompt family)."""
         mixings = [(family, mixing) for family in self.families for mixing in MIXINGS]
         if CONTROL_FAMILY in self.families:
             mixings += [(CONTROL_FAMILY, control) for control in CONTROLS]
         runs = []
         for family, mixing in mixings:
             variant = variant_name(family, mixing)
-            similarity = mixing in SIMILARITY_MIXINGS
-            runs += [Run(variant, seed, root / dataset / "main" / f"{variant}-s{seed}",
-                         alpha=self.alpha if similarity else None, beta=self.beta if similarity else None)
+            runs += [Run(variant, seed, root / dataset / "main" / f"{variant}-s{seed}", **self._ratio(mixing))
                      for seed in self.seeds]
         return runs
 
@@ -166,8 +169,7 @@ class Plan:
         """prompt, prompt_mixup and prompt_lhmix on fractions of the training set."""
         return [Run(variant_name("prompt", mixing), self.sweep_seed,
                     root / dataset / "sparse" / f"f{fraction}" / variant_name("prompt", mixing),
-                    alpha=self.alpha if mixing in SIMILARITY_MIXINGS else None,
-                    beta=self.beta if mixing in SIMILARITY_MIXINGS else None, fraction=float(fraction))
+                    fraction=float(fraction), **self._ratio(mixing))
                 for fraction in self.sparse_fractions for mixing in MIXINGS]
 
 
@@ -176,9 +178,7 @@ class Plan:
         each continuing the warm-up of its graph and seed (table6_warmups)."""
         return [Run(variant_name("prompt", mixing), seed,
                     root / dataset / "table6" / graph / f"{variant_name('prompt', mixing)}-s{seed}",
-                    alpha=self.alpha if mixing in SIMILARITY_MIXINGS else None,
-                    beta=self.beta if mixing in SIMILARITY_MIXINGS else None,
-                    graph=graph)
+                    graph=graph, **self._ratio(mixing))
                 for graph in self.table6_graphs for seed in self.table6_seeds for mixing in TABLE6_MIXINGS]
 
     def table6_warmups(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
