@@ -32,6 +32,8 @@ New parameters are initialised explicitly after the weights are loaded:
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -179,10 +181,11 @@ class HTCModel(nn.Module):
         if not self.has_mlm_loss:
             raise LhmixError("corrupt_text needs a model created with mlm_loss=True")
         shape, device = input_ids.shape, input_ids.device
-        choose, how = (torch.rand(shape, generator=generator, device=generator.device).to(device)
+        # drawn on the generator's device; non_blocking: the host does not wait for the copy
+        choose, how = (torch.rand(shape, generator=generator, device=generator.device).to(device, non_blocking=True)
                        for _ in range(2))
         pick = torch.randint(len(self.replacement_ids), shape, generator=generator,
-                             device=generator.device).to(device)
+                             device=generator.device).to(device, non_blocking=True)
         positions = torch.arange(shape[1], device=device)
         text = attention_mask.bool() & (positions >= self.text_start)
         text &= positions < attention_mask.sum(dim=1, keepdim=True) - 1
@@ -192,13 +195,35 @@ class HTCModel(nn.Module):
         corrupted = torch.where(randomised, self.replacement_ids[pick], corrupted)
         return corrupted, chosen
 
-    def mlm_loss(self, hidden: Tensor, chosen: Tensor, original_ids: Tensor) -> Tensor:
-        """Vocabulary cross-entropy at the chosen positions (mean; 0 when none was chosen)."""
-        if not chosen.any():
-            return hidden.new_zeros(())
+    def mlm_loss(self, hidden: Tensor, chosen: Tensor, original_ids: Tensor, budget: int | None = None) -> Tensor:
+        """Vocabulary cross-entropy at the chosen positions (mean; 0 when none was chosen).
+
+        budget None: the chosen positions by boolean indexing, whose shape the host must read (on a GPU,
+        a wait for the device). budget K: K positions gathered, the chosen ones first in the same order,
+        the rest weighted 0: a shape known in advance, so a GPU step never waits. The result is the same
+        unless more than K were chosen (mlm_budget makes that a 1e-15 event; the loop checks for it)."""
+        if budget is None:
+            if not chosen.any():
+                return hidden.new_zeros(())
+            return nn.functional.cross_entropy(self._mlm_logits(hidden[chosen]).float(), original_ids[chosen])
+        flat = chosen.flatten()
+        positions = torch.argsort(flat.to(torch.int8), descending=True, stable=True)[:budget]
+        taken = flat[positions].float()
+        logits = self._mlm_logits(hidden.flatten(0, 1)[positions]).float()
+        losses = nn.functional.cross_entropy(logits, original_ids.flatten()[positions], reduction="none")
+        return (losses * taken).sum() / taken.sum().clamp(min=1.0)
+
+    def _mlm_logits(self, states: Tensor) -> Tensor:
         decoder = self.encoder.get_input_embeddings().weight
-        logits = self.mlm_transform(hidden[chosen]) @ decoder.T + self.mlm_bias
-        return nn.functional.cross_entropy(logits.float(), original_ids[chosen])
+        return self.mlm_transform(states) @ decoder.T + self.mlm_bias
+
+
+def mlm_budget(positions: int) -> int:
+    """Positions the MLM loss gathers on a GPU for a batch of `positions` tokens: the expected number
+    chosen plus 8 standard deviations of the binomial (more are chosen with probability below 1e-15)."""
+    mean = MLM_PROBABILITY * positions
+    spread = math.sqrt(positions * MLM_PROBABILITY * (1 - MLM_PROBABILITY))
+    return min(positions, math.ceil(mean + 8 * spread) + 8)
 
 
 def _bert_initialised_transform(config) -> nn.Module:

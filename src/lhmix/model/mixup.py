@@ -90,7 +90,7 @@ def derangement(n: int, generator: torch.Generator) -> Tensor:
 def shuffled(values: Tensor, generator: torch.Generator) -> Tensor:
     """values[sigma] for a random derangement sigma: each entry replaced by another entry's value, so the
     multiset of values is unchanged and no entry keeps its own (unless all are equal or n = 1)."""
-    return values[derangement(len(values), generator).to(values.device)]
+    return values[derangement(len(values), generator).to(values.device, non_blocking=True)]
 
 
 def permutation(n: int, generator: torch.Generator) -> Tensor:

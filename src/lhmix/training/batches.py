@@ -54,6 +54,17 @@ class Ragged:
         self.values = np.fromiter((value for row in rows for value in row), dtype=np.int32,
                                   count=int(self.offsets[-1]))
 
+    @classmethod
+    def from_arrays(cls, offsets: np.ndarray, values: np.ndarray) -> "Ragged":
+        """From stored arrays, checked: offsets start at 0, never decrease and end at len(values)."""
+        offsets, values = np.asarray(offsets, dtype=np.int64), np.asarray(values, dtype=np.int32)
+        if (offsets.ndim != 1 or len(offsets) == 0 or offsets[0] != 0 or offsets[-1] != len(values)
+                or (np.diff(offsets) < 0).any()):
+            raise ValueError("offsets do not describe the values")
+        ragged = cls.__new__(cls)
+        ragged.offsets, ragged.values = offsets, values
+        return ragged
+
     def __len__(self) -> int:
         return len(self.offsets) - 1
 
@@ -74,10 +85,11 @@ class Encoded:
     label_lists: list[list[int]]
 
     @classmethod
-    def build(cls, docs: Documents, input_ids: Sequence[Sequence[int]]) -> "Encoded":
+    def build(cls, docs: Documents, input_ids: Sequence[Sequence[int]] | Ragged) -> "Encoded":
         if len(input_ids) != len(docs):
             raise ValueError(f"{len(input_ids)} encoded inputs for {len(docs)} documents")
-        return cls(ids=list(docs.ids), tokens=Ragged(input_ids), labels=Ragged(docs.labels),
+        tokens = input_ids if isinstance(input_ids, Ragged) else Ragged(input_ids)
+        return cls(ids=list(docs.ids), tokens=tokens, labels=Ragged(docs.labels),
                    label_lists=docs.labels)
 
     def __len__(self) -> int:

@@ -28,15 +28,15 @@ from tqdm import tqdm
 from lhmix.core.errors import LhmixError
 from lhmix.data.documents import Documents, read_dataset
 from lhmix.model import losses, mixup
-from lhmix.model.classifier import HTCModel
+from lhmix.model.classifier import HTCModel, mlm_budget
 from lhmix.model.encoders import load_tokenizer
-from lhmix.model.inputs import build_inputs
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training.batches import Encoded, collate, length_batches, shard, sorted_batches, train_subset
 from lhmix.training.checkpoints import Progress
 from lhmix.training.config import TrainConfig
 from lhmix.training.devices import Processes, autocast, autocast_dtype
 from lhmix.training.metrics import F1Accumulator, average_precision, multi_hot
+from lhmix.training.token_cache import tokenised
 
 # Named random streams, so that no two of them share a seed.
 MIX_STREAM, MLM_STREAM, SHUFFLE_STREAM = 1, 2, 3
@@ -58,6 +58,8 @@ class Objective(nn.Module):
         super().__init__()
         self.model, self.mlm_weight, self.mlm_generator = model, mlm_weight, mlm_generator
         self.loss_slices = losses.loss_slices(model.depth_slices, loss_form)
+        # Batches (on a GPU) whose MLM positions overflowed their budget; read in the loss checks.
+        self.mlm_overflows: torch.Tensor | None = None
 
     def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
         model, chosen = self.model, None
@@ -74,8 +76,25 @@ class Objective(nn.Module):
         per_sample = loss_fn(logits, targets) if perm is None else mixup.mixed_loss(loss_fn, logits, targets, perm, lam)
         loss = per_sample.mean()
         if chosen is not None:
-            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids)
+            # On the CPU, boolean indexing costs no wait; on a GPU a fixed budget keeps the step sync-free.
+            budget = None if hidden.device.type == "cpu" else mlm_budget(chosen.numel())
+            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids, budget)
+            if budget is not None:
+                if self.mlm_overflows is None:
+                    self.mlm_overflows = torch.zeros((), dtype=torch.long, device=hidden.device)
+                self.mlm_overflows += chosen.sum() > budget
         return loss
+
+
+def cpu_threads(procs: Processes) -> int:
+    """torch's CPU threads: OMP_NUM_THREADS where set (the parallel runner gives each worker its share of
+    the cores), else the cores divided among this node's torchrun processes."""
+    threads = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if threads:
+        if not threads.isdigit() or int(threads) < 1:
+            raise LhmixError(f"OMP_NUM_THREADS is {threads!r}: expected a whole number >= 1, or unset")
+        return int(threads)
+    return max(1, (os.cpu_count() or 1) // procs.local_world_size)
 
 
 def stream_seed(seed: int, stream: int, rank: int) -> int:
@@ -88,7 +107,7 @@ class Session:
     def __init__(self, config: TrainConfig, data_dir, procs: Processes, device: torch.device,
                  similarity: SimilarityTable | None = None):
         self.config, self.procs, self.device = config, procs, device
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // procs.local_world_size))
+        torch.set_num_threads(cpu_threads(procs))
         self.amp_dtype = autocast_dtype(device)
         self.hierarchy, splits = read_dataset(data_dir)
         self.tokenizer = load_tokenizer(config.classifier)
@@ -116,7 +135,7 @@ class Session:
         if procs.world_size > 1:
             objective = nn.parallel.DistributedDataParallel(
                 objective, device_ids=[device.index] if device.type == "cuda" else None)
-        self.objective = objective
+        self.objective, self.plain_objective = objective, objective.module if procs.world_size > 1 else objective
         # Adam's update in one fused kernel: on 2 CPU cores 15 ms instead of 76 ms per MiniLM step.
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, fused=True)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
@@ -130,8 +149,8 @@ class Session:
         self.observed: dict[str, torch.Tensor] = {}
 
     def encode(self, docs: Documents) -> Encoded:
-        return Encoded.build(docs, build_inputs(self.tokenizer, docs.texts, self.config.family,
-                                                self.hierarchy.depth, self.config.max_length))
+        return Encoded.build(docs, tokenised(self.tokenizer, docs.texts, self.config.family,
+                                             self.hierarchy.depth, self.config.max_length))
 
     # ----------------------------------------------------------------------- training
 
@@ -159,6 +178,7 @@ class Session:
             bar.update(len(batch_indices))
             if len(unchecked) >= check_every or step == len(batches):
                 last = _check_finite(unchecked, epoch)
+                _check_mlm_budget(self.plain_objective, epoch, step)
                 unchecked = []
                 bar.set_postfix(loss=f"{last:.4f}", refresh=False)
         seconds = time.perf_counter() - start
@@ -192,9 +212,10 @@ class Session:
     def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The partner of each sample (Mixup generator) and its ratio lambda."""
         config, n = self.config, len(indices)
-        perm = mixup.permutation(n, self.mix_generator).to(self.device)
+        # drawn on the host; non_blocking: a GPU step does not wait for the copies
+        perm = mixup.permutation(n, self.mix_generator).to(self.device, non_blocking=True)
         if config.mixing == "mixup":
-            lam = mixup.beta_ratio(n, config.mixup_beta_a, self.mix_generator).to(self.device)
+            lam = mixup.beta_ratio(n, config.mixup_beta_a, self.mix_generator).to(self.device, non_blocking=True)
         elif config.mixing == "fixed_lambda":
             lam = mixup.fixed_ratio(n, config.fixed_lambda, self.device)
         else:
@@ -282,6 +303,18 @@ class Session:
         box = [progress]
         dist.broadcast_object_list(box, src=0)
         return box[0]
+
+
+class MlmBudgetExceeded(LhmixError):
+    def __init__(self, epoch: int, step: int, batches: int):
+        super().__init__(f"MLM loss: in {batches} batch(es) up to epoch {epoch}, step {step}, more positions were "
+                         "chosen than the GPU budget (lhmix.model.classifier.mlm_budget) gathers, an event "
+                         "of probability below 1e-15 per batch: stopped; no metrics written")
+
+
+def _check_mlm_budget(objective: Objective, epoch: int, step: int) -> None:
+    if objective.mlm_overflows is not None and (batches := int(objective.mlm_overflows)) > 0:
+        raise MlmBudgetExceeded(epoch, step, batches)
 
 
 def _check_finite(losses_: list[tuple[int, torch.Tensor]], epoch: int) -> float:
