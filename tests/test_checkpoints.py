@@ -16,7 +16,7 @@ class MidEpoch(Exception):
     """A kill inside an epoch, before it saves last.pt."""
 
 
-def test_a_best_model_overwritten_by_another_run_is_never_scored(project, tmp_path, monkeypatch, capsys):
+def test_a_best_model_overwritten_by_another_run_is_never_scored(project, tmp_path, monkeypatch, caplog):
     """Run B (alpha 1) killed after its last epoch; run A (alpha 2, same folders) started and killed inside its
     first epoch, after it wrote its warm-up's best model; B started again must not score A's model: it starts
     afresh and ends with its uninterrupted result."""
@@ -37,31 +37,31 @@ def test_a_best_model_overwritten_by_another_run_is_never_scored(project, tmp_pa
     with pytest.raises(Killed):
         run(project, tmp_path, "prompt_lhmix", name="c", warm_start=state, on_epoch_end=kill_after(4), **options)
     checkpoints.save_best({"other": 1}, tmp_path / "c-checkpoints" / "best.pt", "another run's fingerprint")
-    capsys.readouterr()
+    caplog.clear()
     again = run(project, tmp_path, "prompt_lhmix", name="c", warm_start=state, **options)
     assert "best.pt was written by another run (other settings, data, warm-up state or code); discarded, " \
-           "starting afresh" in capsys.readouterr().err
+           "starting afresh" in caplog.text
     assert outcome(again) == outcome(uninterrupted)
 
 
-def test_an_unreadable_best_model_is_found_before_training(project, tmp_path, capsys):
+def test_an_unreadable_best_model_is_found_before_training(project, tmp_path, caplog):
     with pytest.raises(Killed):
         run(project, tmp_path, "bert", name="damaged", on_epoch_end=kill_after(2))
     (tmp_path / "damaged-checkpoints" / "best.pt").write_bytes(b"truncated")
     epochs_trained = []
     run(project, tmp_path, "bert", name="damaged", on_epoch_end=epochs_trained.append)
     assert epochs_trained == [1, 2, 3, 4]  # found at the start, not after training again
-    assert "best.pt: not a readable checkpoint" in capsys.readouterr().err
+    assert "best.pt: not a readable checkpoint" in caplog.text
 
 
-def test_an_unreadable_resume_state_is_discarded_with_a_notice(project, tmp_path, capsys):
+def test_an_unreadable_resume_state_is_discarded_with_a_notice(project, tmp_path, caplog):
     with pytest.raises(Killed):
         run(project, tmp_path, "bert", name="torn", on_epoch_end=kill_after(2))
     (tmp_path / "torn-checkpoints" / "last.pt").write_bytes(b"\x00" * 10)
     epochs_trained = []
     run(project, tmp_path, "bert", name="torn", on_epoch_end=epochs_trained.append)
     assert epochs_trained == [1, 2, 3, 4]
-    assert "last.pt: not a readable checkpoint" in capsys.readouterr().err
+    assert "last.pt: not a readable checkpoint" in caplog.text
 
 
 def test_an_unreadable_warmup_state_says_how_to_recover(project, tmp_path):

@@ -5,6 +5,7 @@ the `tiny-random` encoder keep every run to a second or two.
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -210,6 +211,14 @@ def test_outputs_predictions_and_curves(project, tmp_path):
     assert initial.shape == trained.shape == (6, 32) and not np.allclose(initial, trained)
 
 
+def test_each_run_keeps_a_timestamped_log_beside_its_metrics(project, tmp_path):
+    out = run(project, tmp_path, "prompt", max_epochs=2)
+    lines = (out / "train.log").read_text().splitlines()
+    assert len(lines) == 3  # two epochs and the test result
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO prompt-s0 epoch 1: train loss ", lines[0])
+    assert "test micro-F1" in lines[-1]
+
+
 def test_early_stopping_counts_from_the_best_epoch_or_the_warmups_end(project, tmp_path):
     out = run(project, tmp_path, "bert", max_epochs=12, patience=2, lr=1e-4)
     metrics = json.loads((out / "metrics.json").read_text())
@@ -305,16 +314,16 @@ def test_killed_run_resumes_with_the_uninterrupted_outcome(project, tmp_path):
     assert outcome(resumed) == outcome(run(project, tmp_path, "bert_lhmix", name="whole"))
 
 
-def test_checkpoint_of_other_settings_is_not_resumed(project, tmp_path, capsys):
+def test_checkpoint_of_other_settings_is_not_resumed(project, tmp_path, caplog):
     with pytest.raises(Killed):
         run(project, tmp_path, "prompt", max_epochs=2, on_epoch_end=kill_after(1))
     epochs_trained = []
     run(project, tmp_path, "prompt", max_epochs=2, lr=1e-3, on_epoch_end=epochs_trained.append)
     assert epochs_trained == [1, 2]
-    assert "made by another run" in capsys.readouterr().err
+    assert "made by another run" in caplog.text
 
 
-def test_resume_after_an_upstream_change_starts_afresh(project, tmp_path, capsys):
+def test_resume_after_an_upstream_change_starts_afresh(project, tmp_path, caplog):
     """A run killed after epoch 2; then its warm-up is re-made differently (as after any upstream
     change): the old last.pt must not be resumed, the run must equal one from the new warm-up."""
     options = dict(warmup_epochs=1, max_epochs=4)
@@ -329,12 +338,12 @@ def test_resume_after_an_upstream_change_starts_afresh(project, tmp_path, capsys
     epochs_trained = []
     stale = run(project, tmp_path, "prompt_lhmix", name="stale", warm_start=state, lr=1e-3,
                 on_epoch_end=epochs_trained.append, **options)
-    assert epochs_trained == [2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+    assert epochs_trained == [2, 3, 4] and "discarded, starting afresh" in caplog.text
     clean = run(project, tmp_path, "prompt_lhmix", name="clean", warm_start=fresh_state, lr=1e-3, **options)
     assert outcome(stale) == outcome(clean)
 
 
-def test_resume_after_new_weights_under_the_same_encoder_name_starts_afresh(project, tmp_path, capsys):
+def test_resume_after_new_weights_under_the_same_encoder_name_starts_afresh(project, tmp_path, caplog):
     """A run killed after epoch 2 whose classifier directory then holds other weights: not resumed."""
     from lhmix.model import encoders
 
@@ -350,11 +359,11 @@ def test_resume_after_new_weights_under_the_same_encoder_name_starts_afresh(proj
     encoders.weights_digest.cache_clear()
     epochs_trained = []
     run(project, tmp_path, "bert", name="swapped", classifier=str(folder), on_epoch_end=epochs_trained.append)
-    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in caplog.text
 
 
 @pytest.mark.parametrize("change", ["data", "code"])
-def test_resume_after_new_data_or_code_starts_afresh(project, tmp_path, capsys, monkeypatch, change):
+def test_resume_after_new_data_or_code_starts_afresh(project, tmp_path, caplog, monkeypatch, change):
     """A run killed after epoch 2, then a training text or the library code changes: not resumed."""
     copy = tmp_path / "project"
     shutil.copytree(project, copy)
@@ -370,7 +379,7 @@ def test_resume_after_new_data_or_code_starts_afresh(project, tmp_path, capsys, 
         monkeypatch.setattr(checkpoints, "code_digest", lambda: "a digest of other code")
     epochs_trained = []
     run(copy, tmp_path, "bert", name=change, on_epoch_end=epochs_trained.append)
-    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in capsys.readouterr().err
+    assert epochs_trained == [1, 2, 3, 4] and "discarded, starting afresh" in caplog.text
 
 
 def test_checkpoint_write_failures_name_the_file(project, tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from lhmix.core.files import read_json, replaced_on_success, write_json
-from lhmix.core.machine import matmul_peak
+from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
 from lhmix.reporting.stats import mean_std, paired, verdict
 from lhmix.reporting.tables import interval, number, p_value, table

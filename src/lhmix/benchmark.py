@@ -1,18 +1,51 @@
-"""Measurements behind `make bench`: step time per variant, model FLOP utilisation against the matmul
-peak measured in the same process, padding, similarity precomputation, evaluation throughput.
+"""Measurements behind `make bench` and `make gpu-check`: step time per variant, model FLOP utilisation
+against the matmul peak measured in the same process on the same device (fp32 on a CPU, the autocast
+dtype on a GPU), padding, similarity precomputation, evaluation throughput.
 
 Timings are medians of several steps after warm-up, variants interleaved round by round so that a
-shared, noisy machine slows them alike; compare them as ratios within one run.
+shared, noisy machine slows them alike; compare them as ratios within one run. On a GPU every timed
+interval starts and ends with a synchronisation, so it times the work and not the kernel launches.
 """
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
 import torch
 
-from lhmix.core.machine import matmul_peak, median_seconds  # noqa: F401 (the bench's API)
 from lhmix.training.batches import Encoded, collate
+
+
+def synchronise(device: torch.device | str = "cpu") -> None:
+    """Wait for the device's queued work (nothing to wait for on a CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(function, repeats: int, device: torch.device | str = "cpu") -> float:
+    times = []
+    for _ in range(repeats):
+        synchronise(device)
+        start = time.perf_counter()
+        function()
+        synchronise(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(shapes: list[tuple[int, int, int]], dtype=torch.float32, repeats: int = 7,
+                device: torch.device | str = "cpu") -> dict:
+    """GFLOP/s of torch.matmul for [m,k] @ [k,n] per shape on `device`; the peak is the best of them."""
+    by_shape = {}
+    for m, k, n in shapes:
+        a = torch.randn(m, k, dtype=dtype, device=device)
+        b = torch.randn(k, n, dtype=dtype, device=device)
+        torch.matmul(a, b)  # first call allocates
+        seconds = median_seconds(lambda: torch.matmul(a, b), repeats, device)
+        by_shape[f"{m}x{k}x{n}"] = round(2 * m * k * n / seconds / 1e9, 3)
+    return {"dtype": str(dtype).removeprefix("torch."), "device": str(device),
+            "gflops_by_shape": by_shape, "peak_gflops": max(by_shape.values())}
 
 
 def forward_flops(encoder_config, batch_size: int, length: int, num_labels: int, transformed_states: int = 0,
@@ -69,8 +102,10 @@ def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int
             session = sessions[name]
             for offset in range(steps_per_round):
                 batch = batches[(position + offset) % len(batches)]
+                synchronise(session.device)
                 start = time.perf_counter()
                 session.train_step(batch, _mixes(session))
+                synchronise(session.device)
                 times[name].append(time.perf_counter() - start)
         position += steps_per_round
     return times
@@ -101,4 +136,4 @@ def adam_step_seconds(model: torch.nn.Module, fused: bool, repeats: int = 5) -> 
         p.grad = torch.randn_like(p)
     optimizer = torch.optim.Adam(params, lr=1e-4, fused=fused)
     optimizer.step()  # creates the moment buffers
-    return median_seconds(optimizer.step, repeats)
+    return median_seconds(optimizer.step, repeats, params[0].device)

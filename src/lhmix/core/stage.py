@@ -14,6 +14,7 @@ import sys
 from typing import Callable
 
 from lhmix.core.errors import LhmixError, ParamError
+from lhmix.core.logs import configure_console
 from lhmix.core.params import Params, check_known_keys
 from lhmix.core.vocabulary import check_folder_name
 
@@ -51,6 +52,7 @@ def dataset_name(value: str) -> str:
 
 def run_stage(label: str, body: Callable[[], str | None]) -> int:
     """Run a stage body; print what it returns, or the error prefixed by `label`."""
+    configure_console()
     try:
         message = body()
     except LhmixError as error:

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-# Must be set before huggingface_hub reads its configuration: no hub traffic, ever.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Must be set before huggingface_hub reads its configuration. Offline unless the user says otherwise
+# (HF_HUB_OFFLINE=0 with a hub name lets huggingface_hub download it; its cache settings are its own).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", os.environ["HF_HUB_OFFLINE"])
 
 import torch  # noqa: E402
 from torch import nn  # noqa: E402
@@ -81,11 +82,16 @@ def _wheel_dir(name: str) -> Path:
     return folder
 
 
+def hub_offline() -> bool:
+    """False only when the user set HF_HUB_OFFLINE to 0/false/no: then a hub name may be downloaded."""
+    return os.environ.get("HF_HUB_OFFLINE", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
 def _cached_hub_dir(name: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
-        folder = Path(snapshot_download(name, local_files_only=True))
+        folder = Path(snapshot_download(name, local_files_only=hub_offline()))
     except Exception as error:  # not cached, bad repo id, ...: all mean "not on this disk"
         raise LhmixError(
             f"encoder '{name}': not a local directory and not in the local Hugging Face cache "

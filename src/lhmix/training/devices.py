@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Iterator
@@ -70,7 +69,3 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 def autocast(device: torch.device, dtype: torch.dtype | None):
     return contextlib.nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

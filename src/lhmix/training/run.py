@@ -16,17 +16,19 @@ from typing import Callable
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import write_json
+from lhmix.core.logs import logger, run_log
 from lhmix.model.encoders import weights_digest
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training import checkpoints
 from lhmix.training.checkpoints import Progress, Timing
 from lhmix.training.config import TrainConfig
-from lhmix.training.devices import log, processes, resolve_device
+from lhmix.training.devices import processes, resolve_device
 from lhmix.training.loop import Session
 from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
                                    write_predictions)
 
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
+LOG_FILE = "train.log"  # beside metrics.json: every record of the run, timestamped
 # The fingerprints are built from every TrainConfig field (and the resolved device, the world size, the
 # classifier's weights, the library code and the data); a warm-up's leaves out what only the run after it
 # reads, so that every variant of a family and seed shares one warm-up.
@@ -88,7 +90,7 @@ class Run:
             problem = checkpoints.best_problem(self.best_path, self.fingerprint)
         if problem is not None:
             if self.procs.main:
-                log(f"{problem}; discarded, starting afresh")
+                logger.warning(f"{problem}; discarded, starting afresh")
                 _discard(self.last_path)
                 _discard(self.best_path)
             return None
@@ -96,7 +98,7 @@ class Run:
         self.timing = Timing(**state["timing"])
         progress = checkpoints.progress_of(state)
         if self.procs.main:
-            log(f"resuming from {self.last_path} after epoch {progress.epoch}")
+            logger.warning(f"resuming from {self.last_path} after epoch {progress.epoch}")
         return progress
 
     def start_from_warmup(self, path: Path) -> Progress:
@@ -128,7 +130,7 @@ class Run:
                                  self.last_path)
                 if self.live_dir is not None:
                     write_curves(self.live_dir, progress.history)
-                log(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
+                logger.info(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
                     f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
                     f"R {dev['recall']:.3f}), {len(session.train_split) / seconds:.1f} examples/s"
                     + (" (best)" if progress.best_epoch == epoch else "")
@@ -172,7 +174,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
     augmentation baselines continue the plain warm-up on their augmented training set)."""
     out_dir = Path(out_dir)
     device = resolve_device(config.device)
-    with processes(device) as procs:
+    with processes(device) as procs, run_log(out_dir / LOG_FILE if procs.main else None):
         run = Run(config, Path(data_dir), Path(checkpoint_dir), procs, device,
                   similarity_path=None if similarity_path is None else Path(similarity_path),
                   warm_start=None if warm_start is None else Path(warm_start), live_dir=out_dir / "live",
@@ -196,7 +198,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
                               session.model.label_words.detach().cpu().numpy())
         metrics = run_metrics(config, test, progress, run.timing, run.context())
         write_json(metrics, out_dir / "metrics.json")
-        log(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
+        logger.info(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
             f"(best epoch {progress.best_epoch}, {progress.stop_reason}); wrote {out_dir}")
         if not keep_checkpoints:  # best.pt stays: the run's model, outside git and DVC
             run.last_path.unlink(missing_ok=True)
@@ -212,7 +214,7 @@ def warmup(config: TrainConfig, data_dir: str | Path, state_file: str | Path, ou
         raise ValueError("warmup() takes the config of a warm-up: mixing none, max_epochs None")
     checkpoint_dir = Path(checkpoint_dir)
     device = resolve_device(config.device)
-    with processes(device) as procs:
+    with processes(device) as procs, run_log(Path(out_dir) / LOG_FILE if procs.main else None):
         run = Run(config, Path(data_dir), checkpoint_dir, procs, device)
         progress = run.resume() or Progress()
         progress = run.fit(progress, config.warmup_epochs, on_epoch_end)
@@ -229,6 +231,6 @@ def warmup(config: TrainConfig, data_dir: str | Path, state_file: str | Path, ou
                     "best_epoch": progress.best_epoch, "stopped_early": progress.stopped_early,
                     **timing_metrics(run.timing), **run.context(), "history": progress.history},
                    Path(out_dir) / "metrics.json")
-        log(f"warm-up {config.run_name()}: {progress.epoch} epochs; wrote {state_file}")
+        logger.info(f"warm-up {config.run_name()}: {progress.epoch} epochs; wrote {state_file}")
         if not keep_checkpoints:
             shutil.rmtree(checkpoint_dir, ignore_errors=True)
