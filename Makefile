@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 PLOTS_TEMPLATE := .dvc/plots/offline.html
 
-.PHONY: repro test bench ablation venv plots-template clean-venv
+.PHONY: repro test bench ablation gpu-check venv plots-template clean-venv
 
 venv: $(STAMP)
 
@@ -19,8 +19,14 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# JOBS=N: DVC's stages N at a time, one GPU each (tools/repro_parallel.py; README, "Paper scale").
+JOBS ?= 1
 repro: $(STAMP) plots-template
+ifeq ($(JOBS),1)
 	$(BIN)/dvc repro
+else
+	$(BIN)/python tools/repro_parallel.py --jobs $(JOBS)
+endif
 
 # `dvc plots show` HTML that opens offline (vega scripts inlined from the npm registry, not committed).
 # DVC is pointed at it in the git-ignored .dvc/config.local, and only while the page exists: without it
@@ -46,6 +52,11 @@ bench: $(STAMP)
 # After make repro; about 33 min on 2 cores at 170 GFLOP/s.
 ablation: $(STAMP)
 	$(BIN)/python tools/ablation.py
+
+# On a machine with one CUDA GPU: bert-base-sized throughput, MFU, sync-free steps, then the tiny profile's
+# pipeline on the GPU twice -> reports/gpu.{md,json}. About 6 minutes on one H200.
+gpu-check: $(STAMP)
+	$(BIN)/python tools/gpu_check.py
 
 clean-venv:
 	rm -rf $(VENV)
