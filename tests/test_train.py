@@ -206,6 +206,7 @@ def test_outputs_predictions_and_curves(project, tmp_path):
     assert len(dev_macro) == 10 and metrics["dev_macro_f1"] == max(dev_macro)
     assert metrics["best_epoch"] == 1 + dev_macro.index(max(dev_macro))
     assert metrics["examples_per_second"] > 0 and metrics["train_docs"] == 64
+    assert re.fullmatch(r"cpu, \d+ threads", metrics["device"])
     with np.load(out / "label_words.npz") as words:  # Figure 6: before and after training
         initial, trained = words["initial"], words["trained"]
     assert initial.shape == trained.shape == (6, 32) and not np.allclose(initial, trained)

@@ -61,6 +61,13 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def device_name(device: torch.device) -> str:
+    """What a run trained on, for its metrics and the report: the GPU's name, or the CPU and its threads."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu, {torch.get_num_threads()} threads"
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None

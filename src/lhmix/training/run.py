@@ -22,7 +22,7 @@ from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training import checkpoints
 from lhmix.training.checkpoints import Progress, Timing
 from lhmix.training.config import TrainConfig
-from lhmix.training.devices import processes, resolve_device
+from lhmix.training.devices import device_name, processes, resolve_device
 from lhmix.training.loop import Session
 from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
                                    write_predictions)
@@ -143,6 +143,7 @@ class Run:
     def context(self) -> dict:
         return {"dataset": self.data_dir.name, "encoder": self.config.classifier,
                 "train_docs": len(self.session.train_split), "world_size": self.procs.world_size,
+                "device": device_name(self.session.device),
                 "stage_seconds": round(time.perf_counter() - self.started, 3)}
 
 
