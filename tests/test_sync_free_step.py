@@ -93,5 +93,5 @@ def test_a_bad_omp_num_threads_is_named(monkeypatch, value):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: run by make gpu-check on a GPU")
 @pytest.mark.parametrize("variant", ["prompt", "prompt_lhmix", "prompt_mixup", "bert"])
 def test_no_host_synchronisation_inside_a_cuda_training_step(variant, tmp_path):
-    from tools.gpu_check import sync_free_steps
-    assert sync_free_steps(variant, tmp_path) == "none"
+    from tests.script_loader import load_script
+    assert load_script("tools/gpu_check.py").sync_free_steps(variant, tmp_path) == "none"
