@@ -230,11 +230,20 @@ def pipeline_twice(folder: Path, device: str, jobs: int, targets: list[str], tim
         return {**os.environ, "PYTHONPATH": os.pathsep.join([str(copy / "src"), os.environ.get("PYTHONPATH", "")]),
                 "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     start = time.perf_counter()
-    processes = [subprocess.Popen([sys.executable, "tools/repro_parallel.py", "--jobs", str(jobs), *targets],
+    threads = str(max(1, (os.cpu_count() or 1) // (2 * jobs)))  # both copies at once share the cores
+    processes = [subprocess.Popen([sys.executable, "tools/repro_parallel.py", "--jobs", str(jobs), "--threads", threads,
+                                   *targets],
                                   cwd=copy, env=environment(copy), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True)
                  for copy in copies]
-    outputs = [process.communicate(timeout=timeout)[0] for process in processes]
+    try:
+        outputs = [process.communicate(timeout=max(1.0, timeout - (time.perf_counter() - start)))[0]
+                   for process in processes]
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+        return {"ran": False, "seconds_both": round(time.perf_counter() - start, 1),
+                "failures": [f"not finished within {timeout:.0f} s"]}
     seconds = time.perf_counter() - start
     failed = [f"copy {i + 1}: exit {p.returncode}: {out.strip().splitlines()[-3:]}"
               for i, (p, out) in enumerate(zip(processes, outputs)) if p.returncode != 0]
@@ -249,7 +258,9 @@ def pipeline_twice(folder: Path, device: str, jobs: int, targets: list[str], tim
 
 # ----------------------------------------------------------------------------- the whole check
 
-def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str], pipeline_timeout: float) -> dict:
+def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str], pipeline_timeout: float,
+          save=lambda result: None) -> dict:
+    """Every part in turn; `save` gets the result so far after each (a part that fails later loses nothing)."""
     size = SIZES["small" if small else "full"]
     started = time.perf_counter()
     result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
@@ -272,8 +283,16 @@ def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str],
         torch.cuda.empty_cache()
         result["host_syncs_in_step"] = {v: sync_free_steps(v, folder / "sync", SIZES["small"]) for v in SYNC_VARIANTS}
     result["throughput_seconds"] = round(time.perf_counter() - started, 1)
-    result["pipeline_twice"] = pipeline_twice(folder / "pipeline", device, jobs, targets, pipeline_timeout)
+    result["pipeline_twice"] = {"ran": False, "failures": ["not finished"]}
+    save(result)
+    try:
+        result["pipeline_twice"] = pipeline_twice(folder / "pipeline", device, jobs, targets, pipeline_timeout)
+    except (subprocess.SubprocessError, OSError) as error:
+        detail = getattr(error, "stderr", None) or getattr(error, "output", None) or b""
+        detail = detail.decode(errors="replace") if isinstance(detail, bytes) else str(detail)
+        result["pipeline_twice"] = {"ran": False, "failures": [f"{error}: {detail.strip()[-800:]}"]}
     result["total_seconds"] = round(time.perf_counter() - started, 1)
+    save(result)
     return result
 
 
@@ -321,13 +340,15 @@ def main(argv=None) -> int:
     options = arguments.parse_args(argv)
     if options.device == "cuda" and not torch.cuda.is_available():
         arguments.error("no CUDA device is visible: run it on a GPU machine, or --device cpu --small")
+    def save(result: dict) -> None:
+        write_json(result, options.out / "gpu.json")
+        if "pipeline_twice" in result and "total_seconds" in result:
+            (options.out / "gpu.md").write_text(markdown(result), encoding="utf-8")
+
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as folder:
         result = check(options.device, options.small, Path(folder), options.jobs, options.target,
-                       options.pipeline_timeout)
-    write_json(result, options.out / "gpu.json")
-    text = markdown(result)
-    (options.out / "gpu.md").write_text(text, encoding="utf-8")
-    print(text)
+                       options.pipeline_timeout, save)
+    print(markdown(result))
     return 0
 
 
