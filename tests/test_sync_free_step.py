@@ -95,3 +95,15 @@ def test_a_bad_omp_num_threads_is_named(monkeypatch, value):
 def test_no_host_synchronisation_inside_a_cuda_training_step(variant, tmp_path):
     from tests.script_loader import load_script
     assert load_script("tools/gpu_check.py").sync_free_steps(variant, tmp_path) == "none"
+
+
+def test_the_4d_mask_built_for_a_gpu_gives_the_encoders_own_result(model_and_batch):
+    """What encoder_mask gives on a GPU (SDPA), checked on the CPU against transformers' own 2-D handling."""
+    model, input_ids, mask = model_and_batch
+    assert model.encoder.config._attn_implementation == "sdpa"
+    assert (mask == 0).any()  # padded rows: the mask matters
+    with torch.no_grad():
+        own = model.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        built = model.encoder(input_ids=input_ids, attention_mask=mask.bool()[:, None, None, :]).last_hidden_state
+    torch.testing.assert_close(built, own, rtol=1e-5, atol=1e-6)
+    assert model.encoder_mask(mask) is mask  # on the CPU, unchanged

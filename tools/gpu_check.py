@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -168,11 +169,28 @@ def sync_free_steps(variant: str, folder: Path, size: dict | None = None, device
         for batch in batches[2:5]:
             one.train_step(batch, mixing)
     except RuntimeError as error:
-        return str(error).splitlines()[0]
+        frames = traceback.extract_tb(error.__traceback__)[-4:]
+        return f"{str(error).splitlines()[0]} at " + " < ".join(
+            f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
     return "none"
+
+
+def host_ahead(one: Session, batches: list[list[int]], steps: int = 3) -> dict:
+    """Seconds the host takes to issue `steps` training steps, against the seconds until the GPU has done
+    them: a host that waited for the device inside a step would take as long as the GPU."""
+    mixing = one.config.mixing != "none"
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in batches[:steps]:
+        one.train_step(batch, mixing)
+    issued = time.perf_counter() - start
+    torch.cuda.synchronize()
+    done = time.perf_counter() - start
+    return {"steps": steps, "host_seconds": round(issued, 4), "gpu_seconds": round(done, 4),
+            "host_share": round(issued / done, 3)}
 
 
 def evaluation(one: Session, device: str) -> dict:
@@ -221,7 +239,7 @@ def run_metrics(root: Path) -> dict[str, dict]:
     timing = {"train_seconds", "examples_per_second", "stage_seconds"}
     return {path.relative_to(root).as_posix(): {k: v for k, v in json.loads(path.read_text()).items()
                                                 if k not in timing}
-            for path in sorted((root / "runs").rglob("metrics.json"))}
+            for path in sorted((root / "runs").rglob("metrics.json")) if "live" not in path.parts}
 
 
 def pipeline_twice(folder: Path, device: str, jobs: int, targets: list[str], timeout: float) -> dict:
@@ -278,6 +296,8 @@ def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str],
     result["eval"] = evaluation(sessions["prompt"], device)
     if device == "cuda":
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+        batches = length_batches(sessions["prompt"].train_split.lengths, size["batch"], 0, 2)
+        result["host_ahead"] = {name: host_ahead(one, batches) for name, one in sessions.items()}
     del sessions
     if device == "cuda":
         torch.cuda.empty_cache()
@@ -316,7 +336,10 @@ def markdown(result: dict) -> str:
     if "peak_gpu_memory_gib" in result:
         lines.append(f"| peak GPU memory (three sessions) | {result['peak_gpu_memory_gib']} GiB |")
     for variant, syncs in result.get("host_syncs_in_step", {}).items():
-        lines.append(f"| host synchronisations in a {variant} step | {syncs} |")
+        lines.append(f"| host synchronisations in a {variant} step (sync debug mode) | {syncs} |")
+    for variant, ahead in result.get("host_ahead", {}).items():
+        lines.append(f"| {variant}: host time to issue {ahead['steps']} steps / time until the GPU has done them | "
+                     f"{ahead['host_seconds']} s / {ahead['gpu_seconds']} s |")
     twice = result["pipeline_twice"]
     if twice["ran"]:
         lines.append(f"| tiny pipeline twice ({twice['runs']} runs each, {twice['jobs_each']} jobs each, at once) | "

@@ -140,13 +140,24 @@ class HTCModel(nn.Module):
     def encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """[B,L,H]: the encoder's last hidden states; with hierarchy injection, the marker positions
         get the graph's depth-node outputs instead of the marker embeddings."""
+        mask = self.encoder_mask(attention_mask)
         if self.injection is None:
-            return self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.encoder(input_ids=input_ids, attention_mask=mask).last_hidden_state
         words = self.encoder.get_input_embeddings()
         markers = self.injection(self.label_words, words.weight[self.marker_ids])
         embeds = words(input_ids).index_copy(1, self.marker_positions,
                                              markers.to(words.weight.dtype).expand(len(input_ids), -1, -1))
-        return self.encoder(inputs_embeds=embeds, attention_mask=attention_mask).last_hidden_state
+        return self.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
+
+    def encoder_mask(self, attention_mask: Tensor) -> Tensor:
+        """The attention mask as the encoder gets it. On a GPU with SDPA attention, the 4-D boolean mask
+        (True: a key to attend to) that transformers would build from the 2-D one, built here: from a 2-D
+        mask transformers first asks the device whether any token is padding (`padding_mask.all()`, to
+        choose the flash kernel), a host synchronisation in every forward pass (seen on an H200 under
+        torch.cuda.set_sync_debug_mode). A 4-D mask is passed through as it is. Elsewhere: unchanged."""
+        if attention_mask.device.type == "cuda" and self.encoder.config._attn_implementation == "sdpa":
+            return attention_mask.bool()[:, None, None, :]
+        return attention_mask
 
     def states(self, hidden: Tensor) -> Tensor:
         """[B,S,H]: the D [MASK] states in depth order (prompt) or the [CLS] state (bert, S = 1)."""
