@@ -2,11 +2,13 @@
 
 Each part runs in its own process so that peak resident memory is that part's own:
   train       examples/s of prompt, prompt_mixup, prompt_lhmix, bert (interleaved medians), MFU
-              against the torch.matmul peak measured in the same process, padding share
+              against the torch.matmul peak measured in the same process on the training device (fp32 on a
+              CPU; on a GPU the autocast dtype, bf16, every timing synchronised), padding share
   similarity  distinct local hierarchies, encode time, ratio to encoding every training document
   eval        test docs/s including metrics, share of time outside the encoder, RCV1-sized metrics
 and finally a no-op `dvc repro`.
 """
+import argparse
 import json
 import resource
 import statistics
@@ -73,9 +75,10 @@ def part_train(params: dict, dataset: str) -> dict:
     hidden_tokens = 16 * int(np.median(prompt.train_split.lengths))
     shapes = [(2048, 2048, 2048), (hidden_tokens, encoder_config.hidden_size, encoder_config.intermediate_size),
               (hidden_tokens, encoder_config.intermediate_size, encoder_config.hidden_size)]
-    peak_before = benchmark.matmul_peak(shapes)
+    dtype, device = prompt.amp_dtype or torch.float32, prompt.device
+    peak_before = benchmark.matmul_peak(shapes, dtype, device=device)
     times = benchmark.interleaved_step_times(sessions, batches, ROUNDS, STEPS_PER_ROUND)
-    peak_after = benchmark.matmul_peak(shapes)
+    peak_after = benchmark.matmul_peak(shapes, dtype, device=device)
     peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
     variants = {}
     for name, session in sessions.items():
@@ -120,13 +123,15 @@ def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: i
     """What the published code spends per step on MLM logits over the whole vocabulary at every
     position (forward and backward of that projection), which scoring only [MASK] states avoids."""
     embeddings = session.model.encoder.get_input_embeddings().weight.detach()
-    hidden = torch.randn(batch_size, length, embeddings.shape[1], requires_grad=True)
+    hidden = torch.randn(batch_size, length, embeddings.shape[1], device=embeddings.device, requires_grad=True)
     table = embeddings.clone().requires_grad_(True)
 
     def project():
-        (hidden @ table.T).sum().backward()
+        with torch.autocast(embeddings.device.type, enabled=session.amp_dtype is not None,
+                            dtype=session.amp_dtype or torch.bfloat16):
+            (hidden @ table.T).float().sum().backward()
     project()
-    return benchmark.median_seconds(project, 5)
+    return benchmark.median_seconds(project, 5, embeddings.device)
 
 
 def part_similarity(params: dict, dataset: str) -> dict:
@@ -165,8 +170,8 @@ def part_eval(params: dict, dataset: str) -> dict:
     session.evaluate(test)  # warm-up
     totals, encoders = [], []
     for _ in range(5):  # alternated, so that a slow moment of the machine hits both alike
-        totals.append(benchmark.median_seconds(lambda: session.evaluate(test), 1))
-        encoders.append(benchmark.median_seconds(encoder_only, 1))
+        totals.append(benchmark.median_seconds(lambda: session.evaluate(test), 1, session.device))
+        encoders.append(benchmark.median_seconds(encoder_only, 1, session.device))
     total, encoder = statistics.median(totals), statistics.median(encoders)
     docs_per_second = len(test) / total
     # One batch of decisions stands for every batch: the cost of update() does not depend on the values.
@@ -213,7 +218,8 @@ def markdown(results: dict) -> str:
               f"{v['mfu']} |" for name, v in train["variants"].items()]
     padding = train["padding_share"]
     lines += ["", "| measure | value |", "| --- | --- |",
-              f"| torch.matmul peak (fp32, {train['threads']} threads) | {train['matmul']['peak_gflops']} GFLOP/s |",
+              f"| torch.matmul peak ({train['matmul']['before'].get('dtype', 'float32')}, {train['device']}, "
+              f"{train['threads']} CPU threads) | {train['matmul']['peak_gflops']} GFLOP/s |",
               f"| padding, length-aware batches | {padding['length_aware_batches']:.1%} |",
               f"| padding, random batches | {padding['random_batches']:.1%} |",
               f"| padding, padded to max_length | {padding['padded_to_max_length']:.1%} |",
@@ -236,9 +242,13 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    if len(sys.argv) == 3 and sys.argv[1] == "--part":
-        print(json.dumps(PARTS[sys.argv[2]](*load_params())))
+def main(argv=None) -> int:
+    arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("--part", choices=sorted(PARTS), help="run one part and print its JSON (used by the "
+                                                                 "whole bench, which runs each part in a process)")
+    options = arguments.parse_args(argv)
+    if options.part:
+        print(json.dumps(PARTS[options.part](*load_params())))
         return 0
     load_params()
     results = {}
