@@ -5,6 +5,7 @@ registry at install time (`make plots-template`); they are not committed. Only a
 the Makefile point DVC at the page, in the git-ignored `.dvc/config.local`: the committed `.dvc/config` names
 no template, so `dvc plots show` works on a fresh clone (with DVC's default page).
 """
+import argparse
 import subprocess
 import sys
 import tarfile
@@ -65,4 +66,6 @@ def main(out: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    arguments.add_argument("out", help="the page to write, e.g. .dvc/plots/offline.html")
+    sys.exit(main(arguments.parse_args().out))
