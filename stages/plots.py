@@ -1,4 +1,5 @@
-"""Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png and *.svg."""
+"""Stage plots@<dataset>: results/<dataset>/results.json -> results/<dataset>/figures/*.png (DVC plots) and
+results/<dataset>/svg/*.svg."""
 import sys
 from pathlib import Path
 

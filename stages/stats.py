@@ -1,5 +1,5 @@
-"""Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics.json, figure6.json, results.json,
-tables.md, curves.csv}."""
+"""Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics/ (what `dvc metrics` shows),
+figure6.json, results.json, tables.md, curves.csv}."""
 import csv
 import sys
 from pathlib import Path
@@ -22,8 +22,9 @@ def write(dataset: str) -> str:
                                         params.get("figure6.label"))
     out = Path("results") / dataset
     write_json(results, out / "results.json")
-    write_json(reporting_results.dvc_metrics(results), out / "metrics.json")
-    write_json(figure6.dvc_metrics(results["figure6"]), out / "figure6.json")
+    for name, content in reporting_results.dvc_metrics(results).items():
+        write_json(content, out / "metrics" / name)
+    write_json(figure6.keyed_by_name(results["figure6"]), out / "figure6.json")
     tables = markdown(results)
     with replaced_on_success(out / "tables.md") as temporary:
         temporary.write_text(tables, encoding="utf-8")

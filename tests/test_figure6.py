@@ -84,12 +84,12 @@ def test_label_words_files_are_checked(tmp_path):
 def test_metrics_file_keys_neighbours_by_name():
     result = {**figure6.figure6(TREE, 2, INITIAL, TRAINED), "variant": "prompt_lhmix", "seed": 0,
               "control": {"variant": "prompt", "entered_top3": 0, "entered_top15": 0}}
-    metrics = figure6.dvc_metrics(result)
+    metrics = figure6.keyed_by_name(result)
     assert metrics["label"] == "a1" and metrics["entered_top3"] == 1 and metrics["control"]["entered_top3"] == 0
     assert metrics["neighbours"]["a2"] == {"rank_before": 4, "rank_after": 2, "cosine_before": -0.995,
                                            "cosine_after": 1.0}
     twice = Hierarchy.from_paths([("A", "x"), ("B", "x"), ("B", "y")])[0]
     vectors = np.eye(5)
-    keys = figure6.dvc_metrics({**figure6.figure6(twice, 4, vectors, vectors), "variant": "v", "seed": 0,
+    keys = figure6.keyed_by_name({**figure6.figure6(twice, 4, vectors, vectors), "variant": "v", "seed": 0,
                                 "control": result["control"]})["neighbours"]
     assert sorted(keys) == ["A", "B", "x (id 2)", "x (id 3)"]

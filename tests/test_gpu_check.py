@@ -32,7 +32,7 @@ def test_the_synthetic_texts_fill_the_length(tmp_path):
 
 def test_the_whole_check_at_toy_sizes_on_the_cpu(tmp_path):
     out = tmp_path / "reports"
-    gpu_check.main(["--device", "cpu", "--small", "--jobs", "2", "--target", "train_none@wordnet-bert-0",
+    gpu_check.main(["--device", "cpu", "--small", "--jobs", "2", "--target", "warmup@wordnet-bert-0",
                     "--out", str(out)])
     result = json.loads((out / "gpu.json").read_text())
     assert set(result["train"]) == set(gpu_check.VARIANTS)
@@ -41,7 +41,7 @@ def test_the_whole_check_at_toy_sizes_on_the_cpu(tmp_path):
     assert result["eval"]["docs_per_second"] > 0
     twice = result["pipeline_twice"]
     assert twice["ran"], twice
-    assert twice["runs"] >= 2 and twice["identical_metrics"]  # the warm-up and the run at least, in each copy
+    assert twice["runs"] == 1 and twice["identical_metrics"]  # the warm-up, in each copy
     text = (out / "gpu.md").read_text()
     assert "| prompt_lhmix |" in text and "metrics identical: yes" in text
 

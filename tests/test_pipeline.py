@@ -6,6 +6,7 @@ the stages that read them; pipeline shapes that cannot run stop in the check sta
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -19,12 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 # The copy holds the repository's files (tracked, or new and not ignored) but no committed results:
 # it rebuilds them.
 NOT_COPIED = ("results/", "reports/")
+# The README's readable `dvc exp show` (held against the README, run on the tiny profile).
+EXP_SHOW = ("dvc exp show --drop '.*' --keep 'Experiment|Created|alpha$|beta$|"
+            ".*/(prompt|prompt_lhmix|prompt_lhmix_shuffled)[.]json:(micro|macro)_f1$'")
 PARAMS_LOG = "params-read.jsonl"
 
 
-def _run(args, cwd, check=True):
+def _run(args, cwd, check=True, env=None):
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "LHMIX_PARAMS_LOG": str(Path(cwd) / PARAMS_LOG)}
+           "LHMIX_PARAMS_LOG": str(Path(cwd) / PARAMS_LOG), **(env or {})}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, args))} failed:\n{result.stdout}\n{result.stderr}")
@@ -99,15 +103,18 @@ def test_repro_then_experiments(project):
         assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
     for control in ("shuffled", "fixed"):  # the controls of LH-Mix: prompt family, every seed
         assert len([s for s in ran if s.startswith(f"control_{control}@")]) == 2
-    for path in ("results/wordnet/metrics.json", "results/wordnet/tables.md", "reports/README.md",
+    for path in ("results/wordnet/metrics/prompt_lhmix.json", "results/wordnet/tables.md", "reports/README.md",
                  "results/wordnet/figures/fig5_sweeps.png", "runs/wordnet/sweep/alpha-0.5/metrics.json",
-                 "results/wordnet/figure6.json", "results/wordnet/figures/fig6_label_words.svg",
+                 "results/wordnet/figure6.json", "results/wordnet/svg/fig6_label_words.svg",
+                 "runs/wordnet/main/prompt-s0/train.log",
                  "runs/wordnet/table6/gcn/prompt_lhmix-s0/metrics.json"):
         assert (project / path).is_file(), path
     assert "Table 5" in (project / "reports/README.md").read_text()
     page = (project / "reports/README.md").read_bytes()
     _run(["dvc", "repro", "--force", "--single-item", "report"], project)
     assert (project / "reports/README.md").read_bytes() == page  # the report's bytes depend only on its inputs
+
+    _check_what_dvc_shows(project)
 
     log = [json.loads(line) for line in (project / PARAMS_LOG).read_text().splitlines()]
     assert undeclared_params(stage_definitions(project), log) == {}
@@ -127,8 +134,11 @@ def test_repro_then_experiments(project):
 
     # Only what changed is listed: the LH-Mix runs mixed with another ratio, the others did not.
     diff = _run(["dvc", "metrics", "diff"], project).stdout
-    assert "prompt_lhmix.lambda_mean" in diff and "bert_lhmix.lambda_mean" in diff
-    assert "prompt_mixup" not in diff and "bert.train_loss" not in diff
+    changed = {tuple(line.split()[:2]) for line in diff.splitlines()[1:] if line.strip()}
+    assert ("results/wordnet/metrics/prompt_lhmix.json", "lambda") in changed
+    assert ("results/wordnet/metrics/bert_lhmix.json", "lambda") in changed
+    assert not {path for path, _ in changed} & {"results/wordnet/metrics/prompt_mixup.json",
+                                                 "results/wordnet/metrics/bert.json"}
 
     _run(["dvc", "exp", "apply", experiment_name(experiment.stdout)], project)
     _commit(project, "alpha 2")
@@ -136,6 +146,26 @@ def test_repro_then_experiments(project):
     assert {s for s in mixup if not s.startswith(("stats@", "plots@", "report"))} == {
         "train_mixup@wordnet-bert-0", "train_mixup@wordnet-bert-1", "train_mixup@wordnet-prompt-0",
         "train_mixup@wordnet-prompt-1", "sparse_mixup@wordnet-0.5"}
+
+
+def _check_what_dvc_shows(project: Path) -> None:
+    """DVC's own views fit a 200-column terminal: metrics, the README's experiments table; plots show each
+    figure once, and a single run's dev curve on demand."""
+    env = {"COLUMNS": "200"}
+    metrics = _run(["dvc", "metrics", "show"], project, env=env).stdout
+    assert "results/wordnet/metrics/prompt_lhmix.json" in metrics and "claims/lhmix_vs_prompt.json" in metrics
+    assert max(map(len, metrics.splitlines())) <= 200, metrics
+    assert EXP_SHOW in (REPO / "README.md").read_text()
+    table = _run(["dvc", "exp", "show", "--no-pager", *shlex.split(EXP_SHOW)[3:]], project, env=env).stdout
+    assert max(map(len, table.splitlines())) <= 200, table
+    lhmix = json.loads((project / "results/wordnet/metrics/prompt_lhmix.json").read_text())
+    assert f"{lhmix['macro_f1']:g}"[:5] in table, table
+    _run(["dvc", "plots", "show", "-o", "page"], project)
+    page = (project / "page" / "index.html").read_text()
+    assert "results_wordnet_figures_fig5_sweeps.png" in page and "fig5_sweeps.svg" not in page
+    curve = "runs/wordnet/main/prompt_lhmix-s0/live/plots/metrics/dev/macro_f1.tsv"
+    _run(["dvc", "plots", "show", curve, "-o", "curve"], project)
+    assert "macro_f1" in (project / "curve" / "index.html").read_text()
 
 
 def experiment_name(output: str) -> str:

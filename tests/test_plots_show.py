@@ -35,6 +35,8 @@ def test_plots_show_works_on_a_fresh_clone(tmp_path):
     (results / "figures").mkdir(parents=True)
     (results / "curves.csv").write_text("variant,epoch,dev_macro_f1\nprompt,1,50.0\nprompt,2,51.0\n")
     (results / "figures" / "fig3_lambda.png").write_bytes(PIXEL)
+    (results / "svg").mkdir()
+    (results / "svg" / "fig3_lambda.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     _run(["git", "init", "-q"], origin)
     _run(["git", "add", "-A"], origin)
@@ -45,6 +47,7 @@ def test_plots_show_works_on_a_fresh_clone(tmp_path):
     _run(["dvc", "plots", "show", "-o", "page"], tmp_path / "clone", env)
     page = (tmp_path / "clone" / "page" / "index.html").read_text()
     assert "results_wordnet_figures_fig3_lambda.png" in page  # the image plot of stage `plots`
+    assert "fig3_lambda.svg" not in page and "svg_fig3" not in page  # once: not its SVG too
     assert "dev_macro_f1" in page                              # the dev curves through .dvc/plots/variants.json
 
 

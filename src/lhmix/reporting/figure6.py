@@ -142,9 +142,9 @@ def figure6(hierarchy: Hierarchy, chosen: int, initial: np.ndarray, trained: np.
             **entered(rank_before, rank_after)}
 
 
-def dvc_metrics(result: dict) -> dict:
-    """figure6.json: what `dvc metrics show/diff` reads (it skips lists, so neighbours are keyed by name,
-    with the id where names repeat)."""
+def keyed_by_name(result: dict) -> dict:
+    """figure6.json: the ranks and cosines of the neighbours keyed by name (with the id where names repeat),
+    so that two versions compare key by key (`dvc diff`, `git diff`)."""
     names = [n["name"] for n in result["neighbours"]]
     neighbours = {(n["name"] if names.count(n["name"]) == 1 else f"{n['name']} (id {n['id']})"):
                   {key: n[key] for key in ("rank_before", "rank_after", "cosine_before", "cosine_after")}

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from lhmix.model.mixup import lhmix_ratio  # noqa: E402
+from lhmix.reporting.report import SVG_FOLDER  # noqa: E402
 from lhmix.reporting.stats import HISTOGRAM_BINS, mean_std  # noqa: E402
 from lhmix.core.vocabulary import CONTROL_FAMILY, CONTROLS, variant_name  # noqa: E402
 from lhmix.reporting.variants import by_variant, family  # noqa: E402
@@ -58,9 +59,16 @@ def _grid_ticks(axis, values, positions=None) -> None:
     axis.minorticks_off()
 
 
+def svg_folder(png_folder: Path) -> Path:
+    """Where the SVGs go: a sibling of the PNGs' folder, so that `dvc plots show`, which shows every image of
+    the folder declared as plots (the PNGs'), shows each figure once."""
+    return png_folder.parent / SVG_FOLDER
+
+
 def _save(figure, out: Path, stem: str) -> list[Path]:
-    """PNG and SVG with no date or software version inside, so equal results give equal bytes."""
-    png, svg = out / f"{stem}.png", out / f"{stem}.svg"
+    """PNG (in `out`) and SVG (in svg_folder(out)) with no date or software version inside, so equal results
+    give equal bytes."""
+    png, svg = out / f"{stem}.png", svg_folder(out) / f"{stem}.svg"
     figure.savefig(png, dpi=DPI, metadata={"Software": None})
     figure.savefig(svg, metadata={"Date": None, "Creator": None})
     plt.close(figure)
@@ -279,5 +287,6 @@ FIGURES = (lambda_figure, sparse_figure, sweeps_figure, label_words_figure, dept
 
 def draw_all(results: dict, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    svg_folder(out).mkdir(parents=True, exist_ok=True)
     with matplotlib.rc_context(STYLE):
         return [path for draw in FIGURES for path in draw(results, out)]

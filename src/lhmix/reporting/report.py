@@ -13,6 +13,7 @@ FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy si
            ("fig6_label_words", "Figure 6: label words nearest one label, before and after training (t-SNE)"),
            ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency"),
            ("training_curves", "Training curves (dev set)")]
+SVG_FOLDER = "svg"  # results/<dataset>/svg/, beside figures/ (the PNGs, DVC's image plots)
 PACKAGES = ("torch", "transformers", "dvc", "dvclive", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
 
 
@@ -46,8 +47,9 @@ def render(datasets: list[str], tables: dict[str, str], env: dict) -> str:
     for dataset in datasets:
         parts += [_nested(tables[dataset]), ""]
         for stem, caption in FIGURES:
-            figure = f"../results/{dataset}/figures/{stem}"
-            parts += [f"### {caption}", "", f"![{caption}]({figure}.png)", "", f"([SVG]({figure}.svg))", ""]
+            folder = f"../results/{dataset}"
+            parts += [f"### {caption}", "", f"![{caption}]({folder}/figures/{stem}.png)", "",
+                      f"([SVG]({folder}/{SVG_FOLDER}/{stem}.svg))", ""]
     parts += ["## Environment", "", "| | |", "| --- | --- |",
               *(f"| {key} | {value} |" for key, value in env.items()), ""]
     return "\n".join(parts)

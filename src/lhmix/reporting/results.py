@@ -5,7 +5,7 @@ F1, precision and recall are fractions in the run files and percentages (x 100) 
 """
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,13 @@ def percent(value: float) -> float:
 
 
 def _timing(metrics: dict) -> dict:
-    return {key: metrics[key] for key in TIMING}
+    """How long a run took, and on what (runs of an older training code did not record their device)."""
+    return {**{key: metrics[key] for key in TIMING}, "device": metrics.get("device", "not recorded")}
+
+
+def devices(*groups: list[dict]) -> dict[str, int]:
+    """{device: number of runs and warm-ups trained on it}: where the numbers of this dataset come from."""
+    return dict(sorted(Counter(row["device"] for rows in groups for row in rows).items()))
 
 
 def _run_row(run: Run, metrics: dict) -> dict:
@@ -187,6 +193,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
                    "sweep_seed": plan.sweep_seed},
         "main": main, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
+        "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
         "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
         "per_depth": per_depth(main),
         "claims": with_document_bootstrap(claims(main), main_runs, Path(data_root) / dataset),
@@ -211,32 +218,30 @@ def augmentation_missing(dataset: str, data_root: Path) -> dict[str, str]:
     return missing
 
 
-def dvc_metrics(results: dict) -> dict:
-    """The compact file `dvc metrics show/diff` reads, headline keys only (the tables hold the rest): per variant
-    micro/macro-F1 (mean, std), micro/macro AP, labels per document, micro-F1 at the deepest depth and the mean
-    lambda used; per claim the difference on each metric and, on F1, its Holm-adjusted p; Table 6's F1s."""
-    metrics = {}
+def dvc_metrics(results: dict) -> dict[str, dict]:
+    """The files `dvc metrics show/diff` read, {name: content}: one row of DVC's table each, over ten columns at
+    most, so that the table fits a terminal. <variant>.json: micro/macro-F1 mean and std, micro/macro AP, labels
+    per document and the mean lambda used (`lambda`: it moves with alpha and beta even when F1 does not);
+    claims/<claim>.json: the difference on each metric and, on F1, its Holm-adjusted p (`micro_f1_p`). Short
+    keys: DVC pads each column to its name. Everything else is in results.json and tables.md."""
+    files = {}
     for variant, by_metric in results["summary"].items():
-        entry = {metric: {"mean": round(by_metric[metric]["mean"], 4),
-                          **({"std": round(by_metric[metric]["std"], 4)} if by_metric[metric]["std"] is not None else {})}
-                 for metric in F1S}
+        entry = {}
+        for metric in F1S:
+            entry[metric] = round(by_metric[metric]["mean"], 4)
+            if by_metric[metric]["std"] is not None:
+                entry[f"{metric}_std"] = round(by_metric[metric]["std"], 4)
         entry.update({metric: round(by_metric[metric]["mean"], 4) for metric in APS})
         extra = results["diagnostics"][variant]
-        entry["predicted_per_doc"] = round(extra["predicted_per_doc"], 4)
-        deepest = max(results["per_depth"][variant], key=int)
-        entry[f"depth{deepest}_micro_f1"] = round(results["per_depth"][variant][deepest]["micro_f1"], 4)
-        if "lambda" in extra:  # the lambda actually used: moves with alpha and beta even when F1 does not
-            entry["lambda_mean"] = round(extra["lambda"]["mean"], 4)
-        metrics[variant] = entry
-    metrics["claims"] = defaultdict(dict)
+        entry["labels_per_doc"] = round(extra["predicted_per_doc"], 4)
+        if "lambda" in extra:
+            entry["lambda"] = round(extra["lambda"]["mean"], 4)
+        files[f"{variant}.json"] = entry
+    claims = defaultdict(dict)
     for claim in results["claims"]:
-        metrics["claims"][claim["claim"]][claim["metric"]] = {
-            "diff": round(claim["diff"], 4),
-            **({"p_holm": round(claim["p_holm"], 6)} if claim["metric"] in F1S and usable(claim["p_holm"]) else {})}
-    metrics["claims"] = dict(metrics["claims"])
-    metrics["table6"] = defaultdict(dict)
-    for entry in results["table6"]:
-        source = "main" if entry["main_runs"] else entry["graph"]
-        metrics["table6"][source][entry["variant"]] = {metric: round(entry[metric]["mean"], 4) for metric in F1S}
-    metrics["table6"] = dict(metrics["table6"])
-    return metrics
+        entry = claims[claim["claim"]]
+        entry[claim["metric"]] = round(claim["diff"], 4)
+        if claim["metric"] in F1S and usable(claim["p_holm"]):
+            entry[f"{claim['metric']}_p"] = round(claim["p_holm"], 6)
+    files.update({f"claims/{name}.json": entry for name, entry in claims.items()})
+    return files

@@ -275,7 +275,9 @@ def markdown(results: dict) -> str:
     table3 = {(r["variant"], r["seed"]): r for r in results["main"]}
     sections = [
         (None, f"F1, precision and recall in %, test set, each run scored with its best dev-macro-F1 checkpoint. "
-               f"Main runs: seeds {', '.join(map(str, config['seeds']))}."),
+               f"Main runs: seeds {', '.join(map(str, config['seeds']))}. Trained on: "
+               + "; ".join(f"{name} ({count} runs and warm-ups)" for name, count in results["devices"].items())
+               + "."),
         ("Table 1: dataset", dataset_table(results["dataset"])),
         ("Verdicts on the paper's claims and on the controls of LH-Mix", verdicts(results)),
         (f"Table 3: ablation (seed {seed})",
