@@ -26,7 +26,7 @@ from lhmix.model.encoders import load_encoder, load_tokenizer
 from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
 from lhmix.training.batches import collate, length_batches, sorted_batches
 from lhmix.training.config import TrainConfig, parse_variant
-from lhmix.training.devices import Processes, resolve_device
+from lhmix.training.devices import Processes, autocast, resolve_device
 from lhmix.training.loop import Session
 from lhmix.training.metrics import F1Accumulator
 
@@ -127,8 +127,7 @@ def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: i
     table = embeddings.clone().requires_grad_(True)
 
     def project():
-        with torch.autocast(embeddings.device.type, enabled=session.amp_dtype is not None,
-                            dtype=session.amp_dtype or torch.bfloat16):
+        with autocast(session.device, session.amp_dtype):
             (hidden @ table.T).float().sum().backward()
     project()
     return benchmark.median_seconds(project, 5, embeddings.device)

@@ -70,9 +70,8 @@ class LocalProcesses:
     def start(self, job: StageJob, slot: int):
         job.log.parent.mkdir(parents=True, exist_ok=True)
         handle = open(job.log, "w", encoding="utf-8")
-        script = " && ".join(f"( {command} )" for command in job.commands)
-        process = subprocess.Popen(["bash", "-c", script], cwd=job.wdir, env=self.environment(slot),
-                                   stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(["bash", "-c", shell_script(job.commands)], cwd=job.wdir,
+                                   env=self.environment(slot), stdout=handle, stderr=subprocess.STDOUT)
         handle.close()
         return process
 
@@ -80,13 +79,18 @@ class LocalProcesses:
         return handle.poll()
 
 
+def shell_script(commands: tuple[str, ...]) -> str:
+    """A stage's commands as one shell script that stops at the first failing one, as DVC runs them."""
+    return " && ".join(f"( {command} )" for command in commands)
+
+
 def run_commands(commands: tuple[str, ...], wdir: str, log: str) -> int:
     """A stage's commands in one shell, output to `log`: what a submitit job runs (module level, so
     that submitit can pickle it). Returns the exit status."""
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w", encoding="utf-8") as handle:
-        script = " && ".join(f"( {command} )" for command in commands)
-        return subprocess.run(["bash", "-c", script], cwd=wdir, stdout=handle, stderr=subprocess.STDOUT).returncode
+        return subprocess.run(["bash", "-c", shell_script(commands)], cwd=wdir, stdout=handle,
+                              stderr=subprocess.STDOUT).returncode
 
 
 @dataclass
@@ -142,10 +146,9 @@ class Pipeline:
             if targets:
                 wanted = set()
                 for target in targets:
-                    found = [stage for name, stage in stages.items() if name == target]
-                    if not found:
+                    if target not in stages:
                         raise LhmixError(f"no stage named '{target}' in dvc.yaml (dvc stage list shows them)")
-                    wanted |= {found[0], *nx.descendants(graph, found[0])}
+                    wanted |= {stages[target], *nx.descendants(graph, stages[target])}
             else:
                 wanted = set(stages.values())
             with repo.lock:
