@@ -9,6 +9,7 @@ from lhmix.model.classifier import HTCModel
 from lhmix.model.encoders import load_tokenizer
 from lhmix.model.graph import GraphAttention, GraphConvolution, HierarchyInjection, hierarchy_adjacency
 from lhmix.model.inputs import build_inputs
+from lhmix.training.config import TrainConfig
 
 # ids: a=0, b=1, a/x=2, a/y=3, b/z=4; depth nodes: 5 (depth 1), 6 (depth 2)
 TREE, _ = Hierarchy.from_paths([("a", "x"), ("a", "y"), ("b", "z")])
@@ -63,8 +64,11 @@ def test_injection_gives_one_marker_per_depth_and_trains_the_label_words():
     assert markers.shape == (2, 8)
     markers.sum().backward()
     assert words.grad[[0, 1]].abs().sum() > 0  # depth 1's labels reach depth node 1
-    with pytest.raises(ParamError, match="model.prompt.graph"):
-        HierarchyInjection("gin", TREE, 8, 0.0, 0.02)
+
+
+def test_an_unknown_graph_fails_at_configuration():
+    with pytest.raises(ParamError, match="'model.prompt.graph' = 'gin': expected one of none, gat, gcn"):
+        TrainConfig(family="prompt", mixing="none", seed=0, graph="gin")
 
 
 @pytest.mark.parametrize("graph", ["gat", "gcn"])

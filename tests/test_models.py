@@ -10,6 +10,7 @@ from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.mixup import mix
 from lhmix.model.classifier import HTCModel
 from lhmix.model.inputs import build_inputs, prompt_length
+from lhmix.training.config import TrainConfig
 
 # ids: biology=0, computer science=1, biology/genetics=2, cs/databases=3, cs/machine learning=4
 HIERARCHY, _ = Hierarchy.from_paths([("computer science", "machine learning"),
@@ -165,8 +166,11 @@ def test_bert_head(tokenizer):
     assert model(input_ids, mask).shape == (2, 5)
     with pytest.raises(ParamError, match="model.bert"):
         HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer, mlm_loss=True)
-    with pytest.raises(ParamError, match="model.prompt.head"):
-        HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer, head="mlp")
+
+
+def test_an_unknown_head_fails_at_configuration():
+    with pytest.raises(ParamError, match="'model.prompt.head' = 'mlp': expected one of mlm, linear"):
+        TrainConfig(family="prompt", mixing="none", seed=0, head="mlp")
 
 
 def test_corruption_is_bert_80_10_10_on_text_tokens_only(prompt_model, tokenizer):

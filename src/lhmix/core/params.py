@@ -15,6 +15,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
+from lhmix.core.vocabulary import check_choice
 
 MISSING = object()
 
@@ -65,10 +66,7 @@ class Params:
         return check_number(key, self.get(key), minimum, strict_minimum)
 
     def choice(self, key: str, choices: tuple[str, ...]) -> str:
-        value = self.get(key)
-        if not isinstance(value, str) or value not in choices:
-            raise ParamError(key, value, f"one of {', '.join(choices)}")
-        return value
+        return check_choice(key, self.get(key), choices)
 
     def text(self, key: str) -> str:
         value = self.get(key)
@@ -107,10 +105,11 @@ def check_number(name: str, value, minimum: float | None = None, strict_minimum:
 
 # Every key params.yaml may hold: a mapping is a section (its keys are all there is), ANY a value of any shape
 # (checked where it is read), NO_SETTINGS a section that takes none. A key not here is a typo that every stage
-# would otherwise ignore; `read_params` (every stage) and tools/apply_profile.py refuse it.
+# would otherwise ignore; `read_params` (every stage) and lhmix.core.profiles refuse it.
 ANY = None
 NO_SETTINGS = "no settings"
 KNOWN_KEYS = {
+    "profile": ANY,   # the conf/profile/ file composed in (lhmix.core.profiles); read by no stage
     "alpha": ANY, "beta": ANY, "datasets": ANY, "seeds": ANY, "families": ANY,
     "prepare": {"wordnet": ANY, "wos": ANY, "nyt": ANY, "rcv1": ANY},   # each reader checks its own keys
     "encoder": {"classifier": ANY, "similarity": ANY, "similarity_max_length": ANY},

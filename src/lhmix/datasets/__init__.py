@@ -1,18 +1,16 @@
-"""Dataset readers: each module's `build(raw_dir, cfg)` returns a PreparedDataset."""
+"""Dataset readers: for each name of lhmix.core.vocabulary.DATASETS, the module lhmix.datasets.<name>, whose
+`build(raw_dir, cfg)` returns a PreparedDataset (tests/test_pipeline_plan.py holds every name to its module)."""
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
 
+from lhmix.core.vocabulary import DATASETS, check_choice
 from lhmix.datasets.contract import write_dataset
-from lhmix.core.errors import ParamError
-
-READERS = ("wordnet", "wos", "nyt", "rcv1")
 
 
 def build(name: str, cfg: dict, raw_dir: str | Path):
-    if name not in READERS:
-        raise ParamError("datasets", name, f"one of {', '.join(READERS)}")
+    check_choice("datasets", name, DATASETS)
     module = importlib.import_module(f"lhmix.datasets.{name}")
     return module.build(Path(raw_dir), cfg)
 

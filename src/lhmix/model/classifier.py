@@ -40,11 +40,10 @@ from torch import Tensor, nn
 from lhmix.core.errors import LhmixError, ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.encoders import load_encoder
-from lhmix.model.graph import GRAPHS, HierarchyInjection
+from lhmix.model.graph import HierarchyInjection
 from lhmix.model.inputs import check_family, marker_id, prompt_length
 from lhmix.model.mixup import mix
 
-HEADS = ("mlm", "linear")
 MLM_PROBABILITY = 0.15
 MLM_MASK_SHARE, MLM_RANDOM_SHARE = 0.8, 0.1  # of the chosen tokens; the rest stay as they are
 
@@ -94,10 +93,6 @@ class HTCModel(nn.Module):
         loss (the transform and the vocabulary output bias) when mlm_loss, and with HPT's hierarchy
         injection (lhmix.model.graph) when graph is gat or gcn."""
         check_family(family)
-        if head not in HEADS:
-            raise ParamError("model.prompt.head", head, f"one of {', '.join(HEADS)}")
-        if graph not in GRAPHS:
-            raise ParamError("model.prompt.graph", graph, f"one of {', '.join(GRAPHS)}")
         if family == "bert" and (mlm_loss or graph != "none"):
             raise ParamError("model.bert", {"mlm_loss": mlm_loss, "graph": graph},
                              "neither: HPT's MLM loss and hierarchy injection belong to the prompt family")

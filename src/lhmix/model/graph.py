@@ -27,10 +27,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lhmix.core.errors import ParamError
+from lhmix.core.vocabulary import GRAPHS  # noqa: F401 (the choices live in the vocabulary; stages import them here)
 from lhmix.data.hierarchy import Hierarchy
 
-GRAPHS = ("none", "gat", "gcn")
 LAYERS = 2
 LEAKY_SLOPE = 0.2
 
@@ -79,12 +78,16 @@ class GraphConvolution(nn.Module):
         return self.propagation @ self.linear(nodes) + self.bias
 
 
+# model.prompt.graph is checked against vocabulary.GRAPHS in TrainConfig; none injects nothing
+GRAPH_LAYERS = {"gat": GraphAttention, "gcn": GraphConvolution}
+
+
 class GraphLayer(nn.Module):
     """nodes -> LayerNorm(nodes + dropout(graph(nodes))), as a layer of HPT's graph encoder."""
 
     def __init__(self, graph: str, adjacency: Tensor, hidden: int, dropout: float, initializer_range: float):
         super().__init__()
-        self.graph = GraphAttention(hidden, adjacency) if graph == "gat" else GraphConvolution(hidden, adjacency)
+        self.graph = GRAPH_LAYERS[graph](hidden, adjacency)
         self.dropout = nn.Dropout(dropout)
         self.norm = nn.LayerNorm(hidden)
         with torch.no_grad():  # BERT's initialisation, from the global torch RNG
@@ -102,8 +105,6 @@ class HierarchyInjection(nn.Module):
     def __init__(self, graph: str, hierarchy: Hierarchy, hidden: int, dropout: float, initializer_range: float,
                  layers: int = LAYERS):
         super().__init__()
-        if graph not in GRAPHS[1:]:
-            raise ParamError("model.prompt.graph", graph, f"one of {', '.join(GRAPHS)}")
         adjacency = hierarchy_adjacency(hierarchy)
         self.layers = nn.ModuleList(GraphLayer(graph, adjacency, hidden, dropout, initializer_range)
                                     for _ in range(layers))

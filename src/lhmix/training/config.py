@@ -13,10 +13,8 @@ from dataclasses import dataclass
 
 from lhmix.core.errors import ParamError
 from lhmix.core.params import Params, check_integer, check_number
-from lhmix.core.vocabulary import (EARLY_STOPPING, LOSSES, SIMILARITY_MIXINGS, VARIANTS, check_choice,
-                                   check_family_mixing, parse_variant, variant_name)
-from lhmix.model.classifier import HEADS
-from lhmix.model.graph import GRAPHS
+from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, SIMILARITY_MIXINGS, VARIANTS,
+                                   check_choice, check_family_mixing, parse_variant, variant_name)
 from lhmix.model.mixup import check_fixed_ratio, check_ratio_params
 
 DEVICES = ("auto", "cpu", "cuda")
