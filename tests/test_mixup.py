@@ -1,13 +1,15 @@
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from lhmix.model import mixup
 from lhmix.core.errors import ParamError
 from lhmix.model.losses import zmlce
-from lhmix.model.mixup import beta_ratio, check_ratio_params, lhmix_ratio, mix, mixed_loss, permutation
+from lhmix.core.ratios import check_ratio_params, lhmix_lambda
+from lhmix.model.mixup import beta_ratio, lhmix_ratio, mix, mixed_loss, permutation
 
 
 @pytest.mark.parametrize("alpha", [0.1, 0.3, 1, 2, 10])
@@ -35,6 +37,17 @@ def test_bad_ratio_params_name_the_parameter(alpha, beta, name):
 def test_ints_are_accepted_as_floats():
     alpha, beta = check_ratio_params(2, 1)
     assert (alpha, beta) == (2.0, 1.0) and type(alpha) is float and type(beta) is float
+
+
+def test_lhmix_lambda_is_one_formula_for_numpy_and_torch():
+    s = np.array([0.0, 0.25, 1.0])
+    # beta - (beta - 0.5) s^alpha at alpha 2, beta 0.75: 0.75, 0.75 - 0.25 / 16, 0.5
+    assert lhmix_lambda(s, 2, 0.75).tolist() == [0.75, 0.734375, 0.5]
+    assert torch.equal(lhmix_ratio(torch.from_numpy(s), 2, 0.75), torch.from_numpy(lhmix_lambda(s, 2, 0.75)))
+
+
+def test_lhmix_ratio_clamps_similarities_rounded_out_of_range():
+    assert lhmix_ratio(torch.tensor([-1e-7, 1 + 1e-7]), 1, 0.75).tolist() == [0.75, 0.5]
 
 
 @pytest.mark.parametrize("a", [0.4, 1.0, 2.0])
@@ -112,7 +125,8 @@ def test_mixed_loss_weighs_each_sample_with_its_own_lambda():
 def test_histogram_summary_by_hand():
     values = torch.tensor([0.5001, 0.5002, 0.5205, 0.5505, 0.9999])
     counts = mixup.histogram(values)
-    assert counts.shape == (mixup.HISTOGRAM_BINS,) and counts.sum() == 5
+    assert counts.shape == (mixup.HISTOGRAM_BINS,)
+    assert counts.sum() == 5
     summary = mixup.histogram_summary(counts.tolist(), float(values.double().sum()))
     # cumulative counts reach 0.25 (5 %) in bin 500, 2.5 (50 %) in bin 520, 4.75 (95 %) in bin 999
     assert summary == {"n": 5, "mean": pytest.approx(0.61424, abs=1e-6), "q05": 0.5005, "q50": 0.5205,

@@ -417,3 +417,17 @@ def test_a_run_file_breaking_its_schema_is_named(tmp_path, content, message):
     with pytest.raises(LhmixError) as error:
         _collect(tmp_path)
     assert str(error.value).startswith(str(run.path / "metrics.json")) and message in str(error.value)
+
+
+def test_reporting_imports_no_torch():
+    """The stats, plots and report stages run without torch: no reporting module may pull it in."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    package = Path(stats.__file__).parent
+    modules = sorted(f"lhmix.reporting.{path.stem}" for path in package.glob("*.py") if path.stem != "__init__")
+    code = (f"import importlib, sys\nfor name in {modules!r}:\n    importlib.import_module(name)\n"
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

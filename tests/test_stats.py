@@ -107,7 +107,6 @@ def test_pooled_histogram_of_one_run_is_that_runs_own_summary():
     torch = pytest.importorskip("torch")
     from lhmix.model import mixup
 
-    assert stats.HISTOGRAM_BINS == mixup.HISTOGRAM_BINS
     values = torch.tensor([0.8123, 0.85, 0.85, 0.9, 0.93, 0.999, 1.0], dtype=torch.float64)
     own = mixup.histogram_summary(mixup.histogram(values).tolist(), float(values.sum()))
     pooled = stats.pooled_histogram([own])

@@ -5,8 +5,8 @@ Sample i is paired with pi(i) of a random permutation of the batch; its hidden s
     lambda_i L(p~_i, y_i) + (1 - lambda_i) L(p~_i, y_pi(i))
 before the batch mean: each sample's own lambda weighs its own loss (not mean(lambda) * mean(loss)).
 
-LH-Mix ratio (paper Eq. 4): lambda = -(beta - 0.5) * s**alpha + beta, s = similarity of the two local
-hierarchies in [0, 1]: similar pairs mix strongly (lambda near 0.5), dissimilar ones weakly (near beta).
+LH-Mix ratio (paper Eq. 4, written once in lhmix.core.ratios): lambda = -(beta - 0.5) * s**alpha + beta,
+s = similarity of the two local hierarchies in [0, 1].
 
 Two controls separate what the similarity guides from how strongly LH-Mix mixes:
 - shuffled similarity: each pair takes the s of another pair of the same batch (a random derangement of
@@ -18,7 +18,6 @@ Randomness comes only from the generator passed in, so nothing here touches the 
 from __future__ import annotations
 
 import math
-from numbers import Real
 from typing import Callable
 
 import numpy as np
@@ -26,30 +25,14 @@ import torch
 from scipy.special import betaincinv
 from torch import Tensor
 
+from lhmix.core import histogram as bins
 from lhmix.core.errors import ParamError
-
-
-def check_ratio_params(alpha, beta) -> tuple[float, float]:
-    """alpha > 0 and 0.5 < beta <= 1, as floats (ints accepted: `dvc exp run -S alpha=2`)."""
-    alpha = _real("alpha", alpha, "a number > 0")
-    beta = _real("beta", beta, "a number in (0.5, 1]")
-    if not (math.isfinite(alpha) and alpha > 0):
-        raise ParamError("alpha", alpha, "a number > 0")
-    if not 0.5 < beta <= 1:
-        raise ParamError("beta", beta, "a number in (0.5, 1]")
-    return alpha, beta
-
-
-def _real(name: str, value, expected: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise ParamError(name, value, expected)
-    return float(value)
+from lhmix.core.ratios import check_fixed_ratio, lhmix_lambda, real_number
 
 
 def lhmix_ratio(s: Tensor, alpha, beta) -> Tensor:
-    """lambda = -(beta - 0.5) * s**alpha + beta; s is clamped to [0, 1] against rounding."""
-    alpha, beta = check_ratio_params(alpha, beta)
-    return -(beta - 0.5) * s.clamp(0.0, 1.0) ** alpha + beta
+    """LH-Mix's lambda of each similarity; s is clamped to [0, 1] against rounding."""
+    return lhmix_lambda(s.clamp(0.0, 1.0), alpha, beta)
 
 
 def beta_ratio(n: int, a, generator: torch.Generator) -> Tensor:
@@ -57,20 +40,12 @@ def beta_ratio(n: int, a, generator: torch.Generator) -> Tensor:
 
     Exactly n uniforms are consumed, so the generator's stream does not depend on the values drawn.
     """
-    a = _real("train.mixup_beta_a", a, "a number > 0")
+    a = real_number("train.mixup_beta_a", a, "a number > 0")
     if not (math.isfinite(a) and a > 0):
         raise ParamError("train.mixup_beta_a", a, "a number > 0")
     uniforms = torch.rand(n, generator=generator, dtype=torch.float64, device=generator.device)
     draws = betaincinv(a, a, uniforms.cpu().numpy())
     return torch.from_numpy(draws).to(device=generator.device, dtype=torch.float32)
-
-
-def check_fixed_ratio(value) -> float:
-    """train.fixed_lambda: a number in [0, 1] (ints accepted)."""
-    value = _real("train.fixed_lambda", value, "a number in [0, 1]")
-    if not 0 <= value <= 1:
-        raise ParamError("train.fixed_lambda", value, "a number in [0, 1]")
-    return value
 
 
 def fixed_ratio(n: int, value, device=None) -> Tensor:
@@ -115,7 +90,7 @@ def mixed_loss(per_sample_loss_fn: Callable[[Tensor, Tensor], Tensor], logits: T
 
 # ----------------------------------------------------------------------------- what mixing used
 
-HISTOGRAM_BINS = 1000  # on [0, 1]: quantiles to within half a bin (0.0005)
+HISTOGRAM_BINS = bins.BINS  # lhmix.core.histogram: the bins and the quantile rule the report reads too
 
 
 def histogram(values: Tensor) -> Tensor:
@@ -124,16 +99,12 @@ def histogram(values: Tensor) -> Tensor:
 
 
 def histogram_summary(counts: list[float], total: float) -> dict:
-    """n, exact mean (from the running sum) and the 5/50/95 % quantiles (bin centres) of a
-    histogram; the non-empty range of counts is kept for plots: bins first_bin, first_bin + 1, ..."""
+    """A run's histogram: n, exact mean (from the running sum) and the 5/50/95 % quantiles (bin centres),
+    rounded to 6 digits; the non-empty range of counts is kept for plots: bins first_bin, first_bin + 1, ..."""
     counts = np.asarray(counts, dtype=np.float64)
     n = float(counts.sum())
     if n == 0:
         return {"n": 0}
-    cumulative = np.cumsum(counts)
-    centre = lambda index: round((index + 0.5) / HISTOGRAM_BINS, 6)  # noqa: E731
-    quantiles = {f"q{round(q * 100):02d}": centre(int(np.searchsorted(cumulative, q * n)))
-                 for q in (0.05, 0.5, 0.95)}
-    used = np.flatnonzero(counts)
-    return {"n": int(n), "mean": round(total / n, 6), **quantiles,
-            "first_bin": int(used[0]), "counts": [int(c) for c in counts[used[0]:used[-1] + 1]]}
+    quantiles = {name: round(centre, 6) for name, centre in bins.quantile_centres(counts).items()}
+    first_bin, used = bins.used_bins(counts)
+    return {"n": int(n), "mean": round(total / n, 6), **quantiles, "first_bin": first_bin, "counts": used}

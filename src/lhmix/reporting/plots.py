@@ -15,11 +15,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-from lhmix.model.mixup import lhmix_ratio  # noqa: E402
+from lhmix.core.histogram import BINS as HISTOGRAM_BINS  # noqa: E402
+from lhmix.core.ratios import lhmix_lambda  # noqa: E402
 from lhmix.reporting.report import SVG_FOLDER  # noqa: E402
-from lhmix.reporting.stats import HISTOGRAM_BINS, mean_std  # noqa: E402
+from lhmix.reporting.stats import mean_std  # noqa: E402
 from lhmix.core.vocabulary import CONTROL_FAMILY, CONTROLS, variant_name  # noqa: E402
 from lhmix.reporting.variants import by_variant, family  # noqa: E402
 
@@ -86,7 +86,7 @@ def _empty(axis, what: str) -> None:
 
 
 def _ratio(s: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    return lhmix_ratio(torch.from_numpy(s), alpha, beta).numpy()
+    return lhmix_lambda(np.clip(s, 0.0, 1.0), alpha, beta)
 
 
 def _grid_panel(axis, values, name: str, fixed: str, ratio) -> None:

@@ -22,13 +22,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
+from lhmix.core import histogram as bins
+
 SIGNIFICANCE = 0.05
 MISSING_P = object()  # verdict(): "use the comparison's own p"
 CONFIDENCE = 0.95
 PAIRED, WELCH = "paired t", "Welch t"
-# Run files hold histograms of 1000 equal bins on [0, 1] (lhmix.model.mixup.HISTOGRAM_BINS).
-HISTOGRAM_BINS = 1000
-QUANTILES = (0.05, 0.5, 0.95)
 # Below this spread (relative to the values) the per-seed differences are equal and t is undefined;
 # F1 values are rounded to 1e-4 points, so real spreads are far above it.
 NO_SPREAD = 1e-9
@@ -151,7 +150,7 @@ def pooled_histogram(summaries: list[dict]) -> dict:
     """One histogram from several runs' {n, mean, first_bin, counts}: counts added bin by bin, the
     mean as pooled sum / pooled n, quantiles as the centre of the first bin whose cumulative count
     reaches q x n (the rule the runs use for their own quantiles). {"n": 0} when nothing was mixed."""
-    counts = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    counts = np.zeros(bins.BINS, dtype=np.int64)
     total = 0.0
     for summary in summaries:
         if not summary.get("n"):
@@ -162,10 +161,6 @@ def pooled_histogram(summaries: list[dict]) -> dict:
     n = int(counts.sum())
     if n == 0:
         return {"n": 0}
-    cumulative = np.cumsum(counts)
-    quantiles = {f"q{round(q * 100):02d}": (int(np.searchsorted(cumulative, q * n)) + 0.5) / HISTOGRAM_BINS
-                 for q in QUANTILES}
-    used = np.flatnonzero(counts)
-    return {"n": n, "mean": total / n, **quantiles, "min": used[0] / HISTOGRAM_BINS,
-            "max": (used[-1] + 1) / HISTOGRAM_BINS, "first_bin": int(used[0]),
-            "counts": counts[used[0]:used[-1] + 1].tolist()}
+    first_bin, used = bins.used_bins(counts)
+    return {"n": n, "mean": total / n, **bins.quantile_centres(counts), "min": first_bin / bins.BINS,
+            "max": (first_bin + len(used)) / bins.BINS, "first_bin": first_bin, "counts": used}

@@ -15,7 +15,7 @@ from lhmix.core.errors import ParamError
 from lhmix.core.params import Params, check_integer, check_number
 from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, SIMILARITY_MIXINGS, VARIANTS,
                                    check_choice, check_family_mixing, parse_variant, variant_name)
-from lhmix.model.mixup import check_fixed_ratio, check_ratio_params
+from lhmix.core.ratios import check_fixed_ratio, check_ratio_params
 
 DEVICES = ("auto", "cpu", "cuda")
 __all__ = ["DEVICES", "TrainConfig", "VARIANTS", "parse_variant", "variant_name"]
