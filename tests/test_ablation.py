@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from lhmix.core.params import Params
+from lhmix.core.profiles import overridden
 from lhmix.training.config import TrainConfig
 from script_loader import load_script
 
@@ -14,18 +15,7 @@ ROOT = Path(__file__).parents[1]
 
 @pytest.fixture(scope="module")
 def ablation():
-    return load_script("tools/ablation.py")   # it imports apply_profile from its own folder
-
-
-def test_overrides_merge_into_nested_params_without_touching_the_original(ablation):
-    values = {"model": {"prompt": {"head": "mlm", "mlm_weight": 1.0}}, "train": {"lr": 5e-4, "max_epochs": 60}}
-    merged = ablation.overridden(values, {"model": {"prompt": {"head": "linear"}}, "train": {"max_epochs": 2}})
-    assert merged == {"model": {"prompt": {"head": "linear", "mlm_weight": 1.0}},
-                      "train": {"lr": 5e-4, "max_epochs": 2}}
-    assert values["model"]["prompt"]["head"] == "mlm" and values["train"]["max_epochs"] == 60
-    # merged as a profile is applied: a key params.yaml does not have is a typo, not a new setting
-    with pytest.raises(SystemExit, match="'train.max_epoch' is not a key of params.yaml"):
-        ablation.overridden(values, {"train": {"max_epoch": 2}})
+    return load_script("tools/ablation.py")
 
 
 def test_each_change_undoes_what_it_says_on_the_default(ablation):
@@ -39,7 +29,7 @@ def test_each_change_undoes_what_it_says_on_the_default(ablation):
     assert set(ablation.CHANGES) == set(expected)
     base = TrainConfig.from_params(Params(default), "prompt", "lhmix", 0)
     for name, (_, overrides) in ablation.CHANGES.items():
-        config = TrainConfig.from_params(Params(ablation.overridden(default, overrides)), "prompt", "lhmix", 0)
+        config = TrainConfig.from_params(Params(overridden(default, overrides)), "prompt", "lhmix", 0)
         changed = {field: getattr(config, field) for field in expected[name]}
         assert changed == expected[name]
         assert all(getattr(base, field) != value for field, value in expected[name].items()), name

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 # it rebuilds them.
 NOT_COPIED = ("results/", "reports/")
 # The README's readable `dvc exp show` (held against the README, run on the tiny profile).
-EXP_SHOW = ("dvc exp show --drop '.*' --keep 'Experiment|alpha$|beta$|"
+EXP_SHOW = ("dvc exp show --drop '.*' --keep 'Experiment|profile|alpha$|beta$|"
             ".*/(prompt|prompt_lhmix|prompt_lhmix_shuffled)[.]json:macro_f1$'")
 PARAMS_LOG = "params-read.jsonl"
 
@@ -39,21 +39,16 @@ def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-def _copy_with_profile(root: Path, profile: str, replace: dict | None = None) -> Path:
-    """The repository in a fresh git repo with params/<profile>.yaml applied (tools/apply_profile.py),
-    then text replacements in params.yaml."""
+def _copy_with_profile(root: Path, profile: str, overrides: tuple[str, ...] = ()) -> Path:
+    """The repository in a fresh git repo, params.yaml composed for conf/profile/<profile>.yaml and Hydra
+    `overrides` (tools/compose_params.py)."""
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=REPO,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, listed):
         if not name.startswith(NOT_COPIED) and (REPO / name).is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
-    _run([sys.executable, "tools/apply_profile.py", f"params/{profile}.yaml"], root)
-    text = (root / "params.yaml").read_text()
-    for old, new in (replace or {}).items():
-        assert old in text, old
-        text = text.replace(old, new)
-    (root / "params.yaml").write_text(text)
+    _run([sys.executable, "tools/compose_params.py", f"profile={profile}", *overrides], root)
     (root / ".gitignore").write_text((root / ".gitignore").read_text() + f"/{PARAMS_LOG}\n")
     for args in (["git", "init", "-q"], ["git", "add", "-A"],
                  ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", profile]):
@@ -72,7 +67,7 @@ def project(tmp_path_factory):
 
 
 def test_listed_dataset_without_raw_files_fails_in_prepare_with_instructions(tmp_path):
-    root = _copy_with_profile(tmp_path / "repo", "tiny", {"datasets: [wordnet]": "datasets: [wos]"})
+    root = _copy_with_profile(tmp_path / "repo", "tiny", ("datasets=[wos]",))
     result = _run(["dvc", "repro", "prepare@wos"], root, check=False)
     assert result.returncode != 0
     assert "Meta-data/Data.xlsx" in result.stderr and "data/raw/README.md" in result.stderr
@@ -123,7 +118,7 @@ def test_repro_then_experiments(project):
     assert _stages_run(nothing.stdout) == set()
 
     _commit(project, "baseline")
-    experiment = _run(["dvc", "exp", "run", "-S", "alpha=2"], project)
+    experiment = _run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "alpha=2"], project)
     reran = _stages_run(experiment.stdout)
     training = {s for s in reran if not s.startswith(("check", "stats@", "plots@", "report"))}
     assert training == {"train_lhmix@wordnet-bert-0", "train_lhmix@wordnet-bert-1",
@@ -142,7 +137,7 @@ def test_repro_then_experiments(project):
 
     _run(["dvc", "exp", "apply", experiment_name(experiment.stdout)], project)
     _commit(project, "alpha 2")
-    mixup = _stages_run(_run(["dvc", "exp", "run", "-S", "train.mixup_beta_a=2"], project).stdout)
+    mixup = _stages_run(_run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "alpha=2", "-S", "train.mixup_beta_a=2"], project).stdout)
     assert {s for s in mixup if not s.startswith(("stats@", "plots@", "report"))} == {
         "train_mixup@wordnet-bert-0", "train_mixup@wordnet-bert-1", "train_mixup@wordnet-prompt-0",
         "train_mixup@wordnet-prompt-1", "sparse_mixup@wordnet-0.5"}
@@ -175,7 +170,7 @@ def experiment_name(output: str) -> str:
 
 @pytest.mark.slow
 def test_out_of_range_beta_fails_naming_the_parameter(project):
-    result = _run(["dvc", "exp", "run", "-S", "beta=0.3"], project, check=False)
+    result = _run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "beta=0.3"], project, check=False)
     assert result.returncode != 0
     assert "parameter 'beta' = 0.3: expected a number in (0.5, 1]" in result.stderr + result.stdout
 

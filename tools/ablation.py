@@ -23,7 +23,6 @@ about 33 minutes for the four configurations and two seeds on the 2-core machine
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import re
 import sys
@@ -33,13 +32,12 @@ from pathlib import Path
 from lhmix.core.files import read_json, replaced_on_success, write_json
 from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
+from lhmix.core.profiles import overridden
 from lhmix.reporting.stats import mean_std, paired, verdict
 from lhmix.reporting.tables import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import train, warmup
-
-from apply_profile import merge  # tools/, beside this script
 
 VARIANTS = {mixing: variant_name("prompt", mixing) for mixing in MIXINGS}   # prompt, prompt_mixup, prompt_lhmix
 SHORT_SCHEDULE = {"train": {"warmup_epochs": 1, "max_epochs": 2}}
@@ -58,12 +56,6 @@ CHANGES = {  # name: (what it undoes, overrides of params.yaml)
 }
 DEFAULT = "default (params.yaml)"
 PEAK_SHAPE = (2048, 2048, 2048)
-
-
-def overridden(values: dict, overrides: dict) -> dict:
-    merged = copy.deepcopy(values)
-    merge(merged, overrides)   # as a profile applies: a key params.yaml does not have is an error
-    return merged
 
 
 def folder_name(change: str) -> str:
