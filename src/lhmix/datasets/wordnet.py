@@ -170,32 +170,28 @@ def read_lexnames(dict_dir: Path) -> dict[str, str]:
     return names
 
 
-def read_synsets(dict_dir: Path) -> dict[str, Synset]:
-    """Every noun and verb synset, by id, in file order."""
-    lexnames = read_lexnames(dict_dir)
-    synsets: dict[str, Synset] = {}
-    for pos, file_names in DATA_FILES.items():
-        for file_name in file_names:
-            path = dict_dir / file_name
-            with open(path, encoding="utf-8") as handle:
-                for line_number, line in enumerate(handle, start=1):
-                    if line.startswith("  "):  # the licence header
-                        continue
-                    synset = parse_synset(line, pos, lexnames, path, line_number)
-                    if synset.id in synsets:
-                        raise MalformedInput(path, line_number, f"synset {synset.id} appears twice")
-                    synsets[synset.id] = synset
-    for synset in synsets.values():
-        for hypernym in synset.hypernyms:
-            if hypernym not in synsets:
-                raise MalformedInput(dict_dir, None, f"synset {synset.id} points to hypernym "
-                                                     f"{hypernym}, which is not in the data files")
-    return synsets
+@dataclass(frozen=True)
+class DataLine:
+    """One synset line of a data file as written (format: WordNet's wndb(5WN) manual page)."""
+    offset: str                 # 8 digits
+    lexfile_number: str         # two digits, a line of lexnames
+    synset_type: str            # n, v, a, s (adjective satellite), r
+    words: tuple[str, ...]      # e.g. ("domestic_animal", "domesticated_animal"), adjectives with "(ip)" etc.
+    pointers: tuple[tuple[str, str, str, str], ...]  # (symbol, target offset, target pos, source/target)
+    gloss: str
 
 
-def parse_synset(line: str, pos: str, lexnames: dict[str, str], path: Path,
-                 line_number: int) -> Synset:
-    """One line of a data file (format: WordNet's wndb(5WN) manual page)."""
+def read_data_file(path: Path):
+    """(line number, DataLine) of each synset line of a data file, in file order. Read line by line, never
+    addressed by byte offset: the wheel's data.noun comes in two halves."""
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            if line.startswith("  "):  # the licence header
+                continue
+            yield line_number, parse_data_line(line, path, line_number)
+
+
+def parse_data_line(line: str, path: Path, line_number: int) -> DataLine:
     def fail(problem: str) -> MalformedInput:
         return MalformedInput(path, line_number, problem)
 
@@ -206,25 +202,52 @@ def parse_synset(line: str, pos: str, lexnames: dict[str, str], path: Path,
     offset, lexfile_number, synset_type, word_count = fields[:4]
     if not (len(offset) == 8 and offset.isdigit()):
         raise fail(f"synset offset {offset!r} is not 8 digits")
-    if synset_type != POS_LETTER[pos]:
-        raise fail(f"synset type {synset_type!r} in a {pos} file")
-    if lexfile_number not in lexnames or not lexnames[lexfile_number].startswith(f"{pos}."):
-        raise fail(f"lexicographer file number {lexfile_number!r} is not a {pos} file in lexnames")
     try:
         words = int(word_count, 16)
         lemmas = tuple(fields[4:4 + 2 * words:2])
         pointer_start = 4 + 2 * words
         pointer_count = int(fields[pointer_start])
-        pointers = [fields[start:start + 4] for start in
-                    range(pointer_start + 1, pointer_start + 1 + 4 * pointer_count, 4)]
+        pointers = tuple(tuple(fields[start:start + 4]) for start in
+                         range(pointer_start + 1, pointer_start + 1 + 4 * pointer_count, 4))
     except (ValueError, IndexError):
         raise fail("word or pointer counts do not match the fields") from None
     if len(lemmas) != words or len(pointers) != pointer_count or any(len(p) != 4 for p in pointers):
         raise fail("word or pointer counts do not match the fields")
-    hypernyms = tuple(f"{target_pos}{target}" for symbol, target, target_pos, _ in pointers
+    return DataLine(offset, lexfile_number, synset_type, lemmas, pointers, gloss.strip())
+
+
+def read_synsets(dict_dir: Path) -> dict[str, Synset]:
+    """Every noun and verb synset, by id, in file order."""
+    lexnames = read_lexnames(dict_dir)
+    synsets: dict[str, Synset] = {}
+    for pos, file_names in DATA_FILES.items():
+        for file_name in file_names:
+            path = dict_dir / file_name
+            for line_number, line in read_data_file(path):
+                synset = synset_of(line, pos, lexnames, path, line_number)
+                if synset.id in synsets:
+                    raise MalformedInput(path, line_number, f"synset {synset.id} appears twice")
+                synsets[synset.id] = synset
+    for synset in synsets.values():
+        for hypernym in synset.hypernyms:
+            if hypernym not in synsets:
+                raise MalformedInput(dict_dir, None, f"synset {synset.id} points to hypernym "
+                                                     f"{hypernym}, which is not in the data files")
+    return synsets
+
+
+def synset_of(line: DataLine, pos: str, lexnames: dict[str, str], path: Path, line_number: int) -> Synset:
+    """The Synset of a line of the `pos` data files, its type and lexicographer file checked."""
+    if line.synset_type != POS_LETTER[pos]:
+        raise MalformedInput(path, line_number, f"synset type {line.synset_type!r} in a {pos} file")
+    lexfile = lexnames.get(line.lexfile_number, "")
+    if not lexfile.startswith(f"{pos}."):
+        raise MalformedInput(path, line_number, f"lexicographer file number {line.lexfile_number!r} is not a "
+                                                f"{pos} file in lexnames")
+    hypernyms = tuple(f"{target_pos}{target}" for symbol, target, target_pos, _ in line.pointers
                       if symbol in HYPERNYM_POINTERS)
-    return Synset(id=f"{synset_type}{offset}", lexfile=lexnames[lexfile_number], lemmas=lemmas,
-                  gloss=gloss.strip(), hypernyms=hypernyms)
+    return Synset(id=f"{line.synset_type}{line.offset}", lexfile=lexfile, lemmas=line.words, gloss=line.gloss,
+                  hypernyms=hypernyms)
 
 
 def check_wordnet_30(synsets: dict[str, Synset], dict_dir: Path,
