@@ -1,13 +1,12 @@
 """results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
 from __future__ import annotations
 
-from lhmix.reporting import paper
+from lhmix.reporting import paper, prose
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.markdown import histogram, interval, mean_std, number, p_value, t_df, table  # noqa: F401
 from lhmix.reporting.table6 import summaries as graph_summaries
 from lhmix.reporting.variants import best_in_warmup, family as family_of
 from lhmix.reporting.verdicts import METRIC_NAMES, ap_table, depth_table, verdicts
-EARLY_ENOUGH = 0.9  # below this share of main runs stopped by early stopping, the report warns
 
 
 def dataset_table(stats: dict) -> str:
@@ -29,8 +28,7 @@ def table5(results: dict) -> str:
         rows.append(cells)
     return "\n".join([
         table(["variant", "test", "n", "micro-F1 diff", "95 % CI", "p", "macro-F1 diff", "95 % CI", "p"], rows), "",
-        f"Difference: {REFERENCE} minus the variant, in F1 points (mean over seeds). *paired t*: same family, "
-        "the runs of a seed continue one warm-up state; *Welch t*: the other family, independent runs."])
+        prose.table5_note()])
 
 
 def diagnostics(results: dict) -> str:
@@ -43,13 +41,8 @@ def diagnostics(results: dict) -> str:
         table(["variant", "precision", "recall", "labels/doc predicted", "labels/doc gold", "epochs run",
                "best epoch", "best in warm-up", "early stop / epoch cap", "λ used: mean [5 %, 50 %, 95 %]",
                "s: mean [5 %, 50 %, 95 %]"], rows), "",
-        "Micro precision and recall in %, test set; labels per document over the test set; epochs count the "
-        "warm-up. *Best in warm-up*: runs whose best dev epoch is a warm-up epoch, which therefore score the "
-        "warm-up's model (a Mixup run then scores the plain model of its seed): selection over every epoch, as "
-        "the published code selects. λ: the ratio each mixed training sample actually used, s: the "
-        "local-hierarchy similarity of its pair (LH-Mix only); the histograms of every seed pooled (counts "
-        "added, mean = pooled sum / pooled n, quantiles to within 0.0005).", "", stopping(results["stopping"]),
-        *mixing(results), *mixing_effect(results)])
+        prose.diagnostics_note(), "", prose.stopping(results["stopping"]),
+        *prose.mixing(results), *mixing_effect(results)])
 
 
 def mixing_effect(results: dict) -> list[str]:
@@ -62,47 +55,10 @@ def mixing_effect(results: dict) -> list[str]:
         plain = diagnostics.get(family)
         if variant == family or plain is None:
             continue
-        frequency = ", ".join(f"{bucket} {number(d['by_frequency'][bucket] - plain['by_frequency'][bucket], sign=True)}"
-                              for bucket in d["by_frequency"])
-        lines.append(
-            f"- {variant} against {family}: {number(d['predicted_per_doc'])} labels per document predicted "
-            f"against {number(plain['predicted_per_doc'])} (gold {number(d['gold_per_doc'])}); precision "
-            f"{number(d['precision'] - plain['precision'], sign=True)}, recall "
-            f"{number(d['recall'] - plain['recall'], sign=True)}; micro-F1 "
-            f"{number(summary[variant]['micro_f1']['mean'] - summary[family]['micro_f1']['mean'], sign=True)}, "
-            f"macro-F1 {number(summary[variant]['macro_f1']['mean'] - summary[family]['macro_f1']['mean'], sign=True)}"
-            f"; macro-F1 by training-frequency tercile: {frequency}.")
+        lines.append(prose.mixing_effect_line(variant, family, d, plain, summary))
     if not lines:
         return []
-    return ["", "**What mixing changes** (points, means over seeds; Figure 7 shows the terciles):", "", *lines, "",
-            "A mixed sample's loss λ L(y_i) + (1 - λ) L(y_j) rewards scores above 0 for the labels of both texts of "
-            "the pair, each with its weight; with λ near 0.5 the two label sets are asked for almost equally. A "
-            "model trained that way predicts more labels per document: recall rises, precision falls. Micro-F1 "
-            "weighs every decision alike and follows the lost precision of frequent labels; macro-F1 weighs every "
-            "label alike and follows the recall gained on rare ones, which the plain model mostly misses."]
-
-
-def stopping(counts: dict) -> str:
-    early, runs = counts["early_stopping"], counts["runs"]
-    text = (f"Stopping: {early} of {runs} main runs stopped by early stopping, {counts['epoch_cap']} at the epoch "
-            f"cap (train.max_epochs = {', '.join(map(str, counts['max_epochs']))}).")
-    if runs and early < EARLY_ENOUGH * runs:
-        text += (f" **Warning: fewer than {EARLY_ENOUGH:.0%} of the runs stopped early; runs cut at the cap may "
-                 "not have converged, and their differences can reflect training length rather than the method.**")
-    return text
-
-
-def mixing(results: dict) -> list[str]:
-    """What the similarity of the actual training pairs made of the LH-Mix ratio (a paragraph, or none)."""
-    lhmix = results["diagnostics"].get(REFERENCE, {})
-    s, lam = lhmix.get("s"), lhmix.get("lambda")
-    if not s or not s.get("n"):
-        return []
-    config = results["config"]
-    return ["", f"{REFERENCE} at α = {config['alpha']:g}, β = {config['beta']:g}: s over its {s['n']} mixed training "
-            f"samples lies in [{s['min']:.3f}, {s['max']:.3f}] (5-95 %: {s['q05']:.4f}-{s['q95']:.4f}), so the λ "
-            f"used lies in [{lam['q05']:.4f}, {lam['q95']:.4f}] for 90 % of them (mean {lam['mean']:.4f}; "
-            "0.5 is an even mix; Figure 3, right)."]
+    return prose.mixing_effect(lines)
 
 
 def sweeps(results: dict) -> str:
@@ -113,12 +69,8 @@ def sweeps(results: dict) -> str:
                  str(r["epochs_run"]), best_epoch(r), r["stop_reason"]] for r in results["sweeps"][grid]]
         parts += [f"## {symbol} sweep ({REFERENCE}, {fixed}, seed {results['config']['sweep_seed']})", "",
                   table([symbol, "micro-F1", "macro-F1", "λ used: mean [5 %, 50 %, 95 %]", "epochs run",
-                         "best epoch", "stop"], rows), "", BEST_IN_WARMUP, ""]
+                         "best epoch", "stop"], rows), "", prose.BEST_IN_WARMUP, ""]
     return "\n".join(parts)
-
-
-BEST_IN_WARMUP = ("*(warm-up)*: the run's best dev epoch is a warm-up epoch; it never beat its warm-up on dev and "
-                  "scores the warm-up's model, i.e. the plain prompt of that seed.")
 
 
 def best_epoch(row: dict) -> str:
@@ -129,7 +81,7 @@ def sparse(results: dict) -> str:
     rows = [[f"{r['fraction']:g}", r["variant"], number(r["micro_f1"]), number(r["macro_f1"]), str(r["epochs_run"]),
              best_epoch(r), r["stop_reason"]] for r in results["sparse"]]
     return "\n".join([table(["fraction of train", "variant", "micro-F1", "macro-F1", "epochs run", "best epoch",
-                             "stop"], rows), "", BEST_IN_WARMUP])
+                             "stop"], rows), "", prose.BEST_IN_WARMUP])
 
 
 def _reproduced(results: dict) -> dict:
@@ -141,8 +93,7 @@ def published(results: dict) -> str:
     """Table 2 as published beside our rows, then how far ours lie from LH-Mix's own numbers."""
     dataset = results["config"]["dataset"]
     if not paper.published(dataset):
-        return (f"No published number: {dataset} is not one of the paper's datasets (WOS, NYT, RCV1-V2), "
-                "so there is nothing to compare with.")
+        return prose.no_published_number(dataset)
     return "\n\n".join([table2_context(results), distances(results)])
 
 
@@ -153,16 +104,10 @@ def distances(results: dict) -> str:
              f"{r['variant']}: {mean_std({'mean': r['ours'], 'std': r['ours_std']})} ({r['seeds']} seeds)",
              number(r["diff"], sign=True), number(r["diff_in_std"], 1, sign=True)] for r in
             paper.comparison(dataset, _reproduced(results))]
-    micro, macro = (spread for _, spread in paper.TABLE4[dataset])
     return "\n".join([
         table(["paper value (quoted)", "F1", "paper", "ours (mean +- std)", "ours - paper (points)",
                "in paper std units"], rows), "",
-        f"Paper values quoted from {paper.SOURCE}, {paper.NAMES[dataset]}. The last column divides the difference "
-        f"by the Table 4 standard deviation of LH-Mix over five seeds ({micro:.2f} micro, {macro:.2f} macro) for "
-        "every row, HPT's included: the paper gives no other spread. Ours is the mean over our seeds, also where "
-        "the paper reports one run. HPT's counterpart is prompt+gat, the hierarchical prompt with HPT's graph "
-        "hierarchy injection (HPT section 4.1), run for Table 6 on table6.seeds only; without gat in "
-        "table6.graphs its rows are left out."])
+        prose.distances_note(dataset)])
 
 
 def table2_context(results: dict) -> str:
@@ -176,14 +121,10 @@ def table2_context(results: dict) -> str:
                       [f"{r['ours']}: not run" if r["ours"] else "not reproduced", "", ""])
         quoted = ["-" if r[metric] is None else f"{r[metric]:.2f}" for metric in METRIC_NAMES]
         rows.append([r["model"], *quoted, r["source"], *reproduced])
-    others = ", ".join(model for model in paper.QUOTED if model not in paper.OURS)
     return "\n".join([
         table(["model", "micro-F1 (quoted)", "macro-F1 (quoted)", "source", "ours", "micro-F1", "macro-F1"], rows),
         "",
-        f"The quoted columns are copied from the papers named ({paper.NAMES[dataset]}; - where the source has no "
-        "number), not reproduced here. Our rows: `bert` ~ BERT (a [CLS] classifier; HGCLR's BERT is their own "
-        "run), `prompt+gat` ~ HPT (the hierarchical prompt with HPT's graph hierarchy injection, the Table 6 runs), "
-        f"`prompt_lhmix` ~ LH-Mix; mean +- std over our seeds. Not reproduced: {others}."])
+        prose.table2_note(dataset)])
 
 
 def table6(results: dict) -> str:
@@ -200,13 +141,7 @@ def table6(results: dict) -> str:
     return "\n".join([
         table(["graph encoder", "variant", "seeds", "micro-F1", "macro-F1", "s / epoch", "micro vs main",
                "macro vs main", "time vs main"], rows), "",
-        "Graph encoders of HPT's hierarchy injection (HPT section 4.1) inside the framework: `prompt` + gat is "
-        "HPT's model here (its graph attention feeding the depth markers, and its MLM loss when "
-        "model.prompt.mlm_weight > 0), `prompt_lhmix` + gat is LH-Mix on top of it. The main runs (graph of "
-        "model.prompt.graph) are those of the same seeds. *vs main*: the difference in F1 points to the main runs "
-        "of the same variant, not tested (one seed gives no test; graph and main runs share no warm-up). Time per "
-        "epoch: training seconds of the runs and the warm-ups they continue over the epochs those trained; runs "
-        "timed at different moments on a shared machine compare roughly."])
+        prose.table6_note()])
 
 
 def table7(results: dict) -> str:
@@ -224,33 +159,20 @@ def table7(results: dict) -> str:
     return "\n".join([
         table(["row", "seeds", "micro-F1", "macro-F1", "best in warm-up",
                "row minus prompt_lhmix: points [95 % CI], paired p"], rows), "",
-        "Data augmentation (LH-Mix Table 7): prompt without Mixup trained on a training set augmented by EDA "
-        "(Wei and Zou 2019: synonym replacement, random insertion, swap and deletion; augment.eda) or by "
-        "back-translation (augment.back_translation), beside the main prompt and prompt_lhmix runs of the same "
-        "seeds (augment.seeds). An augmented run continues the prompt warm-up of its seed on the augmented set, "
-        "as Mixup starts after it, so the test is paired by seed; with one seed per row there is no test. *Best "
-        "in warm-up*: runs that never beat their warm-up on dev and score its model, the plain prompt's (then the "
-        "row equals the prompt row of that seed)."])
+        prose.table7_note()])
 
 
 def figure6(results: dict) -> str:
     """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
     f = results["figure6"]
-    label, control, tops = f["label"], f["control"], f["tops"]
+    tops = f["tops"]
     rows = [[n["name"], str(n["id"]), n["relation"], str(n["rank_before"]), str(n["rank_after"]),
              number(n["cosine_before"], 4), number(n["cosine_after"], 4)]
             for n in f["neighbours"] if n["rank_after"] <= max(tops)]
-    counts = ", ".join(f"{f[f'entered_top{k}']} entered the top {k}" for k in tops)
-    control_counts = ", ".join(f"{control[f'entered_top{k}']} the top {k}" for k in tops)
     return "\n".join([
-        f"Label words nearest **{label['name']}** (id {label['id']}, depth {label['depth']}) by cosine, at "
-        f"initialisation and after training ({f['variant']}, seed {f['seed']}): {counts}. Control, {control['variant']} "
-        f"(same seed and warm-up, no Mixup): {control_counts}.", "",
+        prose.figure6_introduction(f), "",
         table(["label", "id", "relation", "rank before", "rank after", "cosine before", "cosine after"], rows), "",
-        f"The top {max(tops)} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; relation "
-        "is where the label sits from the chosen one in the tree (peer: same depth, another parent). All ranks: "
-        "`figure6.json` (`dvc metrics show`). Before is the initial label words (mean token embedding of the "
-        "name), so the change mixes training itself with LH-Mix: the control tells them apart."])
+        prose.figure6_note(f)])
 
 
 def timing(results: dict) -> str:
@@ -262,11 +184,7 @@ def timing(results: dict) -> str:
                  ""])
     return "\n".join([
         table(["stages", "count", "wall time (s)", "training (s)", "examples/s"], rows), "",
-        "Wall time: each training stage counted once, from its own run file: a warm-up's time in the warm-up row, "
-        "a warm-started run's time without the warm-up it continues. A stage's time covers loading, training and "
-        "test scoring, not Python start-up. The total is the sum of the training stages' wall times; prepare, "
-        "similarity and the reporting stages are not included. Examples/s: training examples over training "
-        "seconds of the group."])
+        prose.timing_note()])
 
 
 def markdown(results: dict) -> str:
@@ -274,10 +192,7 @@ def markdown(results: dict) -> str:
     seed = config["sweep_seed"]
     table3 = {(r["variant"], r["seed"]): r for r in results["main"]}
     sections = [
-        (None, f"F1, precision and recall in %, test set, each run scored with its best dev-macro-F1 checkpoint. "
-               f"Main runs: seeds {', '.join(map(str, config['seeds']))}. Trained on: "
-               + "; ".join(f"{name} ({count} runs and warm-ups)" for name, count in results["devices"].items())
-               + "."),
+        (None, prose.introduction(config, results["devices"])),
         ("Table 1: dataset", dataset_table(results["dataset"])),
         ("Verdicts on the paper's claims and on the controls of LH-Mix", verdicts(results)),
         (f"Table 3: ablation (seed {seed})",
