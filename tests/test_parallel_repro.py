@@ -107,7 +107,7 @@ def test_a_failing_stage_stops_its_dependants_lets_the_others_finish_and_is_name
     root = _copy_with_profile(tmp_path / "repo", "tiny")
     dvc_yaml = (root / "dvc.yaml").read_text()
     # the bert warm-ups fail: their trainings must not run; the prompt branch finishes
-    launch = "python stages/warmup.py --dataset '${item.dataset}' --family '${item.family}'"
+    launch = "python stages/warmup.py --data 'data/processed/${item.dataset}' --family '${item.family}'"
     assert dvc_yaml.count(launch) == 1
     broken = dvc_yaml.replace(launch, "test '${item.family}' = prompt && " + launch)
     (root / "dvc.yaml").write_text(broken)

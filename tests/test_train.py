@@ -526,7 +526,7 @@ def stage(project: Path, *args, launcher=(), env=None) -> subprocess.CompletedPr
 
 def test_stage_rejects_bad_beta_before_training(project):
     write_params(project)
-    done = stage(project, sys.executable, str(REPO / "stages" / "train.py"), "--dataset", "toy",
+    done = stage(project, sys.executable, str(REPO / "stages" / "train.py"), "--data", "data/processed/toy",
                  "--family", "prompt", "--mixing", "lhmix", "--seed", "0", "--alpha", "1", "--beta", "0.4",
                  "--out", "runs/bad")
     assert done.returncode == 1
@@ -540,7 +540,7 @@ def test_table6_stages_train_the_graph_given_and_read_no_graph_param(project):
     write_params(project)
     log = project / "params-read.jsonl"
     log.unlink(missing_ok=True)
-    common = ("--dataset", "toy", "--family", "prompt", "--seed", "0")
+    common = ("--data", "data/processed/toy", "--family", "prompt", "--seed", "0")
     warm = stage(project, sys.executable, str(REPO / "stages" / "warmup.py"), *common, "--graph", "gcn",
                  "--state", "data/warmup/gcn.pt", "--out", "runs/gcn/warmup", env={"LHMIX_PARAMS_LOG": str(log)})
     assert warm.returncode == 0, warm.stderr[-3000:]
@@ -555,7 +555,7 @@ def test_table6_stages_train_the_graph_given_and_read_no_graph_param(project):
     plain = stage(project, sys.executable, str(REPO / "stages" / "train.py"), *common, "--mixing", "none",
                   "--warm-start", "data/warmup/gcn.pt", "--out", "runs/gcn/plain")
     assert plain.returncode == 1 and "trained with other settings" in plain.stderr
-    bert = stage(project, sys.executable, str(REPO / "stages" / "warmup.py"), "--dataset", "toy", "--family",
+    bert = stage(project, sys.executable, str(REPO / "stages" / "warmup.py"), "--data", "data/processed/toy", "--family",
                  "bert", "--seed", "0", "--graph", "gat", "--state", "data/warmup/bert.pt", "--out", "runs/bert")
     assert bert.returncode == 1 and "'graph' = 'gat': expected no graph for the bert family" in bert.stderr
     assert not (project / "runs" / "bert").exists()
@@ -563,7 +563,7 @@ def test_table6_stages_train_the_graph_given_and_read_no_graph_param(project):
 
 @pytest.mark.parametrize("script, own", [("train.py", ("--mixing", "none")), ("warmup.py", ("--state", "x.pt"))])
 def test_an_unknown_graph_is_a_usage_error(project, script, own):
-    done = stage(project, sys.executable, str(REPO / "stages" / script), "--dataset", "toy", "--family", "prompt",
+    done = stage(project, sys.executable, str(REPO / "stages" / script), "--data", "data/processed/toy", "--family", "prompt",
                  "--seed", "0", "--graph", "gin", "--out", "runs/x", *own)
     assert done.returncode == 2 and "argument --graph: invalid choice: 'gin'" in done.stderr
 
@@ -596,7 +596,7 @@ def test_a_damaged_results_file_stops_plots_naming_file_and_line(project):
 def test_ddp_two_processes_on_cpu(project):
     write_params(project, max_epochs=2)
     done = stage(project, "--nproc_per_node", "2", "--standalone", str(REPO / "stages" / "train.py"),
-                 "--dataset", "toy", "--family", "prompt", "--mixing", "mixup", "--seed", "0", "--out", "runs/ddp",
+                 "--data", "data/processed/toy", "--family", "prompt", "--mixing", "mixup", "--seed", "0", "--out", "runs/ddp",
                  launcher=(sys.executable, "-m", "torch.distributed.run"))
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stderr.count("wrote runs/ddp") == 1  # rank 0 alone writes
