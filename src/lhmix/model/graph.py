@@ -105,6 +105,7 @@ class HierarchyInjection(nn.Module):
     def __init__(self, graph: str, hierarchy: Hierarchy, hidden: int, dropout: float, initializer_range: float,
                  layers: int = LAYERS):
         super().__init__()
+        self.kind = graph
         adjacency = hierarchy_adjacency(hierarchy)
         self.layers = nn.ModuleList(GraphLayer(graph, adjacency, hidden, dropout, initializer_range)
                                     for _ in range(layers))
