@@ -1,17 +1,18 @@
-"""Stage augment@<dataset>: EDA (Wei and Zou 2019) on the train split of data/processed/<dataset>
--> data/processed/<dataset>_eda, a complete processed dataset (lhmix.augment.dataset) that
-stages/warmup.py and stages/train.py train on with --dataset <dataset>_eda. Params: augment.eda."""
+"""Stage augment@<dataset>: EDA (Wei and Zou 2019) on the train split of the processed dataset --data
+-> --out (data/processed/<dataset>_eda), a complete processed dataset (lhmix.augment.dataset) that
+stages/train.py trains on with --data <that folder>. Params: augment.eda."""
 import sys
 
 from lhmix.augment.dataset import summary, write_augmented
 from lhmix.augment.eda import eda_augmenter
 from lhmix.augment.synonyms import wordnet_synonyms
 from lhmix.core.errors import ParamError
-from lhmix.core.stage import dataset_argument, read_params, run_stage
+from lhmix.core.stage import data_to_out, read_params, run_stage
 
 
 def main(argv=None) -> int:
-    dataset = dataset_argument(__doc__, argv)
+    args = data_to_out(__doc__, "the augmented copy's folder", argv)
+    dataset = args.data.name
 
     def body() -> str:
         params = read_params()
@@ -21,7 +22,7 @@ def main(argv=None) -> int:
         settings = {"alpha": alpha, "num_aug": params.integer("augment.eda.num_aug", minimum=1),
                     "seed": params.integer("augment.eda.seed", minimum=0)}
         augmenter = eda_augmenter(**settings, synonyms=wordnet_synonyms())
-        return f"augment {summary(write_augmented(dataset, 'eda', augmenter, settings))}"
+        return f"augment {summary(write_augmented(args.data, args.out, 'eda', augmenter, settings))}"
     return run_stage(f"augment {dataset}", body)
 
 

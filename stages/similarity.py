@@ -1,17 +1,16 @@
 """Stage similarity@<dataset>: the frozen encoder's vector of every distinct local hierarchy of the
-training set -> data/similarity/<dataset>.pt (see lhmix.similarity.precompute).
+training set of the processed dataset --data -> the similarity table --out (see lhmix.similarity.precompute).
 Params: encoder.similarity, encoder.similarity_max_length."""
 import sys
-from pathlib import Path
 
-from lhmix.core.stage import dataset_argument, read_params, run_stage
+from lhmix.core.stage import data_to_out, read_params, run_stage
 from lhmix.data.documents import read_dataset
 from lhmix.similarity.precompute import precompute
 
 
 def main(argv=None) -> int:
-    dataset = dataset_argument(__doc__, argv)
-    folder, out = Path("data/processed") / dataset, Path("data/similarity") / f"{dataset}.pt"
+    args = data_to_out(__doc__, "the similarity table to write", argv)
+    folder, out, dataset = args.data, args.out, args.data.name
 
     def body() -> str:
         params = read_params()

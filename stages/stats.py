@@ -1,11 +1,12 @@
-"""Stage stats@<dataset>: runs named in params.yaml -> results/<dataset>/{metrics/ (what `dvc metrics` shows),
-figure6.json, results.json, tables.md, curves.csv}."""
+"""Stage stats@<dataset>: the runs named in params.yaml (where lhmix.pipeline.plan puts them) and the processed
+dataset --data (with its augmented copies beside it) -> --out: metrics/ (what `dvc metrics` shows), figure6.json,
+results.json, tables.md, curves.csv."""
 import csv
 import sys
 from pathlib import Path
 
 from lhmix.core.files import read_json, replaced_on_success, write_json
-from lhmix.core.stage import dataset_argument, read_params, run_stage
+from lhmix.core.stage import data_to_out, read_params, run_stage
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import Plan
 from lhmix.reporting import figure6
@@ -13,14 +14,12 @@ from lhmix.reporting import results as reporting_results
 from lhmix.reporting.tables import markdown
 
 
-def write(dataset: str) -> str:
-    params = read_params()
+def write(processed: Path, out: Path) -> str:
+    dataset, params = processed.name, read_params()
     plan = Plan.from_params(params)
-    processed = Path("data/processed") / dataset
     dataset_stats = read_json(processed / "stats.json")
     results = reporting_results.collect(plan, dataset, dataset_stats, Hierarchy.load(processed / "labels.json"),
-                                        params.get("figure6.label"))
-    out = Path("results") / dataset
+                                        params.get("figure6.label"), data_root=processed.parent)
     write_json(results, out / "results.json")
     for name, content in reporting_results.dvc_metrics(results).items():
         write_json(content, out / "metrics" / name)
@@ -36,8 +35,8 @@ def write(dataset: str) -> str:
 
 
 def main(argv=None) -> int:
-    dataset = dataset_argument(__doc__, argv)
-    return run_stage(f"stats {dataset}", lambda: write(dataset))
+    args = data_to_out(__doc__, "the dataset's results folder", argv)
+    return run_stage(f"stats {args.data.name}", lambda: write(args.data, args.out))
 
 
 if __name__ == "__main__":

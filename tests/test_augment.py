@@ -143,13 +143,18 @@ def load_stage(name: str):
     return load_script(f"stages/{name}.py")
 
 
+def folders(dataset: str, method: str) -> list[str]:
+    """The command line dvc.yaml gives an augment stage: its source folder and the augmented copy's."""
+    return ["--data", f"data/processed/{dataset}", "--out", f"data/processed/{dataset}_{method}"]
+
+
 def test_eda_stage_output_is_byte_identical_for_the_same_seed(tmp_path, monkeypatch, capsys):
     runs = {}
     for run, seed in (("a", 0), ("b", 0), ("c", 1)):
         write_source(tmp_path / run)
         (tmp_path / run / "params.yaml").write_text(f"augment: {{eda: {{alpha: 0.1, num_aug: 2, seed: {seed}}}}}\n")
         monkeypatch.chdir(tmp_path / run)
-        assert load_stage("augment").main(["toy"]) == 0
+        assert load_stage("augment").main(folders("toy", "eda")) == 0
         folder = tmp_path / run / "data" / "processed" / "toy_eda"
         runs[run] = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
     assert "augment toy -> toy_eda: train 6 + 12 eda copies (0 texts without one)" in capsys.readouterr().out
@@ -167,7 +172,7 @@ def test_eda_stage_stops_on_bad_params_naming_them(tmp_path, monkeypatch, capsys
     write_source(tmp_path)
     (tmp_path / "params.yaml").write_text(params + "\n")
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment").main(["toy"]) == 1
+    assert load_stage("augment").main(folders("toy", "eda")) == 1
     assert message in capsys.readouterr().err
     assert not (tmp_path / "data" / "processed" / "toy_eda").exists()
 
@@ -175,7 +180,7 @@ def test_eda_stage_stops_on_bad_params_naming_them(tmp_path, monkeypatch, capsys
 def test_eda_stage_without_its_source_names_the_missing_file(tmp_path, monkeypatch, capsys):
     (tmp_path / "params.yaml").write_text("augment: {eda: {alpha: 0.1, num_aug: 1, seed: 0}}\n")
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment").main(["nothere"]) == 1
+    assert load_stage("augment").main(folders("nothere", "eda")) == 1
     assert "data/processed/nothere/labels.json" in capsys.readouterr().err
 
 
@@ -194,7 +199,7 @@ def test_without_models_the_bt_stage_says_why_and_succeeds(tmp_path, monkeypatch
     write_source(tmp_path)
     (tmp_path / "params.yaml").write_text(bt_params(models))
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment_bt").main(["toy"]) == 0
+    assert load_stage("augment_bt").main(folders("toy", "bt")) == 0
     folder = tmp_path / "data" / "processed" / "toy_bt"
     assert [path.name for path in folder.iterdir()] == ["missing.json"]
     result = json.loads((folder / "missing.json").read_text())
@@ -206,7 +211,7 @@ def test_bt_stage_fails_when_runs_need_models_that_are_not_there(tmp_path, monke
     write_source(tmp_path)
     (tmp_path / "params.yaml").write_text(bt_params("[./no-such-model, ./no-such-model]", seeds="[0]"))
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment_bt").main(["toy"]) == 1
+    assert load_stage("augment_bt").main(folders("toy", "bt")) == 1
     assert "asks for runs on it" in capsys.readouterr().err
 
 
@@ -214,7 +219,7 @@ def test_bt_stage_refuses_models_that_are_not_a_pair(tmp_path, monkeypatch, caps
     write_source(tmp_path)
     (tmp_path / "params.yaml").write_text(bt_params("[only-one]"))
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment_bt").main(["toy"]) == 1
+    assert load_stage("augment_bt").main(folders("toy", "bt")) == 1
     assert "'augment.back_translation.models' = ['only-one']: expected null or a list of two" in capsys.readouterr().err
 
 
@@ -249,7 +254,7 @@ def test_bt_stage_with_models_writes_a_valid_dataset(tmp_path, monkeypatch, caps
     source = write_source(tmp_path)
     (tmp_path / "params.yaml").write_text(bt_params(f"[{tiny_translator}, {tiny_translator}]"))
     monkeypatch.chdir(tmp_path)
-    assert load_stage("augment_bt").main(["toy"]) == 0
+    assert load_stage("augment_bt").main(folders("toy", "bt")) == 0
     folder = tmp_path / "data" / "processed" / "toy_bt"
     _, splits = read_dataset(folder)
     how = json.loads((folder / "stats.json").read_text())["augmentation"]

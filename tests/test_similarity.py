@@ -125,7 +125,7 @@ def test_stage_prints_what_the_table_reports(tmp_path, monkeypatch, capsys):
     (tmp_path / "params.yaml").write_text("encoder: {similarity: minilm, similarity_max_length: 3}\n")
     monkeypatch.chdir(tmp_path)
     stage = load_script("stages/similarity.py")
-    assert stage.main(["toy"]) == 0
+    assert stage.main(["--data", "data/processed/toy", "--out", "data/similarity/toy.pt"]) == 0
     printed = capsys.readouterr().out
     assert "4 local-hierarchy texts are longer than encoder.similarity_max_length" in printed
     assert "two different local hierarchies encode to the same vector" in printed

@@ -36,6 +36,7 @@ from lhmix.core.profiles import overridden
 from lhmix.reporting.stats import mean_std, paired, verdict
 from lhmix.reporting.tables import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
+from lhmix.pipeline.plan import RUNS, Plan, processed_folder, similarity_table
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import train, warmup
 
@@ -66,7 +67,7 @@ def folder_name(change: str) -> str:
 def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> dict[str, dict]:
     """prompt, prompt_mixup, prompt_lhmix of one seed under one change: {mixing: metrics}."""
     settings = Params(params)
-    data = Path("data/processed") / dataset
+    data = processed_folder(dataset)
     folder = root / folder_name(name) / f"s{seed}"
     state = folder / "warmup.pt"
     warmup(TrainConfig.from_params(settings, "prompt", "none", seed, warmup=True), data, state,
@@ -75,14 +76,18 @@ def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> 
     for mixing in MIXINGS:
         config = TrainConfig.from_params(settings, "prompt", mixing, seed)
         results[mixing] = train(config, data, folder / mixing, folder / "checkpoints" / mixing,
-                                similarity_path=Path("data/similarity") / f"{dataset}.pt", warm_start=state)
+                                similarity_path=similarity_table(dataset), warm_start=state)
     state.unlink()
     return results
 
 
-def default_runs(dataset: str, seed: int) -> dict[str, dict]:
-    main = Path("runs") / dataset / "main"
-    return {mixing: read_json(main / f"{VARIANTS[mixing]}-s{seed}" / "metrics.json") for mixing in MIXINGS}
+def default_runs(plan: Plan, dataset: str, seed: int) -> dict[str, dict]:
+    """The pipeline's main runs of the prompt family and `seed`: {mixing: metrics}."""
+    if seed not in plan.seeds:
+        raise SystemExit(f"ablation: seed {seed} is not among params.yaml's seeds {plan.seeds}: the default row "
+                         "reads the pipeline's main runs of each seed")
+    runs = {run.variant: run for run in plan.main_runs(dataset) if run.seed == seed}
+    return {mixing: read_json(runs[VARIANTS[mixing]].path / "metrics.json") for mixing in MIXINGS}
 
 
 def row_of(runs: dict[int, dict[str, dict]]) -> dict:
@@ -152,12 +157,13 @@ def main(argv=None) -> int:
     dataset = params["datasets"][0]
     kept = kept_rows(Path("reports") / "ablation.json", args.seeds) if args.only else {}
     started = time.perf_counter()
-    runs = {DEFAULT: {seed: default_runs(dataset, seed) for seed in args.seeds}}
+    plan = Plan.from_params(Params(params))
+    runs = {DEFAULT: {seed: default_runs(plan, dataset, seed) for seed in args.seeds}}
     peak_before = matmul_peak([PEAK_SHAPE])["peak_gflops"]
     for name, (_, overrides) in CHANGES.items():
         if args.only is None or name in args.only:
             runs[name] = {seed: run_change(overridden(params, overrides), dataset, name, seed,
-                                           Path("runs") / "ablation" / dataset) for seed in args.seeds}
+                                           RUNS / "ablation" / dataset) for seed in args.seeds}
     peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
     measured = {"minutes": round((time.perf_counter() - started) / 60, 2),
                 "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}

@@ -23,6 +23,7 @@ from lhmix import benchmark
 from lhmix.core.params import Params
 from lhmix.data.documents import read_dataset
 from lhmix.model.encoders import load_encoder, load_tokenizer
+from lhmix.pipeline.plan import processed_folder
 from lhmix.similarity.precompute import encode_texts, local_hierarchy_text, precompute
 from lhmix.training.batches import collate, length_batches, sorted_batches
 from lhmix.training.config import TrainConfig, parse_variant
@@ -38,8 +39,8 @@ RCV1_TEST_DOCS, RCV1_LABELS = 781_265, 103
 def load_params() -> tuple[dict, str]:
     params = Params.load().values
     dataset = params["datasets"][0]
-    if not (Path("data/processed") / dataset / "train.jsonl").is_file():
-        raise SystemExit(f"bench: data/processed/{dataset} is missing: run `make repro` (or `dvc repro "
+    if not (processed_folder(dataset) / "train.jsonl").is_file():
+        raise SystemExit(f"bench: {processed_folder(dataset)} is missing: run `make repro` (or `dvc repro "
                          f"prepare@{dataset}`) first")
     return params, dataset
 
@@ -50,7 +51,7 @@ def peak_rss_mib() -> float:
 
 def similarity_table(params: dict, dataset: str):
     """The similarity table computed in memory: the bench never touches the pipeline's outputs."""
-    hierarchy, splits = read_dataset(Path("data/processed") / dataset, ("train",))
+    hierarchy, splits = read_dataset(processed_folder(dataset), ("train",))
     return precompute(params["encoder"]["similarity"], hierarchy, splits["train"].labels,
                       params["encoder"]["similarity_max_length"])
 
@@ -60,7 +61,7 @@ def session_for(params: dict, dataset: str, variant: str, table=None) -> Session
     family, mixing = parse_variant(variant)
     settings = Params({**params, "train": {**params["train"], "warmup_epochs": 0}})
     config = TrainConfig.from_params(settings, family, mixing, 0)
-    return Session(config, Path("data/processed") / dataset, Processes(), resolve_device(config.device),
+    return Session(config, processed_folder(dataset), Processes(), resolve_device(config.device),
                    similarity=table if mixing == "lhmix" else None)
 
 
@@ -135,7 +136,7 @@ def full_vocabulary_scoring_seconds(session: Session, batch_size: int, length: i
 
 def part_similarity(params: dict, dataset: str) -> dict:
     """Encoding each distinct local hierarchy once against encoding every training document's."""
-    hierarchy, splits = read_dataset(Path("data/processed") / dataset)
+    hierarchy, splits = read_dataset(processed_folder(dataset))
     label_lists = splits["train"].labels
     name, max_length = params["encoder"]["similarity"], params["encoder"]["similarity_max_length"]
     start = time.perf_counter()

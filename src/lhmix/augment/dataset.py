@@ -16,21 +16,13 @@ from lhmix.datasets.contract import PreparedDataset, write_dataset
 
 # texts -> for each text, its augmented copies (possibly none)
 Augmenter = Callable[[list[str]], list[list[str]]]
-PROCESSED = Path("data/processed")
 MISSING = "missing.json"
 
 
-def folders(dataset: str, method: str) -> tuple[Path, Path]:
-    """The source folder and the augmented one: wordnet, eda -> data/processed/wordnet and
-    data/processed/wordnet_eda (whose name training takes as --dataset)."""
-    return PROCESSED / dataset, PROCESSED / f"{dataset}_{method}"
-
-
-def write_augmented(dataset: str, method: str, augmenter: Augmenter, settings: dict) -> dict:
-    """data/processed/<dataset> -> data/processed/<dataset>_<method>, validated and written atomically
-    (lhmix.datasets.contract); returns its stats."""
-    source, out = folders(dataset, method)
-    return write_dataset(augment_dataset(source, method, augmenter, settings), out)
+def write_augmented(source: Path, out: Path, method: str, augmenter: Augmenter, settings: dict) -> dict:
+    """The processed dataset `source` -> its augmented copy `out` (data/processed/<dataset>_<method>, whose name
+    training takes as its dataset), validated and written atomically (lhmix.datasets.contract); returns its stats."""
+    return write_dataset(augment_dataset(Path(source), method, augmenter, settings), out)
 
 
 def summary(stats: dict) -> str:
@@ -40,10 +32,10 @@ def summary(stats: dict) -> str:
             f"copies ({how['texts_without_copy']} texts without one), dev and test as they were")
 
 
-def write_missing(dataset: str, method: str, reason: str) -> Path:
-    """In place of an augmented dataset that cannot be made here: its folder holds only missing.json,
+def write_missing(out: Path, method: str, reason: str) -> Path:
+    """In place of an augmented dataset that cannot be made here: its folder `out` holds only missing.json,
     saying why. Returns that file."""
-    path = folders(dataset, method)[1] / MISSING
+    path = Path(out) / MISSING
     shutil.rmtree(path.parent, ignore_errors=True)
     write_json({"method": method, "missing": reason}, path)
     return path

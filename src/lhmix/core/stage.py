@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Callable
 
 from lhmix.core.errors import LhmixError, ParamError
@@ -43,11 +44,33 @@ def dataset_argument(doc: str | None, argv=None) -> str:
 
 
 def dataset_name(value: str) -> str:
-    """argparse type of a --dataset (a dataset or its augmented copy): a usage error otherwise."""
+    """argparse type of a dataset's name (a dataset or its augmented copy): a usage error otherwise."""
     try:
         return check_folder_name("dataset", value)
     except ParamError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def data_folder(value: str) -> Path:
+    """argparse type of a processed dataset's folder (data/processed/<dataset>, as dvc.yaml passes it): its name
+    a dataset or its augmented copy, a usage error otherwise."""
+    folder = Path(value)
+    dataset_name(folder.name)
+    return folder
+
+
+def data_to_out(doc: str | None, out_help: str, argv=None) -> argparse.Namespace:
+    """The arguments of a stage that turns one processed dataset (--data) into one output (--out)."""
+    arguments = parser(doc)
+    arguments.add_argument("--data", required=True, type=data_folder, help="the processed dataset's folder")
+    arguments.add_argument("--out", required=True, type=Path, help=out_help)
+    return arguments.parse_args(argv)
+
+
+def checkpoint_folder(out: Path) -> Path:
+    """Where the run writing `out` keeps its resume checkpoints: checkpoints/<out>, outside DVC's outs (a
+    stage's outs are removed before it runs; its checkpoints must outlive an interrupted run)."""
+    return Path("checkpoints") / out.as_posix().lstrip("/")
 
 
 def run_stage(label: str, body: Callable[[], str | None]) -> int:

@@ -17,6 +17,23 @@ from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
 from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES, MIXINGS, SIMILARITY_MIXINGS,
                                    check_choice, variant_name)
+# Where the pipeline's files lie, as dvc.yaml spells them for DVC (tests/test_paths_contract.py holds the two
+# together). Stage scripts get their paths on the command line; these are for the readers of the pipeline's
+# files (the runs below, stats, tools).
+RUNS = Path("runs")
+PROCESSED = Path("data/processed")
+SIMILARITY = Path("data/similarity")
+
+
+def processed_folder(dataset: str) -> Path:
+    """data/processed/<dataset>: a prepared dataset, or its augmented copy <dataset>_<augmentation>."""
+    return PROCESSED / dataset
+
+
+def similarity_table(dataset: str) -> Path:
+    return SIMILARITY / f"{dataset}.pt"
+
+
 # HPT's graph encoders of lhmix.model.graph but none, which Table 6 takes from the main runs
 # (tests/test_pipeline_plan.py holds the two lists together).
 TABLE6_GRAPHS = ("gat", "gcn")
@@ -127,7 +144,7 @@ class Plan:
         similarity = mixing in SIMILARITY_MIXINGS
         return {"alpha": self.alpha if similarity else None, "beta": self.beta if similarity else None}
 
-    def main_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+    def main_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
         """Every variant x seed of the train_none, train_mixup and train_lhmix stages, and of the controls
         of LH-Mix (stages control_shuffled and control_fixed; prompt family)."""
         mixings = [(family, mixing) for family in self.families for mixing in MIXINGS]
@@ -140,14 +157,14 @@ class Plan:
                      for seed in self.seeds]
         return runs
 
-    def warmup_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+    def warmup_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
         """The warm-ups of the main runs (one per family and seed) and of the sparse runs."""
         runs = [Run(family, seed, root / dataset / "warmup" / f"{family}-s{seed}")
                 for family in self.families for seed in self.seeds]
         return runs + [Run("prompt", self.sweep_seed, root / dataset / "sparse" / f"f{fraction}" / "warmup",
                            fraction=float(fraction)) for fraction in self.sparse_fractions]
 
-    def sweep_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
+    def sweep_runs(self, dataset: str, root: Path = RUNS) -> dict[str, list[Run]]:
         """prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1), each in grid order; the
         point alpha = 1, beta = 1 is trained once, by the alpha sweep, and ends the beta sweep's list."""
         folder = root / dataset / "sweep"
@@ -158,14 +175,14 @@ class Plan:
         betas += [run for run in alphas if run.alpha == 1.0]
         return {"alpha": alphas, "beta": betas}
 
-    def augment_runs(self, dataset: str, root: Path = Path("runs")) -> dict[str, list[Run]]:
+    def augment_runs(self, dataset: str, root: Path = RUNS) -> dict[str, list[Run]]:
         """Table 7: prompt trained on the EDA ("eda") and back-translated ("bt") training sets. Where
         back-translation cannot run here, data/processed/<dataset>_bt/missing.json says why."""
         folder = root / dataset / "augment"
         return {method: [Run("prompt", seed, folder / method / f"prompt-s{seed}") for seed in seeds]
                 for method, seeds in (("eda", self.augment_seeds), ("bt", self.back_translation_seeds))}
 
-    def sparse_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+    def sparse_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
         """prompt, prompt_mixup and prompt_lhmix on fractions of the training set."""
         return [Run(variant_name("prompt", mixing), self.sweep_seed,
                     root / dataset / "sparse" / f"f{fraction}" / variant_name("prompt", mixing),
@@ -173,7 +190,7 @@ class Plan:
                 for fraction in self.sparse_fractions for mixing in MIXINGS]
 
 
-    def table6_runs(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+    def table6_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
         """prompt and prompt_lhmix with each graph encoder of table6.graphs, for the seeds table6.seeds,
         each continuing the warm-up of its graph and seed (table6_warmups)."""
         return [Run(variant_name("prompt", mixing), seed,
@@ -181,7 +198,7 @@ class Plan:
                     graph=graph, **self._ratio(mixing))
                 for graph in self.table6_graphs for seed in self.table6_seeds for mixing in TABLE6_MIXINGS]
 
-    def table6_warmups(self, dataset: str, root: Path = Path("runs")) -> list[Run]:
+    def table6_warmups(self, dataset: str, root: Path = RUNS) -> list[Run]:
         return [Run("prompt", seed, root / dataset / "table6" / graph / f"warmup-s{seed}", graph=graph)
                 for graph in self.table6_graphs for seed in self.table6_seeds]
 

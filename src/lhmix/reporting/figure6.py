@@ -16,7 +16,7 @@ import numpy as np
 from lhmix.core.vocabulary import DATASETS
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.data.hierarchy import Hierarchy
-from lhmix.pipeline.plan import Plan
+from lhmix.pipeline.plan import RUNS, Plan
 
 NEIGHBOURS = 30
 TOPS = (3, 15)
@@ -157,7 +157,7 @@ def keyed_by_name(result: dict) -> dict:
             "neighbours": neighbours}
 
 
-def collect(plan: Plan, dataset: str, hierarchy: Hierarchy, wanted, root: Path = Path("runs")) -> dict:
+def collect(plan: Plan, dataset: str, hierarchy: Hierarchy, wanted, root: Path = RUNS) -> dict:
     """Figure 6 of the main prompt_lhmix run of seed figure6.seed, and as a control the prompt run of the same
     seed and warm-up (trained without Mixup): how many labels entered its top 3 and top 15."""
     chosen = choose_label(hierarchy, wanted, dataset)

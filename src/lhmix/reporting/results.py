@@ -15,7 +15,7 @@ from lhmix.core.files import read_json
 from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.documents import read_dataset
 from lhmix.data.hierarchy import Hierarchy
-from lhmix.pipeline.plan import Plan, Run, read_metrics
+from lhmix.pipeline.plan import PROCESSED, Plan, Run, read_metrics
 from lhmix.reporting import bootstrap, figure6, table6, table7
 from lhmix.reporting.comparisons import APS, claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
@@ -176,7 +176,7 @@ def curves(rows: list[dict]) -> list[dict]:
 
 
 def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, figure6_label=None,
-            root=None, data_root: Path = Path("data/processed")) -> dict:
+            root=None, data_root: Path = PROCESSED) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
     (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
     where = {} if root is None else {"root": root}
