@@ -19,12 +19,10 @@ import argparse
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +38,7 @@ from lhmix.data.hierarchy import Hierarchy  # noqa: E402
 from lhmix.datasets.contract import PreparedDataset, write_dataset  # noqa: E402
 from lhmix.model.encoders import SPLADE_TINY, resolve  # noqa: E402
 from lhmix.similarity.precompute import precompute  # noqa: E402
-from lhmix.training.batches import length_batches, sorted_batches  # noqa: E402
+from lhmix.training.batches import length_batches  # noqa: E402
 from lhmix.training.config import TrainConfig, parse_variant  # noqa: E402
 from lhmix.training.devices import Processes  # noqa: E402
 from lhmix.training.loop import Session  # noqa: E402
@@ -112,42 +110,6 @@ def session(variant: str, model_dir: Path, data_dir: Path, table, device: str, s
                    similarity=table if mixing == "lhmix" else None)
 
 
-# ----------------------------------------------------------------------------- the measurements
-
-def peaks(device: str, small: bool) -> dict:
-    n = 256 if small else 8192
-    shapes = [(n, n, n), (n // 2, n, n)]
-    if device != "cuda":
-        return {"fp32": benchmark.matmul_peak(shapes, torch.float32, 3, device)}
-    bf16 = benchmark.matmul_peak(shapes, torch.bfloat16, 10, device)
-    torch.backends.cuda.matmul.allow_tf32 = True
-    try:
-        tf32 = benchmark.matmul_peak(shapes, torch.float32, 10, device)
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = False
-    return {"bf16": bf16, "tf32": tf32}
-
-
-def throughput(sessions: dict[str, Session], size: dict, peak_gflops: float) -> dict:
-    first = next(iter(sessions.values()))
-    batches = length_batches(first.train_split.lengths, size["batch"], 0, 1)
-    times = benchmark.interleaved_step_times(sessions, batches, size["rounds"], size["steps_per_round"], 3)
-    timed = [batches[(3 + i) % len(batches)] for i in range(size["rounds"] * size["steps_per_round"])]
-    encoder_config = first.model.encoder.config
-    result = {}
-    for name, one in sessions.items():
-        pad_id, labels = one.tokenizer.pad_token_id, one.num_labels
-        # each session's own timed batches: the rotation gives each variant a different slice
-        flops = statistics.median(benchmark.training_flops(
-            encoder_config, *benchmark.batch_shape(one.train_split, b, pad_id, labels), labels,
-            *benchmark.head_work(one, b)) for b in timed)
-        step = statistics.median(times[name])
-        result[name] = {"median_step_seconds": round(step, 5), "examples_per_second": round(size["batch"] / step, 1),
-                        "model_tflops_per_second": round(flops / step / 1e12, 2),
-                        "mfu": round(flops / step / 1e9 / peak_gflops, 3)}
-    return result
-
-
 def sync_free_steps(variant: str, folder: Path, size: dict | None = None, device: str = "cuda") -> str:
     """'none' when three training steps of `variant` run with no host synchronisation (after two warm-up
     steps), else the error torch.cuda.set_sync_debug_mode('error') raised."""
@@ -159,47 +121,7 @@ def sync_free_steps(variant: str, folder: Path, size: dict | None = None, device
     hierarchy, splits = read_dataset(data_dir, ("train",))
     table = precompute(SPLADE_TINY, hierarchy, splits["train"].labels, 64) if "lhmix" in variant else None
     one = session(variant, model_dir, data_dir, table, device, size)
-    batches = length_batches(one.train_split.lengths, size["batch"], 0, 1)
-    mixing = one.config.mixing != "none"
-    for batch in batches[:2]:
-        one.train_step(batch, mixing)
-    torch.cuda.synchronize()
-    torch.cuda.set_sync_debug_mode("error")
-    try:
-        for batch in batches[2:5]:
-            one.train_step(batch, mixing)
-    except RuntimeError as error:
-        frames = traceback.extract_tb(error.__traceback__)[-4:]
-        return f"{str(error).splitlines()[0]} at " + " < ".join(
-            f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
-    torch.cuda.synchronize()
-    return "none"
-
-
-def host_ahead(one: Session, batches: list[list[int]], steps: int = 3) -> dict:
-    """Seconds the host takes to issue `steps` training steps, against the seconds until the GPU has done
-    them: a host that waited for the device inside a step would take as long as the GPU."""
-    mixing = one.config.mixing != "none"
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for batch in batches[:steps]:
-        one.train_step(batch, mixing)
-    issued = time.perf_counter() - start
-    torch.cuda.synchronize()
-    done = time.perf_counter() - start
-    return {"steps": steps, "host_seconds": round(issued, 4), "gpu_seconds": round(done, 4),
-            "host_share": round(issued / done, 3)}
-
-
-def evaluation(one: Session, device: str) -> dict:
-    test = one.encode(one.test_docs)
-    one.evaluate(test)  # warm-up
-    seconds = benchmark.median_seconds(lambda: one.evaluate(test), 3, device)
-    batches = sorted_batches(test.lengths, one.config.eval_batch_size)
-    return {"test_docs": len(test), "tokens_per_doc": float(np.median(test.lengths)), "batches": len(batches),
-            "docs_per_second": round(len(test) / seconds, 1), "seconds": round(seconds, 3)}
+    return benchmark.host_syncs_in_steps(one, length_batches(one.train_split.lengths, size["batch"], 0, 1))
 
 
 # ----------------------------------------------------------------------------- the tiny pipeline, twice
@@ -283,7 +205,7 @@ def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str],
     started = time.perf_counter()
     result = {"device": torch.cuda.get_device_name() if device == "cuda" else "cpu", "torch": torch.__version__,
               "cuda": torch.version.cuda, "size": size}
-    result["matmul"] = peaks(device, small)
+    result["matmul"] = benchmark.matmul_peaks(device, 256 if small else 8192)
     peak = (result["matmul"]["bf16"] if device == "cuda" else result["matmul"]["fp32"])["peak_gflops"]
     data_dir, model_dir = synthetic_dataset(folder / "data", size), bert_directory(folder / "model", size)
     hierarchy, splits = read_dataset(data_dir, ("train",))
@@ -292,12 +214,12 @@ def check(device: str, small: bool, folder: Path, jobs: int, targets: list[str],
         torch.cuda.reset_peak_memory_stats()
     sessions = {variant: session(variant, model_dir, data_dir, table, device, size) for variant in VARIANTS}
     result["parameters_millions"] = round(sum(p.numel() for p in sessions["bert"].model.parameters()) / 1e6, 1)
-    result["train"] = throughput(sessions, size, peak)
-    result["eval"] = evaluation(sessions["prompt"], device)
+    result["train"] = benchmark.variant_throughput(sessions, size, peak)
+    result["eval"] = benchmark.evaluation_speed(sessions["prompt"], device)
     if device == "cuda":
         result["peak_gpu_memory_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
         batches = length_batches(sessions["prompt"].train_split.lengths, size["batch"], 0, 2)
-        result["host_ahead"] = {name: host_ahead(one, batches) for name, one in sessions.items()}
+        result["host_ahead"] = {name: benchmark.host_ahead(one, batches) for name, one in sessions.items()}
     del sessions
     if device == "cuda":
         torch.cuda.empty_cache()

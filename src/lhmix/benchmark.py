@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import statistics
 import time
+import traceback
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from lhmix.training.batches import Encoded, collate
+from lhmix.training.batches import Encoded, collate, length_batches, sorted_batches
 
 
 def synchronise(device: torch.device | str = "cpu") -> None:
@@ -83,6 +85,87 @@ def random_batches(n: int, batch_size: int, seed: int) -> list[list[int]]:
     """Plain shuffled batches, no length grouping: the 'before' of length-aware batching."""
     order = np.random.default_rng(seed).permutation(n)
     return [order[i:i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+
+def matmul_peaks(device: str, n: int) -> dict:
+    """The matmul peaks of [n, n] @ [n, n] and [n/2, n] @ [n, n]: fp32 on a CPU; on a GPU bf16 (the autocast
+    dtype of training) and TF32."""
+    shapes = [(n, n, n), (n // 2, n, n)]
+    if device != "cuda":
+        return {"fp32": matmul_peak(shapes, torch.float32, 3, device)}
+    bf16 = matmul_peak(shapes, torch.bfloat16, 10, device)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    try:
+        tf32 = matmul_peak(shapes, torch.float32, 10, device)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
+    return {"bf16": bf16, "tf32": tf32}
+
+
+def variant_throughput(sessions: dict, size: dict, peak_gflops: float) -> dict:
+    """Per session: median step seconds, examples/s, model TFLOP/s and MFU against `peak_gflops`, from steps
+    interleaved over `size`'s rounds (batch, rounds, steps_per_round)."""
+    first = next(iter(sessions.values()))
+    batches = length_batches(first.train_split.lengths, size["batch"], 0, 1)
+    times = interleaved_step_times(sessions, batches, size["rounds"], size["steps_per_round"], 3)
+    timed = [batches[(3 + i) % len(batches)] for i in range(size["rounds"] * size["steps_per_round"])]
+    encoder_config = first.model.encoder.config
+    result = {}
+    for name, one in sessions.items():
+        pad_id, labels = one.tokenizer.pad_token_id, one.num_labels
+        # each session's own timed batches: the rotation gives each variant a different slice
+        flops = statistics.median(training_flops(
+            encoder_config, *batch_shape(one.train_split, b, pad_id, labels), labels, *head_work(one, b))
+            for b in timed)
+        step = statistics.median(times[name])
+        result[name] = {"median_step_seconds": round(step, 5), "examples_per_second": round(size["batch"] / step, 1),
+                        "model_tflops_per_second": round(flops / step / 1e12, 2),
+                        "mfu": round(flops / step / 1e9 / peak_gflops, 3)}
+    return result
+
+
+def host_syncs_in_steps(session, batches: list[list[int]]) -> str:
+    """'none' when three training steps run with no host synchronisation (after two warm-up steps), else the
+    error torch.cuda.set_sync_debug_mode('error') raised and the frames it came from."""
+    for batch in batches[:2]:
+        session.train_step(batch, _mixes(session))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for batch in batches[2:5]:
+            session.train_step(batch, _mixes(session))
+    except RuntimeError as error:
+        frames = traceback.extract_tb(error.__traceback__)[-4:]
+        return f"{str(error).splitlines()[0]} at " + " < ".join(
+            f"{Path(frame.filename).name}:{frame.lineno} {frame.name}" for frame in reversed(frames))
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+    return "none"
+
+
+def host_ahead(session, batches: list[list[int]], steps: int = 3) -> dict:
+    """Seconds the host takes to issue `steps` training steps, against the seconds until the GPU has done
+    them: a host that waited for the device inside a step would take as long as the GPU."""
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for batch in batches[:steps]:
+        session.train_step(batch, _mixes(session))
+    issued = time.perf_counter() - start
+    torch.cuda.synchronize()
+    done = time.perf_counter() - start
+    return {"steps": steps, "host_seconds": round(issued, 4), "gpu_seconds": round(done, 4),
+            "host_share": round(issued / done, 3)}
+
+
+def evaluation_speed(session, device: str) -> dict:
+    """Test documents per second of a session's evaluation (median of three, after a warm-up pass)."""
+    test = session.encode(session.test_docs)
+    session.evaluate(test)  # warm-up
+    seconds = median_seconds(lambda: session.evaluate(test), 3, device)
+    batches = sorted_batches(test.lengths, session.config.eval_batch_size)
+    return {"test_docs": len(test), "tokens_per_doc": float(np.median(test.lengths)), "batches": len(batches),
+            "docs_per_second": round(len(test) / seconds, 1), "seconds": round(seconds, 3)}
 
 
 def interleaved_step_times(sessions: dict, batches: list[list[int]], rounds: int, steps_per_round: int,
