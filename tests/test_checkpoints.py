@@ -80,6 +80,26 @@ def test_scoring_refuses_a_best_model_of_another_run(tmp_path):
         checkpoints.load_best(path, "run b")
 
 
+def test_an_unreadable_checkpoint_gives_its_reason_apart_from_the_recovery_advice(tmp_path):
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"truncated")
+    with pytest.raises(checkpoints.UnreadableCheckpoint, match="; delete it and run the stage again$") as raised:
+        checkpoints.load(path)
+    assert raised.value.reason.startswith(f"{path}: not a readable checkpoint (")
+    assert "delete it" not in raised.value.reason
+    assert checkpoints.best_problem(path, "run a") == raised.value.reason
+
+
+def test_scoring_reads_the_best_model_once(tmp_path, monkeypatch):
+    path = tmp_path / "best.pt"
+    checkpoints.save_best({"w": 1}, path, "run a")
+    reads = []
+    real_load = checkpoints.load
+    monkeypatch.setattr(checkpoints, "load", lambda *args, **kwargs: reads.append(args) or real_load(*args, **kwargs))
+    checkpoints.load_best(path, "run a")
+    assert len(reads) == 1
+
+
 def test_a_full_disk_inside_torch_save_is_one_line_naming_the_file(tmp_path):
     """A file-size limit makes the write fail inside torch's own writer, as a full disk does: torch reports it as
     a RuntimeError ('unexpected pos'), which must still end in the project's one-line error."""

@@ -10,9 +10,9 @@ import torch
 from lhmix.core.errors import ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model import losses, mixup
-from lhmix.training import checkpoints
 from lhmix.training.config import TrainConfig
 from lhmix.training.metrics import average_precision
+from lhmix.training.progress import Progress
 from lhmix.training.run import RUN_ONLY_SETTINGS, fingerprint_settings
 from test_train import config, project, run  # noqa: F401  (project is a fixture)
 
@@ -108,7 +108,7 @@ def test_per_document_loss_is_one_zmlce_over_all_labels():
 
 
 def _course(scores, rule, patience, warmup_epochs=0):
-    progress, stops = checkpoints.Progress(), []
+    progress, stops = Progress(), []
     for epoch, (micro, macro) in enumerate(scores, start=1):
         progress.record(epoch, 1.0, {"micro_f1": micro, "macro_f1": macro, "precision": 1, "recall": 1,
                                      "predicted_per_doc": 1}, patience, warmup_epochs, rule)

@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lhmix.training.progress import VARYING_TIMING_KEYS
 from tests.test_pipeline import _copy_with_profile, _run
 
 TARGETS = ["train_lhmix@wordnet-prompt-0", "train_none@wordnet-bert-1"]
-TIMING_KEYS = {"train_seconds", "examples_per_second", "stage_seconds"}
 
 
 def _without_timing(value):
     if isinstance(value, dict):
-        return {k: _without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
+        return {k: _without_timing(v) for k, v in value.items() if k not in VARYING_TIMING_KEYS}
     if isinstance(value, list):
         return [_without_timing(v) for v in value]
     return value

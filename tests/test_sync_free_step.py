@@ -9,7 +9,7 @@ import torch
 from lhmix.model.classifier import MLM_PROBABILITY, HTCModel, mlm_budget
 from lhmix.model.encoders import load_tokenizer
 from lhmix.model.inputs import build_inputs
-from lhmix.training import loop
+from lhmix.training import loop, session
 from lhmix.training.devices import Processes
 from tests.test_models import HIERARCHY, batch
 
@@ -76,18 +76,18 @@ def test_an_overflowing_budget_stops_the_run_naming_the_step():
 def test_threads_follow_omp_num_threads_when_the_runner_sets_it(monkeypatch, value, threads):
     if value is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-        monkeypatch.setattr(loop.os, "cpu_count", lambda: 8)
-        assert loop.cpu_threads(Processes(local_world_size=2)) == 4
+        monkeypatch.setattr(session.os, "cpu_count", lambda: 8)
+        assert session.cpu_threads(Processes(local_world_size=2)) == 4
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", value)
-        assert loop.cpu_threads(Processes(local_world_size=2)) == threads
+        assert session.cpu_threads(Processes(local_world_size=2)) == threads
 
 
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_omp_num_threads_is_named(monkeypatch, value):
     monkeypatch.setenv("OMP_NUM_THREADS", value)
-    with pytest.raises(loop.LhmixError, match="OMP_NUM_THREADS"):
-        loop.cpu_threads(Processes())
+    with pytest.raises(session.LhmixError, match="OMP_NUM_THREADS"):
+        session.cpu_threads(Processes())
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA: run by make gpu-check on a GPU")

@@ -26,12 +26,12 @@ from lhmix.similarity.precompute import precompute
 from lhmix.training import checkpoints
 from lhmix.training.config import VARIANTS, TrainConfig, parse_variant
 from lhmix.training.loop import NonFiniteLoss
+from lhmix.training.progress import TIMING_KEYS, Progress
 from lhmix.training.run import train, warmup
 
 REPO = Path(__file__).resolve().parents[1]
 TREE = {"animal": ["cat", "dog"], "vehicle": ["car", "boat"]}
 FILLER = "the a of and some text here about words".split()
-TIMING = ("train_seconds", "examples_per_second", "stage_seconds", "epochs_trained")
 # 64 training docs = 4 batches of 16 per epoch.
 BASE = dict(seed=0, classifier="tiny-random", max_length=32, batch_size=16, eval_batch_size=8, lr=3e-3,
             warmup_epochs=1, max_epochs=4, patience=5, device="cpu")
@@ -94,7 +94,7 @@ def run(project, tmp_path, variant, name="run", **kwargs) -> Path:
 def outcome(out: Path) -> dict:
     """Everything a run leaves, timing aside: metrics, curves (full float precision), predictions."""
     metrics = json.loads((out / "metrics.json").read_text())
-    for key in TIMING:
+    for key in TIMING_KEYS:
         metrics.pop(key)
     curves = {path.relative_to(out).as_posix(): path.read_text()
               for path in sorted((out / "live" / "plots").rglob("*.tsv"))}
@@ -232,7 +232,7 @@ def test_early_stopping_counts_from_the_best_epoch_or_the_warmups_end(project, t
 
 
 def test_progress_stops_patience_epochs_after_the_best_or_the_warmup():
-    progress = checkpoints.Progress()
+    progress = Progress()
     scores = [0.5, 0.6, 0.55, 0.55, 0.55, 0.55, 0.55]  # best at epoch 2; warm-up 4 epochs; patience 2
     stops = []
     for epoch, score in enumerate(scores, start=1):

@@ -42,6 +42,7 @@ from lhmix.training.batches import length_batches  # noqa: E402
 from lhmix.training.config import TrainConfig, parse_variant  # noqa: E402
 from lhmix.training.devices import Processes  # noqa: E402
 from lhmix.training.loop import Session  # noqa: E402
+from lhmix.training.progress import VARYING_TIMING_KEYS  # noqa: E402
 
 VARIANTS = ("prompt", "prompt_lhmix", "bert")
 SYNC_VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
@@ -158,9 +159,8 @@ def repository_copy(destination: Path, device: str) -> Path:
 
 
 def run_metrics(root: Path) -> dict[str, dict]:
-    timing = {"train_seconds", "examples_per_second", "stage_seconds"}
     return {path.relative_to(root).as_posix(): {k: v for k, v in json.loads(path.read_text()).items()
-                                                if k not in timing}
+                                                if k not in VARYING_TIMING_KEYS}
             for path in sorted((root / "runs").rglob("metrics.json")) if "live" not in path.parts}
 
 

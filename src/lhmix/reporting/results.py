@@ -20,11 +20,11 @@ from lhmix.reporting import bootstrap, figure6, table6, table7
 from lhmix.reporting.comparisons import APS, claims, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
 from lhmix.reporting.variants import best_in_warmup, by_variant, ordered_variants
+from lhmix.training.progress import TIMING_KEYS
 
 F1S = ("micro_f1", "macro_f1")
 PERCENT = (*F1S, "precision", "recall", *APS)
 EARLY, CAP = "early_stopping", "epoch_cap"
-TIMING = ("stage_seconds", "train_seconds", "examples_per_second", "epochs_trained")
 
 
 def percent(value: float) -> float:
@@ -33,7 +33,7 @@ def percent(value: float) -> float:
 
 def _timing(metrics: dict) -> dict:
     """How long a run took, and on what (runs of an older training code did not record their device)."""
-    return {**{key: metrics[key] for key in TIMING}, "device": metrics.get("device", "not recorded")}
+    return {**{key: metrics[key] for key in TIMING_KEYS}, "device": metrics.get("device", "not recorded")}
 
 
 def devices(*groups: list[dict]) -> dict[str, int]:

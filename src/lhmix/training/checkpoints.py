@@ -1,4 +1,5 @@
-"""A run's course and its files on disk: resume checkpoints, the best model, warm-up states.
+"""A run's files on disk: resume checkpoints, the best model, warm-up states (the course and timing
+they carry: lhmix.training.progress).
 
 checkpoint_dir/last.pt   all it takes to continue after a kill (model, optimizer, random streams,
                          Progress, timings) and the run's fingerprint; resumed only when the
@@ -18,89 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import write_torch
-from lhmix.core.vocabulary import EARLY_STOPPING, check_choice
+from lhmix.training.progress import Progress
 
 WARMUP_KIND = "lhmix-warmup-state"
 BEST_KIND = "lhmix-best-model"
 CODE_PACKAGES = ("core", "data", "model", "training")
-
-
-@dataclass
-class Progress:
-    """The course of a run, everything but tensors and timings; saved in every checkpoint."""
-    epoch: int = 0  # last finished epoch
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
-    best_dev_macro_f1: float = -1.0
-    best_dev_micro_f1: float = -1.0
-    # the published rule's own record: the best dev micro-F1 of any epoch, and the last epoch that beat
-    # the best macro-F1 or that best micro-F1
-    top_dev_micro_f1: float = -1.0
-    last_improved_epoch: int = 0
-    stopped_early: bool = False
-    # What the mixing used, over every mixed sample: {"lambda" | "s": {"counts": [...], "sum": x}}
-    mixing: dict = field(default_factory=dict)
-
-    def record(self, epoch: int, train_loss: float, dev: dict, patience: int, warmup_epochs: int,
-               rule: str = "ours") -> bool:
-        """Add a finished epoch; True when dev macro-F1 improved (a new best checkpoint: both rules
-        score test with the model of the best dev macro-F1, as the published code does).
-
-        Early stopping, `rule` ours: `patience` epochs after the best macro-F1 epoch, counted from the end
-        of the warm-up at the earliest, so every variant trains at least `patience` epochs past the shared
-        warm-up (a warm-up long enough to plateau would otherwise stop the run before Mixup starts); the
-        best checkpoint may still be a warm-up epoch.
-        `rule` published (LH-Mix's and HPT's train.py): `patience` epochs after the last epoch that
-        improved dev macro-F1 or dev micro-F1 (each against its own best), counted from epoch 0."""
-        check_choice("train.early_stopping", rule, EARLY_STOPPING)
-        self.epoch = epoch
-        self.history.append({"epoch": epoch, "train_loss": train_loss,
-                             **{f"dev_{name}": dev[name] for name in
-                                ("micro_f1", "macro_f1", "precision", "recall", "predicted_per_doc")}})
-        improved = dev["macro_f1"] > self.best_dev_macro_f1
-        if improved:
-            self.best_epoch = epoch
-            self.best_dev_macro_f1, self.best_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
-        micro_improved = dev["micro_f1"] > self.top_dev_micro_f1
-        if micro_improved:
-            self.top_dev_micro_f1 = dev["micro_f1"]
-        if improved or micro_improved:
-            self.last_improved_epoch = epoch
-        if rule == "ours":
-            self.stopped_early = epoch - max(self.best_epoch, warmup_epochs) >= patience
-        else:
-            self.stopped_early = epoch - self.last_improved_epoch >= patience
-        return improved
-
-    def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:
-        for name, (counts, total) in observed.items():
-            kept = self.mixing.setdefault(name, {"counts": [0.0] * len(counts), "sum": 0.0})
-            kept["counts"] = [a + b for a, b in zip(kept["counts"], counts)]
-            kept["sum"] += total
-
-    @property
-    def stop_reason(self) -> str:
-        return "early_stopping" if self.stopped_early else "epoch_cap"
-
-
-@dataclass
-class Timing:
-    """Seconds and examples of the epochs this process trained (never in a warm-up state file)."""
-    train_seconds: float = 0.0
-    train_examples: int = 0
-    epochs: int = 0
-
-    def add(self, seconds: float, examples: int) -> None:
-        self.train_seconds += seconds
-        self.train_examples += examples
-        self.epochs += 1
 
 
 def save(obj, path: Path) -> None:
@@ -110,7 +40,12 @@ def save(obj, path: Path) -> None:
 
 
 class UnreadableCheckpoint(LhmixError):
-    """A checkpoint file that torch cannot read (truncated, foreign, damaged)."""
+    """A checkpoint file that torch cannot read (truncated, foreign, damaged); `reason` names the file and
+    what torch said, the message adds how to recover."""
+
+    def __init__(self, reason: str, recovery: str):
+        super().__init__(f"{reason}; {recovery}")
+        self.reason = reason
 
 
 def load(path: Path, recovery: str = "delete it and run the stage again"):
@@ -122,7 +57,7 @@ def load(path: Path, recovery: str = "delete it and run the stage again"):
         raise
     except Exception as error:  # a truncated or foreign file: torch raises many kinds
         raise UnreadableCheckpoint(f"{path}: not a readable checkpoint ({type(error).__name__}: "
-                                   f"{str(error).strip()[:200]}); {recovery}") from None
+                                   f"{str(error).strip()[:200]})", recovery) from None
 
 
 def save_best(model_state: dict, path: Path, fingerprint_: str) -> None:
@@ -131,26 +66,31 @@ def save_best(model_state: dict, path: Path, fingerprint_: str) -> None:
 
 def best_problem(path: Path, fingerprint_: str) -> str | None:
     """Why best.pt cannot be this run's best model (missing, unreadable, another run's), or None."""
-    path = Path(path)
-    if not path.is_file():
-        return f"{path} is missing"
-    try:
-        state = load(path)
-    except UnreadableCheckpoint as error:
-        return str(error).split("; ")[0]
-    if not isinstance(state, dict) or state.get("kind") != BEST_KIND:
-        return f"{path} is not a best model written by this pipeline"
-    if state.get("fingerprint") != fingerprint_:
-        return f"{path} was written by another run (other settings, data, warm-up state or code)"
-    return None
+    return _read_best(path, fingerprint_)[1]
 
 
 def load_best(path: Path, fingerprint_: str) -> dict:
     """The model state of this run's best.pt; LhmixError saying how to recover when it is not this run's."""
-    problem = best_problem(path, fingerprint_)
+    state, problem = _read_best(path, fingerprint_)
     if problem is not None:
         raise LhmixError(f"{problem}: it cannot score this run; delete {Path(path).parent} and run the stage again")
-    return load(path)["model"]
+    return state["model"]
+
+
+def _read_best(path: Path, fingerprint_: str) -> tuple[dict | None, str | None]:
+    """best.pt read once: (its content, None) when it is this run's best model, else (None, why not)."""
+    path = Path(path)
+    if not path.is_file():
+        return None, f"{path} is missing"
+    try:
+        state = load(path)
+    except UnreadableCheckpoint as error:
+        return None, error.reason
+    if not isinstance(state, dict) or state.get("kind") != BEST_KIND:
+        return None, f"{path} is not a best model written by this pipeline"
+    if state.get("fingerprint") != fingerprint_:
+        return None, f"{path} was written by another run (other settings, data, warm-up state or code)"
+    return state, None
 
 
 def file_digest(*paths: Path) -> str:

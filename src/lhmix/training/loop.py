@@ -1,9 +1,12 @@
-"""The one training loop of every variant (lhmix.core.vocabulary names them).
+"""The one training loop of every variant (lhmix.core.vocabulary names them), top to bottom: `fit` over
+epochs, `Session.train_epoch` over one epoch's steps, `Session.train_step` for one step (its loss:
+`Objective`), `Session.evaluate` on dev, then the stopping rule (lhmix.training.progress.Progress.record).
 
 An epoch: length-aware batches from (seed, epoch) (lhmix.training.batches); per batch the mean
 ZMLCE loss (per depth or per document, train.loss), Mixup-mixed from epoch warmup_epochs + 1 on, plus
 mlm_weight x HPT's MLM loss from the same forward pass; one Adam step. Then dev micro/macro-F1 and early
-stopping (train.early_stopping, lhmix.training.checkpoints.Progress.record).
+stopping (train.early_stopping). What the loop trains with is set up in lhmix.training.session; the
+files each epoch leaves are written by lhmix.training.run.
 
 Every random number comes from a stream whose state is checkpointed: the global torch RNG
 (initialisation, dropout), a Mixup generator (partners, Beta draws), a shuffle generator (the
@@ -16,8 +19,8 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,131 +29,62 @@ from torch import nn
 from tqdm import tqdm
 
 from lhmix.core.errors import LhmixError
-from lhmix.data.documents import Documents, read_dataset
+from lhmix.core.logs import logger
 from lhmix.model import losses, mixup
 from lhmix.model.classifier import HTCModel, mlm_budget
-from lhmix.model.encoders import load_tokenizer
 from lhmix.model.similarity_table import SimilarityTable
-from lhmix.training.batches import Encoded, collate, length_batches, shard, sorted_batches, train_subset
-from lhmix.training.checkpoints import Progress
+from lhmix.training.batches import Encoded, collate, length_batches, shard, sorted_batches
 from lhmix.training.config import TrainConfig
-from lhmix.training.devices import Processes, autocast, autocast_dtype
+from lhmix.training.devices import Processes, autocast
 from lhmix.training.metrics import F1Accumulator, average_precision, multi_hot
-from lhmix.training.token_cache import tokenised
+from lhmix.training.progress import Progress
+from lhmix.training.session import SessionSetup
 
-# Named random streams, so that no two of them share a seed.
-MIX_STREAM, MLM_STREAM, SHUFFLE_STREAM = 1, 2, 3
 # On a GPU, losses are copied to the host (a synchronisation) once per this many steps.
 GPU_SYNC_EVERY = 50
+# What the run keeps of a finished epoch (rank 0): (progress, dev improved, seconds, every rank's random streams).
+KeepEpoch = Callable[[Progress, bool, float, list[dict]], None]
 
 
-class NonFiniteLoss(LhmixError):
-    def __init__(self, epoch: int, step: int, value: float):
-        super().__init__(f"training loss is {value} at epoch {epoch}, step {step}: stopped "
-                         "(lower train.lr, or check the data); no metrics written")
+def fit(session: Session, progress: Progress, last_epoch: int, keep_epoch: KeepEpoch,
+        on_epoch_end: Callable[[int], None] | None = None) -> Progress:
+    """Train epochs progress.epoch + 1 .. last_epoch, unless the stopping rule says stop. After each epoch,
+    rank 0 scores dev, records the epoch (Progress.record: the stopping rule) and hands it to `keep_epoch`
+    (lhmix.training.run.Run.keep_epoch: timing, best.pt, last.pt, curves); every rank gets its progress."""
+    config, procs = session.config, session.procs
+    while progress.epoch < last_epoch and not progress.stopped_early:
+        epoch = progress.epoch + 1
+        train_loss, seconds, mixing = session.train_epoch(epoch)
+        rng_states = session.gather_rng_states()
+        if procs.main:
+            progress.add_mixing(mixing)
+            dev = session.evaluate(session.dev_split)[0]
+            improved = progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs,
+                                       config.early_stopping)
+            keep_epoch(progress, improved, seconds, rng_states)
+            logger.info(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
+                f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
+                f"R {dev['recall']:.3f}), {len(session.train_split) / seconds:.1f} examples/s"
+                + (" (best)" if progress.best_epoch == epoch else "")
+                + (", early stop" if progress.stopped_early else ""))
+        progress = session.broadcast(progress)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+    return progress
 
 
-class Objective(nn.Module):
-    """The training loss of one batch, as one module so that DDP sees every parameter use:
-    the mean (Mixup-mixed) ZMLCE, plus mlm_weight x HPT's MLM loss from the same forward pass."""
-
-    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator, loss_form: str):
-        super().__init__()
-        self.model, self.mlm_weight, self.mlm_generator = model, mlm_weight, mlm_generator
-        self.loss_slices = losses.loss_slices(model.depth_slices, loss_form)
-        # Batches (on a GPU) whose MLM positions overflowed their budget; read in the loss checks.
-        self.mlm_overflows: torch.Tensor | None = None
-
-    def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
-        model, chosen = self.model, None
-        if self.mlm_weight > 0:
-            corrupted, chosen = model.corrupt_text(input_ids, attention_mask, self.mlm_generator)
-            hidden = model.encode(corrupted, attention_mask)
-        else:
-            hidden = model.encode(input_ids, attention_mask)
-        states = model.states(hidden)
-        if perm is not None:
-            states = mixup.mix(states, perm, lam)
-        logits = model.scores(states).float()
-        loss_fn = functools.partial(losses.zmlce, depth_slices=self.loss_slices)
-        per_sample = loss_fn(logits, targets) if perm is None else mixup.mixed_loss(loss_fn, logits, targets, perm, lam)
-        loss = per_sample.mean()
-        if chosen is not None:
-            # On the CPU, boolean indexing costs no wait; on a GPU a fixed budget keeps the step sync-free.
-            budget = None if hidden.device.type == "cpu" else mlm_budget(chosen.numel())
-            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids, budget)
-            if budget is not None:
-                if self.mlm_overflows is None:
-                    self.mlm_overflows = torch.zeros((), dtype=torch.long, device=hidden.device)
-                self.mlm_overflows += chosen.sum() > budget
-        return loss
-
-
-def cpu_threads(procs: Processes) -> int:
-    """torch's CPU threads: OMP_NUM_THREADS where set (the parallel runner gives each worker its share of
-    the cores), else the cores divided among this node's torchrun processes."""
-    threads = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if threads:
-        if not threads.isdigit() or int(threads) < 1:
-            raise LhmixError(f"OMP_NUM_THREADS is {threads!r}: expected a whole number >= 1, or unset")
-        return int(threads)
-    return max(1, (os.cpu_count() or 1) // procs.local_world_size)
-
-
-def stream_seed(seed: int, stream: int, rank: int) -> int:
-    return int(np.random.SeedSequence([seed, stream, rank]).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-class Session:
-    """One process's share of a run: data, model, optimizer and random streams, and the loop."""
+class Session(SessionSetup):
+    """One process's share of a run (lhmix.training.session) and the loop's steps over it."""
 
     def __init__(self, config: TrainConfig, data_dir, procs: Processes, device: torch.device,
                  similarity: SimilarityTable | None = None):
-        self.config, self.procs, self.device = config, procs, device
-        torch.set_num_threads(cpu_threads(procs))
-        self.amp_dtype = autocast_dtype(device)
-        self.hierarchy, splits = read_dataset(data_dir)
-        self.tokenizer = load_tokenizer(config.classifier)
-        self.train_split = self.encode(train_subset(splits["train"], config.train_fraction))
-        if len(self.train_split) < config.batch_size:
-            raise LhmixError(f"{data_dir}/train.jsonl: {len(self.train_split)} training documents"
-                             + (f" (train_fraction {config.train_fraction:g})" if config.train_fraction != 1 else "")
-                             + f", fewer than one batch (train.batch_size = {config.batch_size})")
-        self.dev_split = self.encode(splits["dev"])
-        self.test_docs: Documents = splits["test"]
-        self.num_labels = len(self.hierarchy)
-        self.train_label_counts = np.bincount(self.train_split.labels.values, minlength=self.num_labels)
-
-        torch.manual_seed(config.seed)
-        self.model = HTCModel.create(config.family, config.classifier, self.hierarchy, self.tokenizer,
-                                     head=config.head or "mlm", mlm_loss=config.mlm_weight > 0,
-                                     graph=config.graph or "none").to(device)
-        # Figure 6 compares the label words before and after training (prompt family).
-        self.initial_label_words = (self.model.label_words.detach().cpu().clone()
-                                    if config.family == "prompt" else None)
-        self.mix_generator = torch.Generator().manual_seed(stream_seed(config.seed, MIX_STREAM, procs.rank))
-        self.mlm_generator = torch.Generator().manual_seed(stream_seed(config.seed, MLM_STREAM, procs.rank))
-        self.shuffle_generator = torch.Generator().manual_seed(stream_seed(config.seed, SHUFFLE_STREAM, procs.rank))
+        super().__init__(config, data_dir, procs, device, similarity)
         objective = Objective(self.model, config.mlm_weight, self.mlm_generator, config.loss)
         if procs.world_size > 1:
             objective = nn.parallel.DistributedDataParallel(
                 objective, device_ids=[device.index] if device.type == "cuda" else None)
         self.objective, self.plain_objective = objective, objective.module if procs.world_size > 1 else objective
-        # Adam's update in one fused kernel: on 2 CPU cores 15 ms instead of 76 ms per MiniLM step.
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, fused=True)
-        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-
-        self.similarity, self.similarity_rows = similarity, None
-        if config.uses_similarity:
-            if similarity is None:
-                raise LhmixError(f"{config.variant} needs a similarity table (stages/similarity.py)")
-            similarity.vectors = similarity.vectors.to(device)
-            self.similarity_rows = similarity.rows(self.train_split.label_lists).to(device)
         self.observed: dict[str, torch.Tensor] = {}
-
-    def encode(self, docs: Documents) -> Encoded:
-        return Encoded.build(docs, tokenised(self.tokenizer, docs.texts, self.config.family,
-                                             self.hierarchy.depth, self.config.max_length))
 
     # ----------------------------------------------------------------------- training
 
@@ -264,45 +198,47 @@ class Session:
             result.update(average_precision(scores, multi_hot(split.label_lists, self.num_labels), self.hierarchy))
         return result, packed
 
-    # ----------------------------------------------------------------------- state
 
-    def rng_state(self) -> dict:
-        return {"torch": torch.get_rng_state(),
-                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
-                "mix": self.mix_generator.get_state(), "mlm": self.mlm_generator.get_state(),
-                "shuffle": self.shuffle_generator.get_state()}
+class Objective(nn.Module):
+    """The training loss of one batch, as one module so that DDP sees every parameter use:
+    the mean (Mixup-mixed) ZMLCE, plus mlm_weight x HPT's MLM loss from the same forward pass."""
 
-    def gather_rng_states(self) -> list[dict]:
-        """Every rank's random streams (a collective under DDP)."""
-        if self.procs.world_size == 1:
-            return [self.rng_state()]
-        states = [None] * self.procs.world_size
-        dist.all_gather_object(states, self.rng_state())
-        return states
+    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator, loss_form: str):
+        super().__init__()
+        self.model, self.mlm_weight, self.mlm_generator = model, mlm_weight, mlm_generator
+        self.loss_slices = losses.loss_slices(model.depth_slices, loss_form)
+        # Batches (on a GPU) whose MLM positions overflowed their budget; read in the loss checks.
+        self.mlm_overflows: torch.Tensor | None = None
 
-    def training_state(self, rng_states: list[dict]) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "scaler": None if self.scaler is None else self.scaler.state_dict(), "rng": rng_states}
+    def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
+        model, chosen = self.model, None
+        if self.mlm_weight > 0:
+            corrupted, chosen = model.corrupt_text(input_ids, attention_mask, self.mlm_generator)
+            hidden = model.encode(corrupted, attention_mask)
+        else:
+            hidden = model.encode(input_ids, attention_mask)
+        states = model.states(hidden)
+        if perm is not None:
+            states = mixup.mix(states, perm, lam)
+        logits = model.scores(states).float()
+        loss_fn = functools.partial(losses.zmlce, depth_slices=self.loss_slices)
+        per_sample = loss_fn(logits, targets) if perm is None else mixup.mixed_loss(loss_fn, logits, targets, perm, lam)
+        loss = per_sample.mean()
+        if chosen is not None:
+            # On the CPU, boolean indexing costs no wait; on a GPU a fixed budget keeps the step sync-free.
+            budget = None if hidden.device.type == "cpu" else mlm_budget(chosen.numel())
+            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids, budget)
+            if budget is not None:
+                if self.mlm_overflows is None:
+                    self.mlm_overflows = torch.zeros((), dtype=torch.long, device=hidden.device)
+                self.mlm_overflows += chosen.sum() > budget
+        return loss
 
-    def restore(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scaler is not None and state["scaler"] is not None:
-            self.scaler.load_state_dict(state["scaler"])
-        rng = state["rng"][self.procs.rank]
-        torch.set_rng_state(rng["torch"])
-        if rng["cuda"] is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.mix_generator.set_state(rng["mix"])
-        self.mlm_generator.set_state(rng["mlm"])
-        self.shuffle_generator.set_state(rng["shuffle"])
 
-    def broadcast(self, progress: Progress) -> Progress:
-        if self.procs.world_size == 1:
-            return progress
-        box = [progress]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
+class NonFiniteLoss(LhmixError):
+    def __init__(self, epoch: int, step: int, value: float):
+        super().__init__(f"training loss is {value} at epoch {epoch}, step {step}: stopped "
+                         "(lower train.lr, or check the data); no metrics written")
 
 
 class MlmBudgetExceeded(LhmixError):

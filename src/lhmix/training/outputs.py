@@ -18,8 +18,8 @@ import numpy as np
 
 from lhmix.core.files import replaced_on_success
 from lhmix.model.mixup import histogram_summary
-from lhmix.training.checkpoints import Progress, Timing
 from lhmix.training.config import TrainConfig
+from lhmix.training.progress import Progress, Timing
 
 CURVES = ("train_loss", "dev_micro_f1", "dev_macro_f1", "dev_precision", "dev_recall", "dev_predicted_per_doc")
 
@@ -45,7 +45,8 @@ def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Tim
 
 
 def timing_metrics(timing: Timing) -> dict:
-    """The epochs this stage trained (a warm-started run: after the warm-up) and their speed."""
+    """The epochs this stage trained (a warm-started run: after the warm-up) and their speed
+    (lhmix.training.progress.TIMING_KEYS lists these keys and stage_seconds)."""
     return {"epochs_trained": timing.epochs, "train_seconds": round(timing.train_seconds, 3),
             "examples_per_second": round(timing.train_examples / max(timing.train_seconds, 1e-9), 3)}
 

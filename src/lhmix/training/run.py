@@ -20,12 +20,12 @@ from lhmix.core.logs import logger, run_log
 from lhmix.model.encoders import weights_digest
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training import checkpoints
-from lhmix.training.checkpoints import Progress, Timing
 from lhmix.training.config import TrainConfig
 from lhmix.training.devices import device_name, processes, resolve_device
-from lhmix.training.loop import Session
+from lhmix.training.loop import Session, fit
 from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
                                    write_predictions)
+from lhmix.training.progress import Progress, Timing
 
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
 LOG_FILE = "train.log"  # beside metrics.json: every record of the run, timestamped
@@ -85,7 +85,7 @@ class Run:
             problem = None if state.get("fingerprint") == self.fingerprint else (
                 f"{self.last_path}: made by another run (settings, data, warm-up state or code differ)")
         except checkpoints.UnreadableCheckpoint as error:
-            state, problem = None, str(error).split("; ")[0]
+            state, problem = None, error.reason
         if problem is None and checkpoints.progress_of(state).best_epoch > 0:
             problem = checkpoints.best_problem(self.best_path, self.fingerprint)
         if problem is not None:
@@ -110,35 +110,17 @@ class Run:
                                   self.best_path, self.fingerprint)
         return progress
 
-    def fit(self, progress: Progress, last_epoch: int, on_epoch_end: Callable[[int], None] | None = None
-            ) -> Progress:
-        """Train epochs progress.epoch + 1 .. last_epoch, unless early stopping says stop."""
-        session, config = self.session, self.config
-        while progress.epoch < last_epoch and not progress.stopped_early:
-            epoch = progress.epoch + 1
-            train_loss, seconds, mixing = session.train_epoch(epoch)
-            rng_states = session.gather_rng_states()
-            if self.procs.main:
-                progress.add_mixing(mixing)
-                self.timing.add(seconds, len(session.train_split))
-                dev = session.evaluate(session.dev_split)[0]
-                if progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs,
-                                   config.early_stopping):
-                    checkpoints.save_best(session.model.state_dict(), self.best_path, self.fingerprint)
-                checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
-                                  "timing": asdict(self.timing), **session.training_state(rng_states)},
-                                 self.last_path)
-                if self.live_dir is not None:
-                    write_curves(self.live_dir, progress.history)
-                logger.info(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
-                    f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
-                    f"R {dev['recall']:.3f}), {len(session.train_split) / seconds:.1f} examples/s"
-                    + (" (best)" if progress.best_epoch == epoch else "")
-                    + (", early stop" if progress.stopped_early else ""))
-            progress = session.broadcast(progress)
-            if on_epoch_end is not None:
-                on_epoch_end(epoch)
-        return progress
+    def keep_epoch(self, progress: Progress, improved: bool, seconds: float, rng_states: list[dict]) -> None:
+        """The files of a finished epoch (rank 0, lhmix.training.loop.fit): its timing, best.pt when dev
+        improved, last.pt, the curves."""
+        session = self.session
+        self.timing.add(seconds, len(session.train_split))
+        if improved:
+            checkpoints.save_best(session.model.state_dict(), self.best_path, self.fingerprint)
+        checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
+                          "timing": asdict(self.timing), **session.training_state(rng_states)}, self.last_path)
+        if self.live_dir is not None:
+            write_curves(self.live_dir, progress.history)
 
     def context(self) -> dict:
         return {"dataset": self.data_dir.name, "encoder": self.config.classifier,
@@ -184,7 +166,7 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         if progress is None:
             progress = run.start_from_warmup(Path(warm_start)) if warm_start else Progress()
         trained_from = progress.epoch
-        progress = run.fit(progress, config.max_epochs, on_epoch_end)
+        progress = fit(run.session, progress, config.max_epochs, run.keep_epoch, on_epoch_end)
         if not procs.main:
             return None
         session = run.session
@@ -218,7 +200,7 @@ def warmup(config: TrainConfig, data_dir: str | Path, state_file: str | Path, ou
     with processes(device) as procs, run_log(Path(out_dir) / LOG_FILE if procs.main else None):
         run = Run(config, Path(data_dir), checkpoint_dir, procs, device)
         progress = run.resume() or Progress()
-        progress = run.fit(progress, config.warmup_epochs, on_epoch_end)
+        progress = fit(run.session, progress, config.warmup_epochs, run.keep_epoch, on_epoch_end)
         training_state = run.session.training_state(run.session.gather_rng_states())
         if not procs.main:
             return
