@@ -102,7 +102,7 @@ def test_overridden_merges_nested_params_without_touching_the_original():
 
 
 @pytest.mark.parametrize("overrides, message", [
-    ({"train": {"max_epoch": 2}}, "'train.max_epoch' is not a key of params.yaml; expected one of lr, max_epochs"),
+    ({"train": {"max_epoch": 2}}, "'train.max_epoch' is not a key of params.yaml; its keys there: lr, max_epochs"),
     ({"train": 5}, "'train' is a section of params.yaml (lr, max_epochs); an override sets keys inside it"),
 ])
 def test_overridden_refuses_a_typo_or_a_replaced_section(overrides, message):

@@ -60,7 +60,7 @@ def overridden(values: dict, overrides: dict, where: str = "") -> dict:
     for key, value in overrides.items():
         name = f"{where}{key}"
         if key not in values:
-            raise LhmixError(f"'{name}' is not a key of {PARAMS_FILE}; expected one of {', '.join(map(str, values))}")
+            raise LhmixError(f"'{name}' is not a key of {PARAMS_FILE}; its keys there: {', '.join(map(str, values))}")
         if isinstance(values[key], dict) and values[key]:
             if not isinstance(value, dict) or not value:
                 raise LhmixError(f"'{name}' is a section of {PARAMS_FILE} ({', '.join(map(str, values[key]))}); "
