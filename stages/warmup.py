@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lhmix.core.stage import checkpoint_folder, data_folder, parser, read_params, run_stage
 from lhmix.core.vocabulary import FAMILIES
-from lhmix.model.graph import GRAPHS
+from lhmix.core.vocabulary import GRAPHS
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import warmup
 

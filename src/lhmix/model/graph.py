@@ -27,7 +27,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from lhmix.core.vocabulary import GRAPHS  # noqa: F401 (the choices live in the vocabulary; stages import them here)
 from lhmix.data.hierarchy import Hierarchy
 
 LAYERS = 2
