@@ -8,7 +8,7 @@
   3. every variant's step under torch.cuda.set_sync_debug_mode("error"): a host synchronisation inside
      a training step fails it, naming the operation;
   4. evaluation docs/s at 512 tokens, and the peak GPU memory of all the above;
-  5. the tiny profile's pipeline (params/tiny.yaml, train.device cuda, the splade-tiny encoders that
+  5. the tiny profile's pipeline (conf/profile/tiny.yaml, train.device cuda, the splade-tiny encoders that
      travel as wheels) twice, in two copies of the repository at once, through tools/repro_parallel.py,
      and whether every run's metrics came out identical (timings aside).
 Sized for about 6 minutes on one H200. `--device cpu --small` runs every part at toy sizes (tests).
@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from lhmix import benchmark  # noqa: E402
 from lhmix.core.files import write_json  # noqa: E402
+from lhmix.core.profiles import compose_params  # noqa: E402
 from lhmix.data.documents import read_dataset  # noqa: E402
 from lhmix.data.hierarchy import Hierarchy  # noqa: E402
 from lhmix.datasets.contract import PreparedDataset, write_dataset  # noqa: E402
@@ -52,7 +53,7 @@ SIZES = {"full": dict(hidden=768, layers=12, heads=12, inner=3072, max_length=51
          "small": dict(hidden=32, layers=2, heads=2, inner=64, max_length=48, batch=8, train=32, test=24,
                        words=40, rounds=2, steps_per_round=2)}
 TOP, LEAVES = 7, 20
-PIPELINE_PROFILE = {"encoder": {"classifier": SPLADE_TINY, "similarity": SPLADE_TINY}}
+PIPELINE_OVERRIDES = ["profile=tiny", f"encoder.classifier={SPLADE_TINY}", f"encoder.similarity={SPLADE_TINY}"]
 
 
 # ----------------------------------------------------------------------------- the model and the data
@@ -128,7 +129,7 @@ def sync_free_steps(variant: str, folder: Path, size: dict | None = None, device
 # ----------------------------------------------------------------------------- the tiny pipeline, twice
 
 def repository_copy(destination: Path, device: str) -> Path:
-    """The repository's files (no outputs, no caches) with params/tiny.yaml and the GPU profile applied."""
+    """The repository's files (no outputs, no caches), params.yaml composed for the tiny profile on `device`."""
     top = {".git", ".venv", ".whl", ".gl", "data", "runs", "results", "reports", "checkpoints", ".cache", "dvclive",
            ".pytest_cache"}
 
@@ -141,13 +142,7 @@ def repository_copy(destination: Path, device: str) -> Path:
         shutil.copy2(raw, target)
     shutil.rmtree(destination / ".dvc" / "tmp", ignore_errors=True)
     shutil.rmtree(destination / ".dvc" / "cache", ignore_errors=True)
-    profile = destination / "gpu-profile.yaml"
-    import yaml
-    profile.write_text(yaml.safe_dump({**PIPELINE_PROFILE, "train": {"device": device}}))
-    for name in ("params/tiny.yaml", str(profile)):
-        subprocess.run([sys.executable, "tools/apply_profile.py", name], cwd=destination, check=True,
-                       capture_output=True)
-    profile.unlink()
+    compose_params([*PIPELINE_OVERRIDES, f"train.device={device}"], destination)
     if shutil.which("git"):
         for args in (["git", "init", "-q"], ["git", "add", "-A"],
                      ["git", "-c", "user.name=gpu-check", "-c", "user.email=gpu@check", "commit", "-qm", "copy"]):
