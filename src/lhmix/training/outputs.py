@@ -7,6 +7,7 @@ metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precis
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
 predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
 label_words.npz   prompt family: the label words at initialisation and of the best checkpoint (Figure 6)
+model/            the best checkpoint, for transformers and safetensors (lhmix.model.saved)
 live/             dvclive curves: train loss and dev scores per epoch (warm-up epochs included)
 """
 from __future__ import annotations
