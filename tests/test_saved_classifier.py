@@ -13,7 +13,7 @@ from lhmix.model.classifier import HTCModel
 from lhmix.model.encoders import load_tokenizer
 from lhmix.model.saved import load_classifier, save_classifier
 from lhmix.training.run import MODEL_FOLDER
-from tests.test_train import project, run  # noqa: F401  (the toy project fixture and its runner)
+from toy import project, run  # noqa: F401  (the toy project fixture and its runner)
 
 HIERARCHY, _ = Hierarchy.from_paths([("computer science", "machine learning"),
                                      ("computer science", "databases"), ("biology", "genetics")])
@@ -96,3 +96,15 @@ def test_a_finished_run_leaves_no_checkpoint_behind(project, tmp_path):  # noqa:
     out = run(project, tmp_path, "bert", max_epochs=2)
     assert (out / MODEL_FOLDER / "model.safetensors").is_file()
     assert not list((tmp_path / "run-checkpoints").glob("*.pt"))
+
+
+def test_the_folder_does_not_depend_on_what_the_tokenizer_encoded_before(tmp_path):
+    """A run whose tokenisation came from the token cache must write the same tokenizer.json as one that
+    tokenised: a fast tokenizer keeps the truncation and padding of its last call."""
+    model = trained_looking(KINDS["bert"])
+    tokenizer = load_tokenizer("tiny-random")
+    save_classifier(model, tokenizer, HIERARCHY, {}, tmp_path / "before")
+    tokenizer(["some text to encode"], truncation=True, max_length=8, padding="max_length")
+    save_classifier(model, tokenizer, HIERARCHY, {}, tmp_path / "after")
+    for path in sorted((tmp_path / "before").iterdir()):
+        assert path.read_bytes() == (tmp_path / "after" / path.name).read_bytes(), path.name

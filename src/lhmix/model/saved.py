@@ -18,6 +18,7 @@ loaded model scores exactly as the run's best checkpoint did.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, fold
     try:
         with _no_progress_bars():
             model.encoder.save_pretrained(scratch, safe_serialization=True)
-            tokenizer.save_pretrained(scratch)
+            _as_loaded(tokenizer).save_pretrained(scratch)
         head = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
                 if not name.startswith(ENCODER)}
         save_file(head, scratch / HEAD_FILE, metadata={"format": FORMAT})
@@ -78,6 +79,17 @@ def load_classifier(folder: str | Path):
     state.update(load_file(folder / HEAD_FILE))
     model.load_state_dict(state, strict=True)
     return model.eval(), tokenizer, described
+
+
+def _as_loaded(tokenizer):
+    """A copy without the truncation and padding the last encode call left in a fast tokenizer's backend:
+    tokenizer.json would otherwise depend on whether this process tokenised (the token cache may spare it)."""
+    tokenizer = copy.deepcopy(tokenizer)
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        backend.no_truncation()
+        backend.no_padding()
+    return tokenizer
 
 
 @contextlib.contextmanager
