@@ -57,7 +57,8 @@ def test_row_means_and_the_paired_lhmix_difference(ablation):
     # macro differences 10 and 12 points: mean 11, sd sqrt(2), se 1, t 11 on 1 df (Cauchy):
     # p = 1 - (2 / pi) atan(11), not below 0.05
     macro = row["lhmix_vs_prompt.macro_f1"]
-    assert macro["diff"] == pytest.approx(11.0) and macro["t"] == pytest.approx(11.0)
+    assert macro["diff"] == pytest.approx(11.0)
+    assert macro["t"] == pytest.approx(11.0)
     assert macro["p"] == pytest.approx(1 - 2 / math.pi * math.atan(11.0))
     assert macro["verdict"] == "inconclusive"
     assert row["lhmix_vs_prompt.micro_f1"]["diff"] == pytest.approx(-2.0)
@@ -71,9 +72,11 @@ def test_markdown_names_every_configuration_and_the_machine(ablation):
                              {"minutes": 1.5, "machine": "2 cores, 150 GFLOP/s"})
     assert "1.5 min on 2 cores, 150 GFLOP/s" in text
     lines = [line for line in text.splitlines() if line.startswith("| ")]
-    assert len(lines) == 2 + 2 and lines[2].startswith(f"| {ablation.DEFAULT} |")
+    assert len(lines) == 2 + 2
+    assert lines[2].startswith(f"| {ablation.DEFAULT} |")
     # the same 5-point gain on every seed: no spread, so no test, and no verdict beyond inconclusive
-    assert "+5.00" in lines[2] and "inconclusive" in lines[2]
+    assert "+5.00" in lines[2]
+    assert "inconclusive" in lines[2]
 
 
 def test_only_keeps_the_rows_measured_before(ablation, tmp_path, monkeypatch):

@@ -39,7 +39,8 @@ def test_random_deletion_keeps_the_words_drawn_at_or_above_p_and_always_one():
     assert random_deletion(["a", "b", "c", "d", "e", "f"], 0.5, rng(0)) == ["a", "e", "f"]
     for seed in range(20):
         kept = random_deletion(["a", "b", "c", "d"], 1.0, rng(seed))
-        assert len(kept) == 1 and kept[0] in "abcd"
+        assert len(kept) == 1
+        assert kept[0] in "abcd"
     assert random_deletion(["alone"], 0.9, rng(0)) == ["alone"]
 
 
@@ -83,13 +84,15 @@ def test_a_text_s_copies_depend_on_its_index_and_the_seed_only():
 
 def test_wordnet_synonyms_over_all_parts_of_speech():
     table = wordnet_synonyms()
-    assert {"automobile", "auto", "motorcar"} <= set(table["car"]) and "car" in table["automobile"]
+    assert {"automobile", "auto", "motorcar"} <= set(table["car"])
+    assert "car" in table["automobile"]
     assert "car" not in table["car"]
     assert "galore" in table["abounding"]             # adjective satellite, marker "(ip)" removed
     assert "rapidly" in table["quickly"]              # adverb
     assert "scat" in table["run"]                     # verb
     assert "domestic dog" in table["dog"]             # a synonym may be several words, a key is one
-    assert "the" not in table and all(" " not in word for word in table)
+    assert "the" not in table
+    assert all(" " not in word for word in table)
     assert all(list(others) == sorted(others) for others in table.values())
 
 
@@ -128,12 +131,15 @@ def test_augmented_dataset_keeps_the_contract(tmp_path):
     _, original = read_dataset(source)
     _, augmented = read_dataset(tmp_path / "toy_eda")  # every line checked by the reader's rules
     train = augmented["train"]
-    assert len(train) == 3 * len(original["train"]) and len(set(train.ids)) == len(train)
-    assert train.ids[:3] == ["tr0", "tr0#eda1", "tr0#eda2"] and train.texts[0] == original["train"].texts[0]
+    assert len(train) == 3 * len(original["train"])
+    assert len(set(train.ids)) == len(train)
+    assert train.ids[:3] == ["tr0", "tr0#eda1", "tr0#eda2"]
+    assert train.texts[0] == original["train"].texts[0]
     assert train.labels[::3] == original["train"].labels == train.labels[1::3] == train.labels[2::3]
     for name in ("labels.json", "dev.jsonl", "test.jsonl"):
         assert (tmp_path / "toy_eda" / name).read_bytes() == (source / name).read_bytes(), name
-    assert stats["dataset"] == "toy_eda" and stats["splits"] == {"train": 18, "dev": 2, "test": 3}
+    assert stats["dataset"] == "toy_eda"
+    assert stats["splits"] == {"train": 18, "dev": 2, "test": 3}
     assert stats["dropped"] == {"too_rare": 4}
     assert stats["augmentation"] == {"method": "eda", "source": "toy", "alpha": 0.1, "original": 6, "copies": 12,
                                      "texts_without_copy": 0}
@@ -159,7 +165,8 @@ def test_eda_stage_output_is_byte_identical_for_the_same_seed(tmp_path, monkeypa
         runs[run] = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
     assert "augment toy -> toy_eda: train 6 + 12 eda copies (0 texts without one)" in capsys.readouterr().out
     assert runs["a"] == runs["b"]
-    assert runs["a"]["train.jsonl"] != runs["c"]["train.jsonl"] and runs["a"]["dev.jsonl"] == runs["c"]["dev.jsonl"]
+    assert runs["a"]["train.jsonl"] != runs["c"]["train.jsonl"]
+    assert runs["a"]["dev.jsonl"] == runs["c"]["dev.jsonl"]
     assert json.loads(runs["a"]["stats.json"])["augmentation"]["seed"] == 0
 
 
@@ -203,7 +210,8 @@ def test_without_models_the_bt_stage_says_why_and_succeeds(tmp_path, monkeypatch
     folder = tmp_path / "data" / "processed" / "toy_bt"
     assert [path.name for path in folder.iterdir()] == ["missing.json"]
     result = json.loads((folder / "missing.json").read_text())
-    assert result["method"] == "bt" and result["missing"].startswith(reason)
+    assert result["method"] == "bt"
+    assert result["missing"].startswith(reason)
     assert reason in capsys.readouterr().out
 
 
@@ -258,8 +266,11 @@ def test_bt_stage_with_models_writes_a_valid_dataset(tmp_path, monkeypatch, caps
     folder = tmp_path / "data" / "processed" / "toy_bt"
     _, splits = read_dataset(folder)
     how = json.loads((folder / "stats.json").read_text())["augmentation"]
-    assert how["method"] == "bt" and how["models"] == [str(tiny_translator)] * 2 and how["max_length"] == 12
-    assert how["original"] == 6 and how["copies"] + how["texts_without_copy"] == 6
+    assert how["method"] == "bt"
+    assert how["models"] == [str(tiny_translator)] * 2
+    assert how["max_length"] == 12
+    assert how["original"] == 6
+    assert how["copies"] + how["texts_without_copy"] == 6
     assert len(splits["train"]) == 6 + how["copies"]
     assert all(doc_id.endswith("#bt1") for doc_id in splits["train"].ids if "#" in doc_id)
     assert (folder / "test.jsonl").read_bytes() == (source / "test.jsonl").read_bytes()

@@ -33,7 +33,8 @@ def test_padding_share_by_batch_longest_and_fixed_width():
 
 def test_random_batches_cover_every_document_once():
     batches = benchmark.random_batches(10, 4, seed=0)
-    assert sorted(sum(batches, [])) == list(range(10)) and [len(b) for b in batches] == [4, 4, 2]
+    assert sorted(sum(batches, [])) == list(range(10))
+    assert [len(b) for b in batches] == [4, 4, 2]
 
 
 def test_matmul_peak_is_the_best_shape():
@@ -82,5 +83,8 @@ def test_a_failing_dvc_repro_is_reported_not_raised(monkeypatch):
 def test_bench_writes_only_its_own_report():
     source = (Path(__file__).parents[1] / "tools" / "bench.py").read_text()
     written = re.findall(r'Path\("([^"]+)"\)\.write_', source)
-    assert written and all(path.startswith("reports/bench.") for path in written)
-    assert "open(" not in source and "write_json" not in source and "write_torch" not in source
+    assert written
+    assert all(path.startswith("reports/bench.") for path in written)
+    assert "open(" not in source
+    assert "write_json" not in source
+    assert "write_torch" not in source

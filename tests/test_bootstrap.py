@@ -22,7 +22,8 @@ def test_f1_with_document_weights():
 def test_resamples_draw_every_document_set_of_n_reproducibly():
     chunks = list(bootstrap.resample_counts(5, 7, seed=3))
     counts = np.concatenate(chunks)
-    assert counts.shape == (7, 5) and (counts.sum(axis=1) == 5).all()
+    assert counts.shape == (7, 5)
+    assert (counts.sum(axis=1) == 5).all()
     again = np.concatenate(list(bootstrap.resample_counts(5, 7, seed=3)))
     assert (counts == again).all()
 
@@ -32,7 +33,8 @@ def test_seed_means_pair_the_variants_on_the_same_resamples():
     empty = bootstrap.RunCounts(np.zeros_like(GOLD), GOLD)
     half = bootstrap.RunCounts(PREDICTED, GOLD)
     means = bootstrap.seed_means({"a": [perfect, perfect], "b": [empty], "c": [perfect, empty]}, 2, resamples=50)
-    assert (means["a"]["micro_f1"] == 100).all() and (means["b"]["macro_f1"] == 0).all()
+    assert (means["a"]["micro_f1"] == 100).all()
+    assert (means["b"]["macro_f1"] == 0).all()
     assert (means["c"]["micro_f1"] == 50).all()   # the mean over its two seeds on every resample
     assert bootstrap.interval(means["a"]["micro_f1"], means["b"]["micro_f1"]) == {"low": 100.0, "high": 100.0,
                                                                                    "resamples": 50}

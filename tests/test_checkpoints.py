@@ -9,7 +9,7 @@ import pytest
 from lhmix.core.errors import LhmixError
 from lhmix.model import mixup
 from lhmix.training import checkpoints
-from test_train import Killed, config, kill_after, make_warmup, outcome, project, run  # noqa: F401
+from toy import Killed, config, kill_after, make_warmup, outcome, project, run  # noqa: F401
 
 
 class MidEpoch(Exception):

@@ -18,7 +18,8 @@ def test_ids_are_ordered_by_depth_then_path_whatever_the_input_order():
         (0, "Arts", None, 1), (1, "Science", None, 1),
         (2, "Music", 0, 2), (3, "Biology", 1, 2), (4, "Physics", 1, 2)]
     assert id_of[("Sci", "Physics")] == 4
-    assert tree.labels_at(2) == [2, 3, 4] and tree.ancestors(4) == [1]
+    assert tree.labels_at(2) == [2, 3, 4]
+    assert tree.ancestors(4) == [1]
     assert tree.with_ancestors([4, 2]) == [0, 1, 2, 4]
     assert tree.local_hierarchy([4, 1, 3]) == ((1,), (3, 4))
     assert Hierarchy.from_json(json.loads(json.dumps(tree.to_json()))).labels == tree.labels

@@ -14,7 +14,7 @@ from lhmix.training.config import TrainConfig
 from lhmix.training.metrics import average_precision
 from lhmix.training.progress import Progress
 from lhmix.training.run import RUN_ONLY_SETTINGS, fingerprint_settings
-from test_train import config, project, run  # noqa: F401  (project is a fixture)
+from toy import config, project, run  # noqa: F401  (project is a fixture)
 
 
 # ----------------------------------------------------------------------------- the controls, as formulas
@@ -121,7 +121,8 @@ def test_published_stopping_resets_on_macro_or_micro_from_epoch_0():
     scores = [(0.5, 0.5), (0.6, 0.7), (0.65, 0.6), (0.7, 0.6), (0.6, 0.6), (0.6, 0.6), (0.6, 0.6)]
     progress, stops = _course(scores, "published", patience=2)
     assert stops == [False, False, False, False, False, True, True]  # 2 epochs after epoch 4
-    assert progress.best_epoch == 2 and progress.last_improved_epoch == 4  # test scores the best macro epoch
+    assert progress.best_epoch == 2
+    assert progress.last_improved_epoch == 4  # test scores the best macro epoch
     _, ours = _course(scores, "ours", patience=2)
     assert ours == [False, False, False, True, True, True, True]  # 2 epochs after the best macro epoch
     # counted from epoch 0: a long warm-up does not delay the published rule
@@ -135,7 +136,8 @@ def test_published_rules_train_through_the_loop(project, tmp_path):
     out = run(project, tmp_path, "prompt", max_epochs=12, patience=1, loss="per_document", early_stopping="published")
     metrics = json.loads((out / "metrics.json").read_text())
     assert (metrics["loss"], metrics["early_stopping"]) == ("per_document", "published")
-    assert metrics["stopped_early"] and metrics["epochs_run"] < 12
+    assert metrics["stopped_early"]
+    assert metrics["epochs_run"] < 12
     best_macro = best_micro = -1.0
     for point in metrics["history"]:  # the last epoch that beat the best macro- or micro-F1 so far
         if point["dev_macro_f1"] > best_macro or point["dev_micro_f1"] > best_micro:

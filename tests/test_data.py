@@ -29,7 +29,8 @@ def test_read_dataset_keeps_file_order_and_labels(tmp_path):
     assert splits["train"].ids == ["d0", "d1", "d2", "d3"]
     # ids: a=0 b=1 a1=2 a2=3 b1=4
     assert splits["train"].labels == [[0, 2], [0, 3], [1, 4], [0, 2]]
-    assert splits["dev"].texts == ["text 4"] and splits["test"].ids == ["d5"]
+    assert splits["dev"].texts == ["text 4"]
+    assert splits["test"].ids == ["d5"]
 
 
 def replace_line(path, number, doc):
@@ -136,7 +137,8 @@ def docs_numbered(n):
 def test_train_subset_is_fixed_nested_and_in_file_order():
     docs = docs_numbered(100)
     half, tenth = train_subset(docs, 0.5), train_subset(docs, 0.1)
-    assert len(half) == 50 and len(tenth) == 10
+    assert len(half) == 50
+    assert len(tenth) == 10
     assert train_subset(docs, 0.5).ids == half.ids           # deterministic
     assert set(tenth.ids) <= set(half.ids)                   # nested
     positions = [int(i[1:]) for i in half.ids]
@@ -155,7 +157,9 @@ def test_train_subset_rejects_bad_fraction(fraction):
 def test_ragged_rows_and_lengths():
     ragged = Ragged([[5, 6, 7], [], [8]])
     assert ragged.lengths.tolist() == [3, 0, 1]
-    assert ragged.row(0).tolist() == [5, 6, 7] and ragged.row(1).tolist() == [] and ragged.row(2).tolist() == [8]
+    assert ragged.row(0).tolist() == [5, 6, 7]
+    assert ragged.row(1).tolist() == []
+    assert ragged.row(2).tolist() == [8]
 
 
 def test_collate_pads_to_longest_in_batch_and_builds_targets():

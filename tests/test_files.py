@@ -11,7 +11,8 @@ def test_success_replaces_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "sub" / "out.txt"
     with replaced_on_success(target) as temporary:
         temporary.write_text("new")
-    assert target.read_text() == "new" and sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
+    assert target.read_text() == "new"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
 
 
 def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
@@ -21,16 +22,19 @@ def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
         with replaced_on_success(target) as temporary:
             temporary.write_text("half")
             raise RuntimeError("killed")
-    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
 def test_two_writers_of_one_file_get_their_own_temporaries(tmp_path):
     target = tmp_path / "out.txt"
     with replaced_on_success(target) as first, replaced_on_success(target) as second:
-        assert first != second and first.parent == second.parent == tmp_path
+        assert first != second
+        assert first.parent == second.parent == tmp_path
         first.write_text("first")
         second.write_text("second")
-    assert target.read_text() == "first" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert target.read_text() == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 
 
 def test_a_full_disk_names_the_file_asked_for_not_the_temporary(tmp_path, monkeypatch):
@@ -45,7 +49,8 @@ def test_a_full_disk_names_the_file_asked_for_not_the_temporary(tmp_path, monkey
     assert str(error.value) == (f"{target}: cannot write (No space left on device); check the free disk space "
                                 f"and that {tmp_path} is writable")
     monkeypatch.undo()
-    assert target.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
 
 def test_a_file_where_a_folder_of_the_path_should_be_is_named(tmp_path):

@@ -19,7 +19,9 @@ def test_adjacency_by_hand():
     expected = {(0, 2), (0, 3), (1, 4),          # label - parent
                 (0, 5), (1, 5), (2, 6), (3, 6), (4, 6)}  # depth node - its labels
     adjacency = hierarchy_adjacency(TREE)
-    assert adjacency.shape == (7, 7) and torch.equal(adjacency, adjacency.T) and adjacency.diagonal().all()
+    assert adjacency.shape == (7, 7)
+    assert torch.equal(adjacency, adjacency.T)
+    assert adjacency.diagonal().all()
     edges = {(i, j) for i, j in adjacency.nonzero().tolist() if i < j}
     assert edges == expected
 
@@ -44,7 +46,8 @@ def test_gat_attends_to_neighbours_only():
     torch.nn.init.normal_(layer.attend_neighbour)
     nodes = torch.randn(7, 3, generator=torch.Generator().manual_seed(1))
     weights = layer.weights(nodes)
-    assert torch.allclose(weights.sum(dim=1), torch.ones(7)) and (weights[~adjacency] == 0).all()
+    assert torch.allclose(weights.sum(dim=1), torch.ones(7))
+    assert (weights[~adjacency] == 0).all()
     # node 2 (a/x) sees itself, its parent a (0) and its depth node (6); by hand:
     with torch.no_grad():
         projected = layer.linear(nodes)
@@ -108,10 +111,12 @@ def test_model_feeds_the_graphs_markers_to_the_encoder(graph):
     words = model.encoder.get_input_embeddings()
     markers = model.injection(model.label_words, words.weight[model.marker_ids])
     embeds = seen["inputs_embeds"]
-    assert torch.allclose(embeds[0, [1, 3]], markers) and torch.allclose(embeds[0, 0], words.weight[ids[0, 0]])
+    assert torch.allclose(embeds[0, [1, 3]], markers)
+    assert torch.allclose(embeds[0, 0], words.weight[ids[0, 0]])
     loss = model(ids, mask).sum()
     model.train()
     model(ids, mask).sum().backward()
-    assert model.injection.layers[0].graph.linear.weight.grad.abs().sum() > 0 and torch.isfinite(loss)
+    assert model.injection.layers[0].graph.linear.weight.grad.abs().sum() > 0
+    assert torch.isfinite(loss)
     with pytest.raises(ParamError, match="model.bert"):
         HTCModel.create("bert", "tiny-random", TREE, tokenizer, graph=graph)

@@ -29,8 +29,10 @@ def test_hand_computed_f1():
     # a1 (1,1,1) F1 0.5; a2 (0,0,1) F1 0.  Totals tp 4, fp 1, fn 2.
     assert result["micro_f1"] == pytest.approx(8 / 11)
     assert result["macro_f1"] == pytest.approx((1 + 0 + 0.5 + 0) / 4)
-    assert result["precision"] == pytest.approx(4 / 5) and result["recall"] == pytest.approx(4 / 6)
-    assert result["predicted_per_doc"] == pytest.approx(5 / 3) and result["gold_per_doc"] == 2.0
+    assert result["precision"] == pytest.approx(4 / 5)
+    assert result["recall"] == pytest.approx(4 / 6)
+    assert result["predicted_per_doc"] == pytest.approx(5 / 3)
+    assert result["gold_per_doc"] == 2.0
     assert result["per_depth"]["1"] == pytest.approx(
         {"micro_f1": 1.0, "macro_f1": 0.5, "precision": 1.0, "recall": 1.0})
     # depth 2: tp 1, fp 1, fn 2

@@ -36,7 +36,9 @@ def test_bad_ratio_params_name_the_parameter(alpha, beta, name):
 
 def test_ints_are_accepted_as_floats():
     alpha, beta = check_ratio_params(2, 1)
-    assert (alpha, beta) == (2.0, 1.0) and type(alpha) is float and type(beta) is float
+    assert (alpha, beta) == (2.0, 1.0)
+    assert type(alpha) is float
+    assert type(beta) is float
 
 
 def test_lhmix_lambda_is_one_formula_for_numpy_and_torch():
@@ -53,7 +55,9 @@ def test_lhmix_ratio_clamps_similarities_rounded_out_of_range():
 @pytest.mark.parametrize("a", [0.4, 1.0, 2.0])
 def test_beta_sampler_moments(a):
     draws = beta_ratio(200_000, a, torch.Generator().manual_seed(0)).double()
-    assert draws.dtype == torch.float64 and draws.min() >= 0 and draws.max() <= 1
+    assert draws.dtype == torch.float64
+    assert draws.min() >= 0
+    assert draws.max() <= 1
     assert draws.mean().item() == pytest.approx(0.5, abs=0.005)
     assert draws.var().item() == pytest.approx(1 / (4 * (2 * a + 1)), rel=0.03)
 
@@ -62,7 +66,9 @@ def test_beta_sampler_is_reproducible_and_consumes_n_uniforms():
     first = beta_ratio(7, 1.0, torch.Generator().manual_seed(3))
     again = beta_ratio(7, 1.0, torch.Generator().manual_seed(3))
     other = beta_ratio(7, 1.0, torch.Generator().manual_seed(4))
-    assert first.dtype == torch.float32 and torch.equal(first, again) and not torch.equal(first, other)
+    assert first.dtype == torch.float32
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
     used, reference = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     beta_ratio(9, 0.3, used)
     torch.rand(9, generator=reference, dtype=torch.float64)
@@ -83,7 +89,8 @@ def test_beta_sampler_rejects_bad_a():
 
 def test_permutation():
     perm = permutation(10, torch.Generator().manual_seed(1))
-    assert perm.dtype == torch.long and sorted(perm.tolist()) == list(range(10))
+    assert perm.dtype == torch.long
+    assert sorted(perm.tolist()) == list(range(10))
     assert torch.equal(perm, permutation(10, torch.Generator().manual_seed(1)))
 
 

@@ -92,7 +92,8 @@ def _hidden_and_states(model, input_ids, mask):
 def test_mlm_head_scores_the_transformed_mask_states_of_their_depth_only(prompt_model, tokenizer):
     input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
     hidden, states = _hidden_and_states(prompt_model, input_ids, mask)
-    assert states.shape == (2, 2, 32) and torch.equal(states, hidden[:, [2, 4]])
+    assert states.shape == (2, 2, 32)
+    assert torch.equal(states, hidden[:, [2, 4]])
     dense, norm = prompt_model.mlm_transform.dense, prompt_model.mlm_transform.LayerNorm
     with torch.no_grad():
         scores = prompt_model.scores(states)
@@ -148,7 +149,8 @@ def test_gradients_reach_new_parameters(tokenizer):
     model = HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer)
     input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "prompt", 2, max_length=16))
     model(input_ids, mask).sum().backward()
-    assert model.label_words.grad.abs().sum() > 0 and model.label_bias.grad.abs().sum() > 0
+    assert model.label_words.grad.abs().sum() > 0
+    assert model.label_bias.grad.abs().sum() > 0
     assert model.mlm_transform.dense.weight.grad.abs().sum() > 0
     marker = tokenizer.convert_tokens_to_ids("[unused0]")
     assert model.encoder.get_input_embeddings().weight.grad[marker].abs().sum() > 0
@@ -157,7 +159,9 @@ def test_gradients_reach_new_parameters(tokenizer):
 def test_bert_head(tokenizer):
     torch.manual_seed(0)
     model = HTCModel.create("bert", "tiny-random", HIERARCHY, tokenizer).eval()
-    assert model.family == "bert" and model.mlm_transform is None and not model.has_mlm_loss
+    assert model.family == "bert"
+    assert model.mlm_transform is None
+    assert not model.has_mlm_loss
     assert torch.equal(model.classifier.bias, torch.zeros(5))
     assert 0.01 < model.classifier.weight.std().item() < 0.03
     input_ids, mask = batch(build_inputs(tokenizer, TEXTS, "bert", 2, max_length=16))
@@ -178,20 +182,24 @@ def test_corruption_is_bert_80_10_10_on_text_tokens_only(prompt_model, tokenizer
     input_ids, mask = batch(build_inputs(tokenizer, [text] * 20 + ["genes"], "prompt", 2, max_length=256))
     corrupted, chosen = prompt_model.corrupt_text(input_ids, mask, torch.Generator().manual_seed(0))
     again, chosen_again = prompt_model.corrupt_text(input_ids, mask, torch.Generator().manual_seed(0))
-    assert torch.equal(corrupted, again) and torch.equal(chosen, chosen_again)
+    assert torch.equal(corrupted, again)
+    assert torch.equal(chosen, chosen_again)
     start = prompt_length(2)
     assert not chosen[:, :start].any()  # the prompt is never chosen
     last = mask.sum(dim=1) - 1
     assert not chosen[torch.arange(len(last)), last].any()  # nor the final [SEP]
-    assert not (chosen & (mask == 0)).any() and torch.equal(corrupted[~chosen], input_ids[~chosen])
+    assert not (chosen & (mask == 0)).any()
+    assert torch.equal(corrupted[~chosen], input_ids[~chosen])
     text_tokens = int((mask[:, start:].sum(dim=1) - 1).sum())
     assert abs(chosen.sum().item() / text_tokens - 0.15) < 0.02
     at_chosen = corrupted[chosen]
     masked = (at_chosen == tokenizer.mask_token_id).float().mean().item()
     kept = (at_chosen == input_ids[chosen]).float().mean().item()
-    assert abs(masked - 0.8) < 0.05 and abs(kept - 0.1) < 0.04
+    assert abs(masked - 0.8) < 0.05
+    assert abs(kept - 0.1) < 0.04
     replaced = at_chosen[(at_chosen != tokenizer.mask_token_id) & (at_chosen != input_ids[chosen])]
-    assert len(replaced) > 0 and not set(replaced.tolist()) & set(tokenizer.all_special_ids)
+    assert len(replaced) > 0
+    assert not set(replaced.tolist()) & set(tokenizer.all_special_ids)
     assert all(not token.startswith("[unused") for token in tokenizer.convert_ids_to_tokens(replaced.tolist()))
 
 

@@ -122,7 +122,8 @@ def test_labels_texts_splits_and_drops(raw: Path) -> None:
 def test_contract_written(raw: Path, tmp_path: Path) -> None:
     stats = write_dataset(nyt.build(raw, {}), tmp_path / "out")
     assert stats["splits"] == {"train": 2, "dev": 1, "test": 1}
-    assert stats["depth"] == 3 and stats["num_labels"] == 6
+    assert stats["depth"] == 3
+    assert stats["num_labels"] == 6
     assert stats["dropped"] == {"empty_text": 1, "no_label": 1, "repeat_across_lists": 0,
                                 "repeat_within_list": 0}
 

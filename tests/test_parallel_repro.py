@@ -122,4 +122,5 @@ def test_a_failing_stage_stops_its_dependants_lets_the_others_finish_and_is_name
 def test_an_unknown_target_is_named(tmp_path):
     root = _copy_with_profile(tmp_path / "repo", "tiny")
     result = _run([sys.executable, "tools/repro_parallel.py", "--jobs", "2", "no_such_stage"], root, check=False)
-    assert result.returncode == 1 and "no stage named 'no_such_stage'" in result.stderr
+    assert result.returncode == 1
+    assert "no stage named 'no_such_stage'" in result.stderr

@@ -55,7 +55,8 @@ def test_table6_runs_continue_one_warmup_per_graph_and_seed(tmp_path):
     runs = plan.table6_runs("wos", root=Path("runs"))
     assert [(run.path.as_posix(), run.graph) for run in runs[:2]] == [
         ("runs/wos/table6/gat/prompt-s0", "gat"), ("runs/wos/table6/gat/prompt_lhmix-s0", "gat")]
-    assert len(runs) == 2 * 2 * 2 and runs[-1].path == Path("runs/wos/table6/gcn/prompt_lhmix-s1")
+    assert len(runs) == 2 * 2 * 2
+    assert runs[-1].path == Path("runs/wos/table6/gcn/prompt_lhmix-s1")
     assert (runs[1].alpha, runs[1].beta, runs[0].alpha) == (1.0, 0.75, None)
     warmups = plan.table6_warmups("wos", root=Path("runs"))
     assert [run.path.as_posix() for run in warmups] == [f"runs/wos/table6/{graph}/warmup-s{seed}"
@@ -75,7 +76,8 @@ def test_folder_names_are_what_dvc_interpolates(tmp_path):
     assert [run.path.name for run in sweeps["alpha"]] == ["alpha-0.5", "alpha-2", "alpha-10.0"]
     assert [run.alpha for run in sweeps["alpha"]] == [0.5, 2.0, 10.0]
     sparse = plan.sparse_runs("wordnet", root=Path("runs"))
-    assert sparse[0].path == Path("runs/wordnet/sparse/f0.5/prompt") and sparse[-1].path.parent.name == "f0.1"
+    assert sparse[0].path == Path("runs/wordnet/sparse/f0.5/prompt")
+    assert sparse[-1].path.parent.name == "f0.1"
     main = plan.main_runs("wordnet", root=Path("runs"))
     assert len(main) == (2 * 3 + 2) * 3  # two families x three mixings, and the prompt's two controls
     assert Path("runs/wordnet/main/prompt_lhmix-s2") in {r.path for r in main}
@@ -128,7 +130,8 @@ def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):
     assert old in PARAMS
     with pytest.raises(LhmixError) as error:
         plan_of(tmp_path, PARAMS.replace(old, new))
-    assert message in str(error.value) and "\n" not in str(error.value)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_augmentation_runs_are_the_seeds_asked_for(tmp_path):

@@ -165,15 +165,18 @@ def test_zips_and_folders_side_by_side(tmp_path: Path) -> None:
 
 def test_drop_counts_grow_while_test_is_read(tmp_path: Path) -> None:
     dataset = rcv1.build(write_raw(tmp_path), {})
-    assert dataset.dropped["not_in_rcv1_v2"] == 0 and dataset.dropped["empty_text"] == 1
+    assert dataset.dropped["not_in_rcv1_v2"] == 0
+    assert dataset.dropped["empty_text"] == 1
     list(dataset.splits["test"])
-    assert dataset.dropped["not_in_rcv1_v2"] == 1 and dataset.dropped["empty_text"] == 2
+    assert dataset.dropped["not_in_rcv1_v2"] == 1
+    assert dataset.dropped["empty_text"] == 2
 
 
 def test_contract_written(tmp_path: Path) -> None:
     stats = write_dataset(rcv1.build(write_raw(tmp_path / "raw", "tar"), {}), tmp_path / "out")
     assert stats["splits"] == {"train": 9, "dev": 1, "test": 2}
-    assert stats["depth"] == 4 and stats["num_labels"] == 7
+    assert stats["depth"] == 4
+    assert stats["num_labels"] == 7
     assert stats["dropped"] == EXPECTED_DROPS
     assert read_split(tmp_path / "out", "test")[1] == {"id": "202", "labels": [1, 2, 4], "text": text_of(202)}
 
@@ -221,7 +224,8 @@ def test_malformed_story_counted_when_skipping(tmp_path: Path) -> None:
     days["19960822"]["203newsML.xml"] = b"<newsitem"
     dataset = rcv1.build(write_raw(tmp_path, days=days), {"skip_malformed": True})
     assert len(list(dataset.splits["test"])) == 2
-    assert dataset.dropped["malformed_xml"] == 1 and dataset.dropped["empty_text"] == 1
+    assert dataset.dropped["malformed_xml"] == 1
+    assert dataset.dropped["empty_text"] == 1
 
 
 def test_damaged_member_of_a_zip(tmp_path: Path) -> None:

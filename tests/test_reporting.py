@@ -133,37 +133,50 @@ def _claim(collected, name, metric):
 def test_claims_pair_within_a_family_and_use_welch_across(collected):
     # prompt - bert, micro: 60, 61, 62 vs 40, 41, 42: diff 20, se sqrt(2/3), t = 24.49, 4 df, p = 1.6e-5
     across = _claim(collected, "prompt_vs_bert", "micro_f1")
-    assert across["test"] == "Welch t" and across["n"] == "3 + 3" and across["df"] == pytest.approx(4.0)
-    assert across["diff"] == pytest.approx(20.0) and across["p"] == pytest.approx(1.6e-5, abs=1e-6)
+    assert across["test"] == "Welch t"
+    assert across["n"] == "3 + 3"
+    assert across["df"] == pytest.approx(4.0)
+    assert across["diff"] == pytest.approx(20.0)
+    assert across["p"] == pytest.approx(1.6e-5, abs=1e-6)
     assert across["verdict"] == "supported"
     # prompt_mixup - prompt, micro: -2, -2.5, -3 -> mean -2.5, sd 0.5, t = -8.660, p = 1 - 8.660 / sqrt 77
     worse = _claim(collected, "mixup_vs_prompt", "micro_f1")
-    assert worse["test"] == "paired t" and worse["t"] == pytest.approx(-2.5 / (0.5 / math.sqrt(3)))
-    assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77)) and worse["verdict_unadjusted"] == "contradicted"
+    assert worse["test"] == "paired t"
+    assert worse["t"] == pytest.approx(-2.5 / (0.5 / math.sqrt(3)))
+    assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77))
+    assert worse["verdict_unadjusted"] == "contradicted"
     # Holm over the 10 F1 tests with a p (two have none): p = 0.0131 ranks 7th and 8th of 10, behind 1.6e-5,
     # prompt - bert macro (3e-4) and the four control tests (0.0013): 4 x 0.0131 = 0.0525 > 0.05
-    assert worse["holm_family"] == "F1" and worse["holm_tests"] == 10
-    assert worse["p_holm"] == pytest.approx(4 * worse["p"]) and worse["verdict"] == "inconclusive"
+    assert worse["holm_family"] == "F1"
+    assert worse["holm_tests"] == 10
+    assert worse["p_holm"] == pytest.approx(4 * worse["p"])
+    assert worse["verdict"] == "inconclusive"
     assert across["p_holm"] == pytest.approx(10 * across["p"])
     f1 = [c for c in collected["claims"] if c["holm_family"] == "F1"]
     assert [c["p_holm"] for c in f1] == pytest.approx(stats.holm([c["p"] for c in f1]))
     # prompt_lhmix - prompt_mixup, macro: 1, 2, 3 -> p = 0.0742, CI 2 +- 4.3027 / sqrt 3
     mixed = _claim(collected, "lhmix_vs_mixup", "macro_f1")
-    assert mixed["p"] == pytest.approx(0.07418, abs=1e-5) and mixed["verdict"] == "inconclusive"
+    assert mixed["p"] == pytest.approx(0.07418, abs=1e-5)
+    assert mixed["verdict"] == "inconclusive"
     assert (mixed["low"], mixed["high"]) == pytest.approx((2 - 2.48414, 2 + 2.48414), abs=1e-4)
     # prompt_lhmix - prompt, micro: identical on every seed: no test
     same = _claim(collected, "lhmix_vs_prompt", "micro_f1")
-    assert same["diff"] == 0 and same["p"] is None and same["verdict"] == "inconclusive"
+    assert same["diff"] == 0
+    assert same["p"] is None
+    assert same["verdict"] == "inconclusive"
     assert same["reason"] == "no spread in the per-seed differences: t undefined"
     # six claims (four of the paper, two controls) x micro/macro F1 and AP
     assert len(collected["claims"]) == 6 * 4
     # the controls: prompt_lhmix - prompt_lhmix_shuffled, micro 15, 16, 17 -> t = 16 sqrt 3, 2 df
     control = _claim(collected, "lhmix_vs_shuffled", "micro_f1")
-    assert control["diff"] == pytest.approx(16.0) and control["p"] == pytest.approx(1 - 16 * math.sqrt(3) / math.sqrt(770))
+    assert control["diff"] == pytest.approx(16.0)
+    assert control["p"] == pytest.approx(1 - 16 * math.sqrt(3) / math.sqrt(770))
     assert control["verdict"] == "supported"
     # AP is its own Holm family; every run's AP is its F1 + 10 points, so the AP differences are the F1 ones
     ap = _claim(collected, "lhmix_vs_mixup", "macro_ap")
-    assert ap["holm_family"] == "AP" and ap["diff"] == pytest.approx(2.0) and ap["p"] == pytest.approx(mixed["p"])
+    assert ap["holm_family"] == "AP"
+    assert ap["diff"] == pytest.approx(2.0)
+    assert ap["p"] == pytest.approx(mixed["p"])
     assert "bootstrap" not in ap
 
 
@@ -183,7 +196,8 @@ def test_table5_names_its_test_per_variant(collected):
         "prompt_mixup": "paired t", "prompt_lhmix_shuffled": "paired t", "prompt_fixed_lambda": "paired t"}
     markdown = tables.table5(collected)
     # prompt_lhmix - bert, micro: 20 points, p = 1.6e-5
-    assert "| bert | Welch t | 3 + 3 | +20.00 | [" in markdown and "< 0.0001" in markdown
+    assert "| bert | Welch t | 3 + 3 | +20.00 | [" in markdown
+    assert "< 0.0001" in markdown
     assert "0.0000" not in markdown
     assert "| prompt_mixup | paired t | 3 pairs | +2.50 | [+1.26, +3.74] | 0.0131 | +2.00 | [-0.48, +4.48] | 0.0742 |" \
         in markdown
@@ -191,15 +205,19 @@ def test_table5_names_its_test_per_variant(collected):
 
 def test_diagnostics_pool_the_seeds(collected):
     lhmix = collected["diagnostics"]["prompt_lhmix"]
-    assert lhmix["precision"] == pytest.approx(70.0) and lhmix["recall"] == pytest.approx(51.0)
-    assert lhmix["predicted_per_doc"] == pytest.approx(2.5) and lhmix["gold_per_doc"] == 3.0
+    assert lhmix["precision"] == pytest.approx(70.0)
+    assert lhmix["recall"] == pytest.approx(51.0)
+    assert lhmix["predicted_per_doc"] == pytest.approx(2.5)
+    assert lhmix["gold_per_doc"] == 3.0
     assert (lhmix["epochs_run"], lhmix["best_epoch"]) == (4.0, 3.0)
     assert (lhmix["early_stopping"], lhmix["epoch_cap"]) == (2, 1)
     # s: bins 800, 802 (seed 0) and 900 x 2 (seed 1): n 4, mean (0.8015 * 2 + 0.9005 * 2) / 4
     s = lhmix["s"]
-    assert s["n"] == 4 and s["mean"] == pytest.approx(0.851)
+    assert s["n"] == 4
+    assert s["mean"] == pytest.approx(0.851)
     assert (s["q05"], s["q50"], s["q95"]) == pytest.approx((0.8005, 0.8025, 0.9005))
-    assert lhmix["lambda"]["n"] == 6 and "s" not in collected["diagnostics"]["prompt_mixup"]
+    assert lhmix["lambda"]["n"] == 6
+    assert "s" not in collected["diagnostics"]["prompt_mixup"]
     assert "lambda" not in collected["diagnostics"]["prompt"]
     assert collected["stopping"] == {"runs": 24, "early_stopping": 16, "epoch_cap": 8, "max_epochs": [5]}
     markdown = tables.diagnostics(collected)
@@ -212,14 +230,17 @@ def test_diagnostics_pool_the_seeds(collected):
     assert ("- prompt_lhmix against prompt: 2.50 labels per document predicted against 2.50 (gold 3.00); precision "
             "+0.00, recall +0.00; micro-F1 +0.00, macro-F1 +2.00; macro-F1 by training-frequency tercile: rare "
             "+10.00, medium +0.00, frequent +0.00.") in markdown
-    assert "16 of 24 main runs stopped by early stopping" in markdown and "Warning: fewer than 90%" in markdown
+    assert "16 of 24 main runs stopped by early stopping" in markdown
+    assert "Warning: fewer than 90%" in markdown
 
 
 def test_timing_counts_each_stage_once(collected):
     by_group = {g["group"]: g for g in collected["timings"]}
     # warm-ups: 2 families x 3 seeds + 2 sparse fractions, 6 s each
-    assert by_group["warm-ups"]["stages"] == 8 and by_group["warm-ups"]["stage_seconds"] == 48.0
-    assert by_group["main runs"]["stage_seconds"] == 240.0 and by_group["sparse data"]["stages"] == 6
+    assert by_group["warm-ups"]["stages"] == 8
+    assert by_group["warm-ups"]["stage_seconds"] == 48.0
+    assert by_group["main runs"]["stage_seconds"] == 240.0
+    assert by_group["sparse data"]["stages"] == 6
     assert by_group["alpha/beta sweeps"]["examples_per_second"] == pytest.approx(50.0)
     # alpha 0.1, 1 and beta 0.7: the beta sweep's beta = 1 is the alpha sweep's alpha = 1, counted once
     assert by_group["alpha/beta sweeps"]["stages"] == 3
@@ -236,7 +257,8 @@ def test_metrics_files_hold_the_headline_keys_one_row_each(collected):
     files = results.dvc_metrics(collected)
     lhmix = files["prompt_lhmix.json"]
     assert (lhmix["macro_f1"], lhmix["macro_f1_std"], lhmix["macro_ap"]) == (52.0, 1.0, 62.0)
-    assert lhmix["labels_per_doc"] == 2.5 and lhmix["lambda"] == 0.5155
+    assert lhmix["labels_per_doc"] == 2.5
+    assert lhmix["lambda"] == 0.5155
     assert "lambda" not in files["prompt.json"]
     assert files["claims/lhmix_vs_mixup.json"]["macro_f1"] == 2.0
     assert "micro_f1_p" not in files["claims/lhmix_vs_prompt.json"]  # no test: no p
@@ -250,16 +272,19 @@ def test_metrics_files_hold_the_headline_keys_one_row_each(collected):
 def test_markdown_tables(collected):
     markdown = tables.markdown(collected)
     assert "| prompt_lhmix | 3 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
-    assert "| prompt > bert | micro-F1 | +20.00 | [" in markdown and "| Welch t | **supported** |" in markdown
+    assert "| prompt > bert | micro-F1 | +20.00 | [" in markdown
+    assert "| Welch t | **supported** |" in markdown
     assert "| prompt_mixup > prompt | micro-F1 | -2.50 |" in markdown
     assert "**inconclusive** (contradicted before Holm)" in markdown
     assert "the 10 F1 tests and the 10 AP tests of this table" in markdown
     assert "| prompt_lhmix > prompt_lhmix_shuffled | micro-AP | +16.00 |" in markdown
     assert "| prompt_lhmix | 1 | 90.00 | 95.00 | 85.00 | 80.00 | 95.00 | 90.00 |" in markdown  # depth 1
     assert "| prompt_lhmix | 3 | 71.00 +- 1.00 | 62.00 +- 1.00 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
-    assert "These tests have little power" in markdown and "+- 4.30 x sd / sqrt(3)" in markdown
+    assert "These tests have little power" in markdown
+    assert "+- 4.30 x sd / sqrt(3)" in markdown
     assert "two independent groups of 3 runs) has between 2 and 4 degrees of freedom" in markdown
-    assert "too_rare: 4" in markdown and "No published number" in markdown
+    assert "too_rare: 4" in markdown
+    assert "No published number" in markdown
     assert "s over its 4 mixed training samples lies in [0.800, 0.901]" in markdown
 
 
@@ -270,7 +295,8 @@ def test_paper_numbers_in_units_of_the_lhmix_std():
                               "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
     rows = {(r["paper"], r["metric"]): r for r in paper.comparison("wos", summary)}
     table4 = rows[("Table 4, LH-Mix (5 seeds)", "micro_f1")]
-    assert table4["diff"] == pytest.approx(0.14) and table4["diff_in_std"] == pytest.approx(1.0)
+    assert table4["diff"] == pytest.approx(0.14)
+    assert table4["diff_in_std"] == pytest.approx(1.0)
     # macro: 81.46 - 81.82 = -0.36 = -2 x 0.18
     assert rows[("Table 4, LH-Mix (5 seeds)", "macro_f1")]["diff_in_std"] == pytest.approx(-2.0)
     # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt+gat (HPT's model here): 0
@@ -292,11 +318,13 @@ def test_table6_weighs_graph_gains_against_time(collected):
                              ("gcn", "prompt"), ("gcn", "prompt_lhmix")]
     # main prompt, seeds 0 and 1 only: macro 50, 50; (4 s + 2 s warm-up) x 2 over (2 + 1) x 2 epochs = 2 s
     main = entries[("main", "prompt")]
-    assert main["seeds"] == [0, 1] and main["macro_f1"]["mean"] == pytest.approx(50.0)
+    assert main["seeds"] == [0, 1]
+    assert main["macro_f1"]["mean"] == pytest.approx(50.0)
     assert main["seconds_per_epoch"] == pytest.approx(2.0)
     # gat prompt: macro 52, 54; (6 + 3) x 2 / 6 = 3 s; gat prompt_lhmix: (9 + 3) x 2 / 6 = 4 s against 2 s
     gat = entries[("gat", "prompt")]
-    assert gat["macro_f1_vs_main"] == pytest.approx(3.0) and gat["seconds_per_epoch"] == pytest.approx(3.0)
+    assert gat["macro_f1_vs_main"] == pytest.approx(3.0)
+    assert gat["seconds_per_epoch"] == pytest.approx(3.0)
     assert entries[("gat", "prompt_lhmix")]["time_vs_main"] == pytest.approx(2.0)
     markdown = tables.table6(collected)
     assert "| none (main runs) | prompt | 0, 1 | 60.50 +- 0.71 | 50.00 +- 0.00 | 2.00 | - | - | - |" in markdown
@@ -314,7 +342,8 @@ def test_table2_quotes_the_baselines_beside_our_rows(collected):
     assert "| BERT+HiMatch (Chen et al. 2021) | - | - | HGCLR (Wang et al., ACL 2022), Table 2 | not reproduced |" in text
     assert ("| HPT | 80.42 | 70.42 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat (2 seeds) | "
             "62.50 +- 0.71 | 53.00 +- 1.41 |") in text
-    assert "| LH-Mix | 80.57 | 71.26 |" in text and "not reproduced here" in text
+    assert "| LH-Mix | 80.57 | 71.26 |" in text
+    assert "not reproduced here" in text
     assert "Not reproduced: BERT+HiAGM, BERT+HTCInfoMax, BERT+HiMatch (Chen et al. 2021), HGCLR." in text
     # the distance table: HPT against prompt+gat
     assert "| Table 2, HPT (one run) | macro-F1 | 70.42 | prompt+gat: 53.00 +- 1.41 (2 seeds) | -17.42 |" in text
@@ -378,7 +407,8 @@ def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp
     assert all(b"Date" not in p.read_bytes() for p in paths if p.suffix == ".svg")
     page = report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"})
     assert page == report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"})
-    assert "### Table 4: mean +- std over seeds" in page and "## Results on wordnet" in page
+    assert "### Table 4: mean +- std over seeds" in page
+    assert "## Results on wordnet" in page
     assert "](../results/wordnet/figures/fig5_sweeps.png)" in page
     assert "(../results/wordnet/svg/fig5_sweeps.svg)" in page
     assert {p.parent.name for p in paths if p.suffix == ".svg"} == {"svg"}  # beside figures/, not in it
@@ -390,16 +420,20 @@ def test_table7_sets_augmentation_against_lhmix(collected):
     assert rows["prompt + back-translation"] == {"row": "prompt + back-translation",
                                                  "missing": "no translation models named"}
     eda = rows["prompt + EDA"]
-    assert eda["seeds"] == [0, 1] and eda["micro_f1"]["mean"] == pytest.approx(63.5)
+    assert eda["seeds"] == [0, 1]
+    assert eda["micro_f1"]["mean"] == pytest.approx(63.5)
     # EDA 62, 65 against prompt_lhmix 60, 61 (seeds 0, 1), paired: differences 2, 4 -> mean 3, sd sqrt 2,
     # t = 3 / (sqrt 2 / sqrt 2) = 3, df 1
     versus = eda["vs_lhmix"]["micro_f1"]
-    assert versus["diff"] == pytest.approx(3.0) and versus["t"] == pytest.approx(3.0)
-    assert versus["df"] == 1 and versus["test"] == "paired t"
+    assert versus["diff"] == pytest.approx(3.0)
+    assert versus["t"] == pytest.approx(3.0)
+    assert versus["df"] == 1
+    assert versus["test"] == "paired t"
     assert "vs_lhmix" not in rows["prompt_lhmix"]
     markdown = tables.table7(collected)
     assert "| prompt + back-translation | - | n/a | n/a | - | not run: no translation models named |" in markdown
-    assert eda["best_in_warmup"] == 0 and "| prompt + EDA | 0, 1 | 63.50 +- 2.12 |" in markdown
+    assert eda["best_in_warmup"] == 0
+    assert "| prompt + EDA | 0, 1 | 63.50 +- 2.12 |" in markdown
     assert "micro +3.00 [" in markdown
 
 
@@ -416,7 +450,8 @@ def test_a_run_file_breaking_its_schema_is_named(tmp_path, content, message):
     (run.path / "metrics.json").write_text(content)
     with pytest.raises(LhmixError) as error:
         _collect(tmp_path)
-    assert str(error.value).startswith(str(run.path / "metrics.json")) and message in str(error.value)
+    assert str(error.value).startswith(str(run.path / "metrics.json"))
+    assert message in str(error.value)
 
 
 def test_reporting_imports_no_torch():

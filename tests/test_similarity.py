@@ -35,7 +35,8 @@ def test_encodes_each_distinct_local_hierarchy_once(monkeypatch):
 
     monkeypatch.setattr(similarity, "encode_texts", counting)
     table = precompute("tiny-random", HIERARCHY, DOCS, max_length=32)
-    assert len(encoded) == len(set(encoded)) == len(table) == 4 and table.num_docs == 7
+    assert len(encoded) == len(set(encoded)) == len(table) == 4
+    assert table.num_docs == 7
 
 
 def test_lookup_matches_direct_computation(table):
@@ -49,7 +50,9 @@ def test_lookup_matches_direct_computation(table):
             return encoder(input_ids=ids["input_ids"]).last_hidden_state[0, 0]
 
     rows = table.rows(DOCS)
-    assert rows.dtype == torch.long and rows[0] == rows[2] == rows[4] and rows[1] == rows[5]
+    assert rows.dtype == torch.long
+    assert rows[0] == rows[2] == rows[4]
+    assert rows[1] == rows[5]
     for i, labels in enumerate(DOCS):
         direct = torch.nn.functional.normalize(cls_vector(labels), dim=0)
         assert torch.allclose(table.vectors[rows[i]], direct, atol=1e-6, rtol=0)
@@ -86,7 +89,9 @@ def test_save_load_round_trip_is_byte_stable(table, tmp_path):
     table.save(second)
     assert first.read_bytes() == second.read_bytes()
     loaded = SimilarityTable.load(first)
-    assert loaded.keys == table.keys and loaded.texts == table.texts and loaded.num_docs == 7
+    assert loaded.keys == table.keys
+    assert loaded.texts == table.texts
+    assert loaded.num_docs == 7
     assert torch.equal(loaded.vectors, table.vectors)
     assert torch.allclose(loaded.vectors.norm(dim=1), torch.ones(4))
     rows, perm = loaded.rows(DOCS), torch.tensor([6, 5, 4, 3, 2, 1, 0])
@@ -105,9 +110,11 @@ def test_a_length_that_cuts_every_text_is_reported():
     """With 3 tokens ([CLS] level [SEP]) every text encodes alike: s = 1 for every pair, LH-Mix
     would mix 50/50 everywhere. The table says which texts were cut and which vectors coincide."""
     table = precompute("minilm", HIERARCHY, DOCS, max_length=3)
-    assert len(table.truncated) == 4 and len(table.same_vector) == 6  # 4 distinct texts: all 6 pairs
+    assert len(table.truncated) == 4
+    assert len(table.same_vector) == 6  # 4 distinct texts: all 6 pairs
     fine = precompute("minilm", HIERARCHY, DOCS, max_length=64)
-    assert fine.truncated == [] and fine.same_vector == []
+    assert fine.truncated == []
+    assert fine.same_vector == []
 
 
 @pytest.mark.parametrize("length", [0, 2, True, 3.5, "64"])

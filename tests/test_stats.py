@@ -13,9 +13,11 @@ from lhmix.reporting import stats
 def test_paired_t_of_differences_1_2_3():
     comparison = stats.paired({0: 11.0, 1: 12.0, 2: 13.0}, {0: 10.0, 1: 10.0, 2: 10.0})
     # mean 2, sd 1, t = 2 / (1 / sqrt 3) = 3.4641, 2 df, p = 1 - 2 sqrt 3 / sqrt 14 = 0.074180
-    assert comparison.test == stats.PAIRED and comparison.n == "3 pairs"
+    assert comparison.test == stats.PAIRED
+    assert comparison.n == "3 pairs"
     assert comparison.diff == pytest.approx(2.0)
-    assert comparison.t == pytest.approx(2 * math.sqrt(3)) and comparison.df == 2
+    assert comparison.t == pytest.approx(2 * math.sqrt(3))
+    assert comparison.df == 2
     assert comparison.p == pytest.approx(1 - 2 * math.sqrt(3) / math.sqrt(14)) == pytest.approx(0.0742, abs=1e-4)
     # 2 +- t(0.975, 2) / sqrt 3, t(0.975, 2) = 4.3027
     assert comparison.low == pytest.approx(2 - 4.302653 / math.sqrt(3), abs=1e-5)
@@ -24,7 +26,8 @@ def test_paired_t_of_differences_1_2_3():
 
 def test_paired_uses_only_the_seeds_both_sides_have():
     comparison = stats.paired({0: 11.0, 1: 12.0, 2: 13.0, 7: 99.0}, {0: 10.0, 1: 10.0, 2: 10.0})
-    assert comparison.n == "3 pairs" and comparison.diff == pytest.approx(2.0)
+    assert comparison.n == "3 pairs"
+    assert comparison.diff == pytest.approx(2.0)
 
 
 def test_welch_equal_variances_and_sizes():
@@ -32,8 +35,10 @@ def test_welch_equal_variances_and_sizes():
     # diff 2, se = sqrt(1/3 + 1/3), t = 2.4495, df = (2/3)^2 / (2 (1/3)^2 / 2) = 4
     t = 2 / math.sqrt(2 / 3)
     x = t / math.sqrt(t * t + 4)
-    assert comparison.test == stats.WELCH and comparison.n == "3 + 3"
-    assert comparison.t == pytest.approx(t) and comparison.df == pytest.approx(4.0)
+    assert comparison.test == stats.WELCH
+    assert comparison.n == "3 + 3"
+    assert comparison.t == pytest.approx(t)
+    assert comparison.df == pytest.approx(4.0)
     assert comparison.p == pytest.approx(1 - x * (3 - x * x) / 2) == pytest.approx(0.070484, abs=1e-6)
     # 2 +- t(0.975, 4) x se, t(0.975, 4) = 2.7764
     assert comparison.low == pytest.approx(2 - 2.776445 * math.sqrt(2 / 3), abs=1e-5)
@@ -44,15 +49,20 @@ def test_welch_with_one_constant_side():
     comparison = stats.welch([3.0, 4.0, 5.0], [1.0, 1.0, 1.0])
     # diff 3, se = sqrt(1/3), t = 3 sqrt 3 = 5.196, df = (1/3)^2 / ((1/3)^2 / 2) = 2, p = 1 - t / sqrt(29)
     assert comparison.diff == pytest.approx(3.0)
-    assert comparison.t == pytest.approx(3 * math.sqrt(3)) and comparison.df == pytest.approx(2.0)
+    assert comparison.t == pytest.approx(3 * math.sqrt(3))
+    assert comparison.df == pytest.approx(2.0)
     assert comparison.p == pytest.approx(1 - 3 * math.sqrt(3) / math.sqrt(29)) == pytest.approx(0.0351, abs=1e-4)
 
 
 def test_no_test_without_spread_or_seeds():
     same = stats.paired({0: 50.0, 1: 46.0}, {0: 50.0, 1: 46.0})
-    assert same.diff == 0 and same.p is None and same.low is None and "no spread" in same.note
+    assert same.diff == 0
+    assert same.p is None
+    assert same.low is None
+    assert "no spread" in same.note
     shifted = stats.paired({0: 51.0, 1: 47.0}, {0: 50.0, 1: 46.0})
-    assert shifted.diff == pytest.approx(1.0) and shifted.p is None
+    assert shifted.diff == pytest.approx(1.0)
+    assert shifted.p is None
     assert stats.paired({0: 1.0}, {0: 0.0}).p is None
     assert stats.welch([1.0, 1.0], [2.0, 2.0]).p is None
     assert stats.welch([1.0], [2.0, 3.0]).note == "fewer than 2 seeds on a side: no test"
@@ -95,7 +105,9 @@ def test_pooled_histogram_adds_counts_then_takes_quantiles():
     second = {"n": 4, "mean": 0.5015, "first_bin": 501, "counts": [4]}
     pooled = stats.pooled_histogram([first, second, {"n": 0}])
     # bins 500: 2, 501: 4, 502: 2; cumulative 2, 6, 8 of n = 8
-    assert pooled["n"] == 8 and pooled["first_bin"] == 500 and pooled["counts"] == [2, 4, 2]
+    assert pooled["n"] == 8
+    assert pooled["first_bin"] == 500
+    assert pooled["counts"] == [2, 4, 2]
     assert pooled["mean"] == pytest.approx((0.501 * 4 + 0.5015 * 4) / 8)
     # q05: 0.4 -> bin 500; q50: 4 -> bin 501; q95: 7.6 -> bin 502 (bin centres)
     assert (pooled["q05"], pooled["q50"], pooled["q95"]) == pytest.approx((0.5005, 0.5015, 0.5025))

@@ -107,7 +107,8 @@ def test_fixture_synsets_are_parsed(tmp_path):
     synsets = wordnet.read_synsets(write_dict(tmp_path / "dict"))
     assert list(synsets) == list(PATHS)  # file order: noun1, noun2, verb; header skipped
     dog = synsets["n00020000"]
-    assert dog.lexfile == "noun.animal" and dog.pos == "noun"
+    assert dog.lexfile == "noun.animal"
+    assert dog.pos == "noun"
     assert dog.hypernyms == ("n00015388",)  # "~" (hyponym) is not a hypernym
     assert dog.text == 'dog, domestic dog: a domesticated carnivore; "the dog barked all night"'
     assert synsets["n00030002"].hypernyms == ("n00030001",)  # instance hypernym
@@ -131,7 +132,8 @@ def test_fixture_full_build(tmp_path):
                      (3, "entity"), (3, "animal"), (3, "pet"), (3, "toy dog"), (3, "toy"),
                      (3, "control"), (3, "restrain")]
     docs = {doc["id"]: doc for split in dataset.splits.values() for doc in split}
-    assert sorted(docs) == sorted(PATHS) and sum(dataset.dropped.values()) == 0
+    assert sorted(docs) == sorted(PATHS)
+    assert sum(dataset.dropped.values()) == 0
     # lapdog: noun(0) -> animal(3) -> animal(7) and pet(8)
     assert docs["n00030001"]["labels"] == [0, 3, 7, 8]
     assert docs["v00100004"]["labels"] == [1, 5, 11, 12]
@@ -291,7 +293,8 @@ def test_full_build_statistics(stage_outputs):
               for name in ("train", "dev", "test")}
     total = stats["docs_total"]
 
-    assert stats["depth"] == 3 and stats["labels_per_level"][0] == 2
+    assert stats["depth"] == 3
+    assert stats["labels_per_level"][0] == 2
     assert stats["num_labels"] == len(labels) == sum(stats["labels_per_level"])
     assert {name: len(docs) for name, docs in splits.items()} == stats["splits"]
     assert sum(stats["splits"].values()) == total
@@ -307,7 +310,8 @@ def test_full_build_statistics(stage_outputs):
     in_train = {label for doc in splits["train"] for label in doc["labels"]}
     assert in_train == {label["id"] for label in labels}
     ids = [doc["id"] for docs in splits.values() for doc in docs]
-    assert len(set(ids)) == len(ids) and all(i[0] in "nv" and len(i) == 9 for i in ids)
+    assert len(set(ids)) == len(ids)
+    assert all(i[0] in "nv" and len(i) == 9 for i in ids)
 
 
 def test_a_data_line_is_read_as_written():

@@ -109,8 +109,10 @@ def test_xlsx_is_read_when_both_exist(tmp_path):
 def test_written_contract(tmp_path):
     write_tsv(tmp_path / "raw")
     stats = write_dataset(wos.build(tmp_path / "raw", {}), tmp_path / "out")
-    assert stats["num_labels"] == 9 and stats["labels_per_level"] == [3, 6]
-    assert stats["splits"] == {"train": 6, "dev": 2, "test": 3} and stats["dropped"] == {}
+    assert stats["num_labels"] == 9
+    assert stats["labels_per_level"] == [3, 6]
+    assert stats["splits"] == {"train": 6, "dev": 2, "test": 3}
+    assert stats["dropped"] == {}
     assert [doc["id"] for doc in read_split(tmp_path / "out", "dev")] == ["8", "5"]
 
 
