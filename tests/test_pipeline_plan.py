@@ -6,8 +6,7 @@ import pytest
 
 from lhmix.core.errors import LhmixError, ParamError
 from lhmix.core.params import Params, load_yaml
-from lhmix.core.vocabulary import GRAPHS
-from lhmix.pipeline.plan import DATASETS, TABLE6_GRAPHS, Plan
+from lhmix.pipeline.plan import DATASETS, Plan
 
 PARAMS = """
 alpha: 1.0
@@ -44,10 +43,6 @@ def plan_of(tmp_path: Path, text: str = PARAMS, **replace) -> Plan:
 @pytest.mark.parametrize("name", DATASETS)
 def test_each_dataset_name_has_its_reader(name):
     assert callable(importlib.import_module(f"lhmix.datasets.{name}").build)
-
-
-def test_table6_graphs_are_the_graph_encoders_but_none():
-    assert ("none", *TABLE6_GRAPHS) == GRAPHS
 
 
 def test_table6_runs_continue_one_warmup_per_graph_and_seed(tmp_path):

@@ -15,7 +15,7 @@ from pathlib import Path
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
-from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES, MIXINGS, SIMILARITY_MIXINGS,
+from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES, GRAPHS, MIXINGS, SIMILARITY_MIXINGS,
                                    check_choice, variant_name)
 # Where the pipeline's files lie, as dvc.yaml spells them for DVC (tests/test_paths_contract.py holds the two
 # together). Stage scripts get their paths on the command line; these are for the readers of the pipeline's
@@ -34,9 +34,8 @@ def similarity_table(dataset: str) -> Path:
     return SIMILARITY / f"{dataset}.pt"
 
 
-# HPT's graph encoders of lhmix.model.graph but none, which Table 6 takes from the main runs
-# (tests/test_pipeline_plan.py holds the two lists together).
-TABLE6_GRAPHS = ("gat", "gcn")
+# HPT's graph encoders but none, which Table 6 takes from the main runs
+TABLE6_GRAPHS = tuple(graph for graph in GRAPHS if graph != "none")
 TABLE6_MIXINGS = ("none", "lhmix")
 
 

@@ -16,7 +16,7 @@ from lhmix.reporting.variants import family
 
 F1S = ("micro_f1", "macro_f1")
 APS = ("micro_ap", "macro_ap")
-FAMILIES = {"F1": F1S, "AP": APS}   # Holm families: metric group -> metrics
+HOLM_FAMILIES = {"F1": F1S, "AP": APS}   # metric group -> its metrics
 REFERENCE = "prompt_lhmix"
 # (key in metrics.json, the variant claimed better, the variant claimed worse); the paper's claims, then
 # the controls: does the local hierarchy guide anything (shuffled similarity), and does LH-Mix beat one
@@ -42,7 +42,7 @@ def claims(rows: list[dict]) -> list[dict]:
     and Holm-adjusted p (`p_holm`, over the claim's metric family `holm_family`), and the verdict on p_holm."""
     present = {r["variant"] for r in rows}
     entries = []
-    for group, metrics in FAMILIES.items():
+    for group, metrics in HOLM_FAMILIES.items():
         tested = []
         for name, better, worse in CLAIMS:
             if {better, worse} <= present:

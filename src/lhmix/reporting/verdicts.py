@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 
-from lhmix.reporting.comparisons import CLAIMS, FAMILIES
+from lhmix.reporting.comparisons import CLAIMS
 from lhmix.reporting.markdown import interval, mean_std, number, p_value, t_df, table
 from lhmix.reporting.stats import SIGNIFICANCE, t_critical
 
