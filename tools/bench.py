@@ -83,10 +83,7 @@ def part_train(params: dict, dataset: str) -> dict:
     peak = max(peak_before["peak_gflops"], peak_after["peak_gflops"])
     variants = {}
     for name, session in sessions.items():
-        pad_id, labels = session.tokenizer.pad_token_id, session.num_labels
-        flops = [benchmark.training_flops(encoder_config, *benchmark.batch_shape(session.train_split, b, pad_id,
-                                                                                 labels), labels,
-                                          *benchmark.head_work(session, b)) for b in timed]
+        flops = [benchmark.step_flops(session, b) for b in timed]
         achieved = [f / t / 1e9 for f, t in zip(flops, times[name])]
         step = statistics.median(times[name])
         variants[name] = {"median_step_seconds": round(step, 4),

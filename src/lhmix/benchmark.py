@@ -109,14 +109,10 @@ def variant_throughput(sessions: dict, size: dict, peak_gflops: float) -> dict:
     batches = length_batches(first.train_split.lengths, size["batch"], 0, 1)
     times = interleaved_step_times(sessions, batches, size["rounds"], size["steps_per_round"], 3)
     timed = [batches[(3 + i) % len(batches)] for i in range(size["rounds"] * size["steps_per_round"])]
-    encoder_config = first.model.encoder.config
     result = {}
     for name, one in sessions.items():
-        pad_id, labels = one.tokenizer.pad_token_id, one.num_labels
         # each session's own timed batches: the rotation gives each variant a different slice
-        flops = statistics.median(training_flops(
-            encoder_config, *batch_shape(one.train_split, b, pad_id, labels), labels, *head_work(one, b))
-            for b in timed)
+        flops = statistics.median(step_flops(one, b) for b in timed)
         step = statistics.median(times[name])
         result[name] = {"median_step_seconds": round(step, 5), "examples_per_second": round(size["batch"] / step, 1),
                         "model_tflops_per_second": round(flops / step / 1e12, 2),
@@ -200,6 +196,13 @@ def _mixes(session) -> bool:
 
 def batch_shape(split: Encoded, batch: list[int], pad_id: int, num_labels: int) -> tuple[int, int]:
     return tuple(collate(split, batch, pad_id, num_labels).input_ids.shape)
+
+
+def step_flops(session, batch: list[int]) -> float:
+    """Model FLOPs of one training step (forward and backward) of a session on one batch."""
+    labels = session.num_labels
+    shape = batch_shape(session.train_split, batch, session.tokenizer.pad_token_id, labels)
+    return training_flops(session.model.encoder.config, *shape, labels, *head_work(session, batch))
 
 
 def head_work(session, batch: list[int]) -> tuple[int, float]:
