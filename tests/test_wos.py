@@ -316,3 +316,16 @@ def test_too_few_rows(tmp_path, form):
     with pytest.raises(MalformedInput, match="2 data rows"):
         wos.build(tmp_path, {})
     assert path.is_file()
+
+
+def test_tsv_abstract_over_the_csv_field_size_limit(tmp_path):
+    """The csv module refuses a field over csv.field_size_limit() (131,072 characters by default); a WOS
+    abstract that long is read whole, and the process's limit is left as it was."""
+    limit = csv.field_size_limit()
+    long_abstract = "word " * (limit // 5 + 10)
+    assert len(long_abstract) > limit
+    write_tsv(tmp_path, rows=[*ROWS[:9], (*ROWS[9][:6], long_abstract), ROWS[10]])
+    dataset = wos.build(tmp_path, {})
+    texts = {doc["id"]: doc["text"] for docs in documents(dataset).values() for doc in docs}
+    assert texts["9"] == long_abstract.strip()
+    assert csv.field_size_limit() == limit

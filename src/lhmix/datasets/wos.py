@@ -223,17 +223,22 @@ def read_tsv(path: Path) -> tuple[list[str], Records]:
         raise MalformedInput(path, line, f"not {encoding} text ({error.reason}); save the sheet as "
                                          f"UTF-8 tab-separated text, or use Data.xlsx") from None
     records = _tsv_records(path, csv.reader(io.StringIO(text, newline=""), delimiter="\t",
-                                            strict=True))
+                                            strict=True), len(text))
     _, header = next(records, (1, None))
     if header is None:
         raise MalformedInput(path, 1, "empty file; expected a header line")
     return header, records
 
 
-def _tsv_records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
+def _tsv_records(path: Path, reader, characters: int) -> Iterator[tuple[int, list[str]]]:
     """Each record with the line it starts on (its spreadsheet row unless a field above
-    spans lines)."""
+    spans lines). The csv module refuses a field longer than its field-size limit (131,072
+    characters by default), which an abstract may exceed; the limit guards memory against a
+    runaway field, but the whole text (`characters` long) is in memory already, so it is raised
+    to that length while this file is read, and restored after."""
     line = 1
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, characters))
     try:
         for record in reader:
             yield line, record
@@ -246,3 +251,5 @@ def _tsv_records(path: Path, reader) -> Iterator[tuple[int, list[str]]]:
         raise MalformedInput(path, line, f"unreadable tab-separated record ({error}{stopped}): a field "
                                          f"that starts with a double quote must end with one, and "
                                          f"quotes inside it must be doubled") from None
+    finally:
+        csv.field_size_limit(limit)
