@@ -60,12 +60,49 @@ def test_another_tokenizer_is_another_entry(tokenizer, calls):
     assert len(calls) == 2
 
 
-def test_a_damaged_entry_is_rebuilt(tokenizer, calls, tmp_path):
+def truncated(entry):
+    entry.write_bytes(entry.read_bytes()[:len(entry.read_bytes()) // 2])
+
+
+def corrupted_inside(entry):
+    """A flipped byte inside the compressed values: the zip's checksum no longer holds."""
+    raw = bytearray(entry.read_bytes())
+    start = raw.index(b"values.npy") + 200
+    raw[start:start + 16] = bytes(255 - b for b in raw[start:start + 16])
+    entry.write_bytes(bytes(raw))
+
+
+def without_values(entry):
+    with np.load(entry) as arrays:
+        offsets = arrays["offsets"]
+    with open(entry, "wb") as handle:
+        np.savez(handle, offsets=offsets)
+
+
+def other_rows(entry):
+    with open(entry, "wb") as handle:
+        np.savez(handle, offsets=np.array([0, 1]), values=np.array([7], dtype=np.int32))
+
+
+DAMAGES = {"not an archive": lambda entry: entry.write_bytes(b"not a numpy archive"),
+           "empty": lambda entry: entry.write_bytes(b""), "truncated": truncated,
+           "corrupted inside": corrupted_inside, "without values": without_values, "other rows": other_rows}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_entry_is_rebuilt_with_a_warning(tokenizer, calls, tmp_path, caplog, damage):
     expected = rows(token_cache.tokenised(tokenizer, TEXTS, "prompt", 2, 16))
     (entry,) = (tmp_path / "cache" / "tokenized").glob("*.npz")
-    entry.write_bytes(b"not a numpy archive")
+    DAMAGES[damage](entry)
+    caplog.clear()
     assert rows(token_cache.tokenised(tokenizer, TEXTS, "prompt", 2, 16)) == expected
     assert len(calls) == 2
+    (warning,) = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert str(entry) in warning.getMessage()
+    assert "rebuilt" in warning.getMessage()
+    assert "\n" not in warning.getMessage()
+    assert rows(token_cache.tokenised(tokenizer, TEXTS, "prompt", 2, 16)) == expected
+    assert len(calls) == 2  # the rebuilt entry is served
 
 
 def test_ragged_from_arrays_refuses_offsets_that_do_not_fit():

@@ -17,6 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from lhmix.core.files import replaced_on_success
+from lhmix.core.logs import logger
 from lhmix.model import inputs
 from lhmix.training.batches import Ragged
 
@@ -61,11 +62,19 @@ def tokenised(tokenizer, texts: Sequence[str], family: str, depth: int, max_leng
 
 
 def _read(path: Path, rows: int) -> Ragged | None:
+    """The entry at `path`, or None when there is none or it cannot be this entry (then it is rebuilt and
+    overwritten, with a warning naming it)."""
     if not path.is_file():
         return None
     try:
-        with np.load(path) as arrays:
+        with np.load(path, allow_pickle=False) as arrays:
             ragged = Ragged.from_arrays(arrays["offsets"], arrays["values"])
-    except (OSError, ValueError, KeyError):
-        return None  # a damaged entry is rebuilt and overwritten
-    return ragged if len(ragged) == rows else None
+    except Exception as error:  # damage surfaces as many types (BadZipFile, EOFError, zlib.error,
+        # ValueError, KeyError, OSError); whichever it is, tokenising again gives the entry back
+        problem = f"{type(error).__name__}: {' '.join(str(error).split())[:200]}"
+    else:
+        if len(ragged) == rows:
+            return ragged
+        problem = f"{len(ragged)} rows, not {rows}"
+    logger.warning(f"{path}: unreadable token-cache entry ({problem}); rebuilt")
+    return None
