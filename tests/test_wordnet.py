@@ -17,7 +17,8 @@ from lhmix.datasets import wordnet
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
 
 REPO = Path(__file__).resolve().parents[1]
-CFG = {"docs": 100, "min_docs_per_label": 1, "seed": 0, "dev_fraction": 0.2, "test_fraction": 0.2}
+CFG = {"docs": 100, "min_docs_per_label": 1, "seed": 0, "dev_fraction": 0.2, "test_fraction": 0.2,
+       "dev_docs": None, "test_docs": None, "min_dev_per_label": 1, "min_test_per_label": 1}
 
 # ---------------------------------------------------------------- a tiny WordNet in tmp_path
 
@@ -213,10 +214,21 @@ def test_dangling_hypernym_is_reported(tmp_path):
     ({"dev_fraction": 0.5, "test_fraction": 0.5}, "dev_fraction"),
     ({"docs": 10, "min_docs_per_label": 20}, "docs"),
     ({"max_docs": 3}, "max_docs"),
+    ({"dev_docs": 100}, "test_docs"),   # one of the two held-out sizes set
+    ({"dev_docs": 0, "test_docs": 5}, "dev_docs"),
+    ({"dev_docs": 5, "test_docs": 5, "min_test_per_label": 6}, "test_docs"),
+    ({"min_dev_per_label": 0}, "min_dev_per_label"),
 ])
 def test_bad_parameters(change, parameter):
     with pytest.raises(ParamError, match=f"'prepare.wordnet.{parameter}'"):
         wordnet.check_params(dict(CFG, **change))
+
+
+def test_held_out_draw_names_the_minimum_the_pool_cannot_give(tmp_path):
+    # entity, toy and toy dog have one synset each, and train takes it: nothing is left for dev
+    with pytest.raises(ParamError, match=r"'prepare.wordnet.min_dev_per_label' = 1.*3 labels fall short"):
+        wordnet.build_from_dict_dir(write_dict(tmp_path / "dict"), dict(CFG, dev_docs=2, test_docs=2),
+                                    expected_synsets=FIXTURE_COUNTS)
 
 
 def test_missing_parameter():
@@ -298,9 +310,13 @@ def test_full_build_statistics(stage_outputs):
     assert stats["num_labels"] == len(labels) == sum(stats["labels_per_level"])
     assert {name: len(docs) for name, docs in splits.items()} == stats["splits"]
     assert sum(stats["splits"].values()) == total
-    assert abs(total - params["docs"]) <= 0.1 * params["docs"]
-    assert abs(stats["splits"]["test"] - params["test_fraction"] * total) <= 0.01 * total
-    assert abs(stats["splits"]["dev"] - params["dev_fraction"] * total) <= 0.01 * total
+    # train: the sample less its dev and test fractions; dev and test drawn outside it, about as large as asked
+    train_share = 1 - params["dev_fraction"] - params["test_fraction"]
+    assert abs(stats["splits"]["train"] - train_share * params["docs"]) <= 0.05 * params["docs"]
+    for name in ("dev", "test"):
+        assert 0.9 * params[f"{name}_docs"] <= stats["splits"][name] <= params[f"{name}_docs"]
+        held = Counter(label for doc in splits[name] for label in doc["labels"])
+        assert min(held[label["id"]] for label in labels) >= params[f"min_{name}_per_label"]
     # every synset of WordNet nouns and verbs is either in a split or counted as dropped
     assert total + sum(stats["dropped"].values()) == 82_115 + 13_767
     assert set(stats["dropped"]) <= {"label_too_rare", "label_beyond_docs_budget", "not_sampled"}
@@ -312,6 +328,28 @@ def test_full_build_statistics(stage_outputs):
     ids = [doc["id"] for docs in splits.values() for doc in docs]
     assert len(set(ids)) == len(ids)
     assert all(i[0] in "nv" and len(i) == 9 for i in ids)
+
+
+def test_held_out_draw_keeps_the_sample_train_and_is_disjoint(real_synsets, monkeypatch):
+    monkeypatch.setattr(wordnet, "read_synsets", lambda dict_dir: real_synsets)
+    cfg = dict(CFG, docs=600, min_docs_per_label=20, dev_docs=300, test_docs=400, min_dev_per_label=3,
+               min_test_per_label=4)
+    sample_split = wordnet.build_from_dict_dir(Path("wheel"), dict(cfg, dev_docs=None, test_docs=None))
+    drawn = wordnet.build_from_dict_dir(Path("wheel"), cfg)
+    ids = {name: [doc["id"] for doc in docs] for name, docs in drawn.splits.items()}
+    assert ids["train"] == [doc["id"] for doc in sample_split.splits["train"]]
+    assert not set(ids["train"]) & set(ids["dev"])
+    assert not set(ids["train"]) & set(ids["test"])
+    assert not set(ids["dev"]) & set(ids["test"])
+    labels = range(len(drawn.hierarchy))
+    for name in ("dev", "test"):
+        held = Counter(label for doc in drawn.splits[name] for label in doc["labels"])
+        assert min(held[label] for label in labels) >= cfg[f"min_{name}_per_label"]
+    # the sample's own dev and test documents go back to the pool: some are drawn again
+    assert set(ids["dev"]) | set(ids["test"]) != {doc["id"] for name in ("dev", "test")
+                                                  for doc in sample_split.splits[name]}
+    total = sum(map(len, ids.values()))
+    assert total + sum(drawn.dropped.values()) == 82_115 + 13_767
 
 
 def test_a_data_line_is_read_as_written():

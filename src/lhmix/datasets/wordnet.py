@@ -31,7 +31,9 @@ DATA_FILES = {"noun": ("data.noun1", "data.noun2"), "verb": ("data.verb",)}
 POS_LETTER = {"noun": "n", "verb": "v"}
 WORDNET_30_SYNSETS = {"noun": 82_115, "verb": 13_767}
 HYPERNYM_POINTERS = ("@", "@i")  # hypernym and instance hypernym
-PARAMS = {"docs", "min_docs_per_label", "seed", "dev_fraction", "test_fraction"}
+PARAMS = {"docs", "min_docs_per_label", "seed", "dev_fraction", "test_fraction",
+          "dev_docs", "test_docs", "min_dev_per_label", "min_test_per_label"}
+HELD_OUT = ("dev", "test")  # drawn in this order, each from what train and the earlier draw left
 LEXFILE_NAMES = {"Tops": "top concepts"}  # readable names where the file name is not one
 DROP_REASONS = ("label_too_rare", "label_beyond_docs_budget")  # a document's first that applies
 
@@ -76,7 +78,9 @@ def build_from_dict_dir(dict_dir: Path, cfg: dict,
                         expected_synsets: dict[str, int] = WORDNET_30_SYNSETS) -> PreparedDataset:
     """Read the database files in `dict_dir`, label every synset, keep the leaf labels that can
     each get `min_docs_per_label` documents within `docs`, sample about `docs` documents
-    stratified over them, split train/dev/test. Every synset not in a split is counted."""
+    stratified over them, split train/dev/test; with `dev_docs` and `test_docs` set, keep train and
+    draw dev and test from all other usable synsets instead (held_out). Every synset not in a split
+    is counted."""
     cfg = check_params(cfg)
     synsets = read_synsets(dict_dir)
     check_wordnet_30(synsets, dict_dir, expected_synsets)
@@ -97,7 +101,10 @@ def build_from_dict_dir(dict_dir: Path, cfg: dict,
             usable[doc_id] = doc_paths
     sizes = Counter(path for doc_paths in usable.values() for path in doc_paths)
     chosen = sample(usable, quotas(sizes, cfg["docs"], min_docs), cfg["seed"])
-    dropped["not_sampled"] = len(usable) - len(chosen)
+    split_ids = split(chosen, usable, cfg)
+    if cfg["dev_docs"] is not None:
+        split_ids = {"train": split_ids["train"], **held_out(usable, set(split_ids["train"]), cfg)}
+    dropped["not_sampled"] = len(usable) - sum(map(len, split_ids.values()))
 
     names = {}
     for pos, lexfile, top in kept:
@@ -110,8 +117,7 @@ def build_from_dict_dir(dict_dir: Path, cfg: dict,
         return {"id": doc_id, "text": synsets[doc_id].text,
                 "labels": hierarchy.with_ancestors(id_of[path] for path in usable[doc_id])}
 
-    splits = {name: [document(doc_id) for doc_id in doc_ids]
-              for name, doc_ids in split(chosen, usable, cfg).items()}
+    splits = {name: [document(doc_id) for doc_id in doc_ids] for name, doc_ids in split_ids.items()}
     return PreparedDataset(name=NAME, hierarchy=hierarchy, splits=splits, dropped=dropped)
 
 
@@ -122,10 +128,15 @@ def check_params(cfg: dict) -> dict:
 
     for key in sorted(set(cfg) - PARAMS):
         fail(key, f"no such parameter (known: {', '.join(sorted(PARAMS))})")
-    for key, lowest in (("docs", 1), ("min_docs_per_label", 1), ("seed", 0)):
+    held_out_sizes = ("dev_docs", "test_docs")
+    if cfg.get("dev_docs") is None and cfg.get("test_docs") is None:
+        held_out_sizes = ()   # dev and test: the sample's own split
+    for key, lowest in (("docs", 1), ("min_docs_per_label", 1), ("seed", 0), ("min_dev_per_label", 1),
+                        ("min_test_per_label", 1)) + tuple((key, 1) for key in held_out_sizes):
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
-            fail(key, f"an integer >= {lowest}")
+            fail(key, f"an integer >= {lowest}" + (" (or dev_docs and test_docs both null)"
+                                                   if key in held_out_sizes else ""))
     for key in ("dev_fraction", "test_fraction"):
         value = cfg.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
@@ -134,6 +145,9 @@ def check_params(cfg: dict) -> dict:
         fail("dev_fraction", f"dev_fraction + test_fraction < 1 (test_fraction is {cfg['test_fraction']})")
     if cfg["docs"] < cfg["min_docs_per_label"]:
         fail("docs", f"at least min_docs_per_label ({cfg['min_docs_per_label']}) so that one label fits")
+    for name in HELD_OUT if held_out_sizes else ():
+        if cfg[f"{name}_docs"] < cfg[f"min_{name}_per_label"]:
+            fail(f"{name}_docs", f"at least min_{name}_per_label ({cfg[f'min_{name}_per_label']})")
     return dict(cfg)
 
 
@@ -343,7 +357,7 @@ def quotas(counts: dict[LabelPath, int], docs: int, min_docs: int) -> dict[Label
     return quotas_at(low)
 
 
-def sample(paths: dict[str, list[LabelPath]], quota: dict[LabelPath, int], seed: int) -> list[str]:
+def sample(paths: dict[str, list[LabelPath]], quota: dict[LabelPath, int], seed: int | list[int]) -> list[str]:
     """Ids of a stratified sample: labels are served smallest quota first; each takes documents
     in one seeded random order until it holds its quota (documents drawn for an earlier label
     count for every label they carry). Sorted ids."""
@@ -385,6 +399,31 @@ def split(doc_ids: list[str], paths: dict[str, list[LabelPath]], cfg: dict) -> d
             splits["train"] = sorted(splits["train"] + [doc_id])
             in_train.update(paths[doc_id])
     return splits
+
+
+def held_out(usable: dict[str, list[LabelPath]], train: set[str], cfg: dict) -> dict[str, list[str]]:
+    """Dev and test drawn from every usable synset outside `train` (the sample's own dev and test
+    documents included), dev first, then test from what dev left: each by the quota rule of the
+    training sample (proportional to the label's size, at least min_<split>_per_label documents per
+    leaf label), seeded by (seed, split). Raises ParamError when the pool cannot give a label its minimum."""
+    pool = {doc_id: paths for doc_id, paths in usable.items() if doc_id not in train}
+    drawn = {}
+    for number, name in enumerate(HELD_OUT, start=1):
+        minimum = cfg[f"min_{name}_per_label"]
+        sizes = Counter(path for doc_paths in pool.values() for path in doc_paths)
+        ids = sample(pool, quotas(sizes, cfg[f"{name}_docs"], minimum), [cfg["seed"], number])
+        held = Counter(path for doc_id in ids for path in pool[doc_id])
+        short = sorted(label for label in {path for doc_paths in usable.values() for path in doc_paths}
+                       if held[label] < minimum)
+        if short:
+            raise ParamError(f"prepare.wordnet.min_{name}_per_label", minimum,
+                             f"a count that every leaf label reaches in the {len(pool)} synsets outside train "
+                             f"and the earlier splits ({len(short)} labels fall short, e.g. {short[0][1]}/"
+                             f"{short[0][2]} with {held[short[0]]})")
+        drawn[name] = ids
+        taken = set(ids)
+        pool = {doc_id: paths for doc_id, paths in pool.items() if doc_id not in taken}
+    return drawn
 
 
 def split_off(doc_ids: list[str], stratum: dict[str, str], fraction: float,
