@@ -64,6 +64,18 @@ def test_an_unreadable_resume_state_is_discarded_with_a_notice(project, tmp_path
     assert "last.pt: not a readable checkpoint" in caplog.text
 
 
+@pytest.mark.parametrize("content", [[1, 2], "a string", None], ids=["list", "str", "None"])
+def test_a_readable_resume_state_that_is_not_a_dict_is_discarded_with_a_notice(project, tmp_path, caplog, content):
+    with pytest.raises(Killed):
+        run(project, tmp_path, "bert", name="foreign", on_epoch_end=kill_after(2))
+    checkpoints.save(content, tmp_path / "foreign-checkpoints" / "last.pt")
+    epochs_trained = []
+    run(project, tmp_path, "bert", name="foreign", on_epoch_end=epochs_trained.append)
+    assert epochs_trained == [1, 2, 3, 4]
+    assert (f"last.pt: not a checkpoint written by this pipeline (it holds a {type(content).__name__}, not a "
+            "dict); discarded, starting afresh") in caplog.text
+
+
 def test_an_unreadable_warmup_state_says_how_to_recover(project, tmp_path):
     state = tmp_path / "warmup.pt"
     state.write_bytes(b"not a checkpoint")

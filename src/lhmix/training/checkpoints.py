@@ -48,16 +48,21 @@ class UnreadableCheckpoint(LhmixError):
         self.reason = reason
 
 
-def load(path: Path, recovery: str = "delete it and run the stage again"):
-    """torch.load of a checkpoint; an unreadable file raises UnreadableCheckpoint saying how to recover."""
+def load(path: Path, recovery: str = "delete it and run the stage again") -> dict:
+    """torch.load of a checkpoint (every one this pipeline writes is a dict); an unreadable file, or a readable
+    one holding anything else, raises UnreadableCheckpoint saying how to recover."""
     path = Path(path)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # a truncated or foreign file: torch raises many kinds
         raise UnreadableCheckpoint(f"{path}: not a readable checkpoint ({type(error).__name__}: "
                                    f"{str(error).strip()[:200]})", recovery) from None
+    if not isinstance(state, dict):
+        raise UnreadableCheckpoint(f"{path}: not a checkpoint written by this pipeline (it holds a "
+                                   f"{type(state).__name__}, not a dict)", recovery)
+    return state
 
 
 def save_best(model_state: dict, path: Path, fingerprint_: str) -> None:
@@ -86,7 +91,7 @@ def _read_best(path: Path, fingerprint_: str) -> tuple[dict | None, str | None]:
         state = load(path)
     except UnreadableCheckpoint as error:
         return None, error.reason
-    if not isinstance(state, dict) or state.get("kind") != BEST_KIND:
+    if state.get("kind") != BEST_KIND:
         return None, f"{path} is not a best model written by this pipeline"
     if state.get("fingerprint") != fingerprint_:
         return None, f"{path} was written by another run (other settings, data, warm-up state or code)"
@@ -132,9 +137,9 @@ def read_warmup_state(path: Path, expected_fingerprint: str) -> dict:
     if not path.is_file():
         raise LhmixError(f"warm-up state {path} not found: run its warm-up stage (stages/warmup.py) first")
     state = load(path, recovery="delete it and run `dvc repro` to train its warm-up stage again")
-    if not isinstance(state, dict) or state.get("kind") != WARMUP_KIND:
+    if state.get("kind") != WARMUP_KIND:
         raise LhmixError(f"{path}: not a warm-up state written by stages/warmup.py")
-    if state["fingerprint"] != expected_fingerprint:
+    if state.get("fingerprint") != expected_fingerprint:
         raise LhmixError(f"warm-up state {path} was trained with other settings, data or code than this "
                          "run's warm-up; re-run its warm-up stage (dvc repro)")
     return state
