@@ -93,6 +93,32 @@ def test_the_tool_fails_in_one_line_and_leaves_params_yaml_as_it_was(tmp_path):
     assert (root / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
 
 
+# (file of conf/, text appended to it, the one line compose_params must print after "compose_params: ")
+DAMAGED_CONF = {
+    "duplicate key": ("profile/tiny.yaml", "alpha: 2\nalpha: 3\n",
+                      "conf/profile/tiny.yaml:{last}: not valid YAML: found duplicate key alpha (while constructing "
+                      "a mapping at line 5)"),
+    "unclosed bracket": ("profile/tiny.yaml", "seeds: [0, 1\n",
+                         "conf/profile/tiny.yaml:{end}: not valid YAML: expected ',' or ']', but got '<stream end>' "
+                         "(while parsing a flow sequence at line {last})"),
+    "not UTF-8": ("config.yaml", "# caf\xe9\n", "conf/config.yaml:{last}: not UTF-8 (byte 0xe9)"),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGED_CONF))
+def test_a_damaged_conf_file_is_named_in_one_line_and_params_yaml_is_left_as_it_was(tmp_path, damage):
+    name, appended, expected = DAMAGED_CONF[damage]
+    root = conf_copy(tmp_path)
+    path = root / "conf" / name
+    raw = path.read_bytes() + appended.encode("latin-1")
+    path.write_bytes(raw)
+    lines = raw.count(b"\n")
+    done = run_tool(root, "profile=tiny")
+    assert done.returncode == 1
+    assert done.stderr == f"compose_params: {expected.format(end=lines + 1, last=lines)}\n"
+    assert (root / "params.yaml").read_text() == (ROOT / "params.yaml").read_text()
+
+
 def test_overridden_merges_nested_params_without_touching_the_original():
     values = {"model": {"prompt": {"head": "mlm", "mlm_weight": 1.0}}, "train": {"lr": 5e-4, "max_epochs": 60}}
     merged = overridden(values, {"model": {"prompt": {"head": "linear"}}, "train": {"max_epochs": 2}})

@@ -96,10 +96,18 @@ def read_json(path: str | Path):
 def parse_json(raw: bytes, path: str | Path, line: int = 1):
     """`raw`, the bytes of `path` from line `line` on, as UTF-8 JSON (one line of a jsonl file, or a
     whole file); bytes that are not UTF-8 or text that is not JSON raise MalformedInput."""
+    text = utf8_text(raw, path, line)
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MalformedInput(path, line + error.lineno - 1, f"not JSON ({error.msg})") from None
+
+
+def utf8_text(raw: bytes, path: str | Path, line: int = 1) -> str:
+    """`raw`, the bytes of `path` from line `line` on, decoded as UTF-8; a byte that is not raises
+    MalformedInput naming its line."""
+    try:
+        return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         raise MalformedInput(path, line + raw.count(b"\n", 0, error.start),
                              f"not UTF-8 (byte {raw[error.start]:#04x})") from None
-    except json.JSONDecodeError as error:
-        raise MalformedInput(path, line + error.lineno - 1, f"not JSON ({error.msg})") from None

@@ -11,8 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError
-from lhmix.core.files import replaced_on_success
+import yaml
+
+from lhmix.core.errors import LhmixError, MalformedInput
+from lhmix.core.files import replaced_on_success, utf8_text
 from lhmix.core.params import check_known_keys, load_yaml
 
 # DVC's defaults for `hydra.config_dir` and `hydra.config_name` (.dvc/config enables the composition)
@@ -36,12 +38,39 @@ def composed(overrides: list[str], root: str | Path = ".") -> str:
         out = Path(scratch) / PARAMS_FILE
         try:
             compose_and_dump(out, str(root / CONFIG_DIR), None, CONFIG_NAME, str(root), list(overrides))
+        except yaml.MarkedYAMLError as error:  # Hydra's loader lets these through (duplicate key, unclosed [)
+            raise _not_yaml(error, root) from None
+        except UnicodeDecodeError:  # which names no file
+            raise _not_utf8(root) from None
         except (HydraException, OmegaConfBaseException) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise LhmixError(f"{CONFIG_DIR}/ with {' '.join(overrides) or 'no overrides'}: {first} "
                              f"(profiles: {', '.join(profiles(root))})") from None
         check_known_keys(load_yaml(out), f"{CONFIG_DIR}/ with {' '.join(overrides) or 'no overrides'}")
         return out.read_text(encoding="utf-8")
+
+
+def _not_yaml(error, root: Path) -> MalformedInput:
+    """A YAML error of a conf/ file in one line: the file (relative to `root`), the line, the problem and where
+    the construct it broke began."""
+    mark = error.problem_mark
+    began = (f" ({error.context} at line {error.context_mark.line + 1})"
+             if error.context and error.context_mark is not None else "")
+    return MalformedInput(_shown(Path(mark.name), root), mark.line + 1, f"not valid YAML: {error.problem}{began}")
+
+
+def _not_utf8(root: Path) -> MalformedInput:
+    """The first file of conf/ that is not UTF-8, with the line of its first such byte."""
+    for path in sorted((root / CONFIG_DIR).rglob("*.yaml")):
+        try:
+            utf8_text(path.read_bytes(), _shown(path, root))
+        except MalformedInput as error:
+            return error
+    return MalformedInput(root / CONFIG_DIR, None, "a file is not UTF-8")
+
+
+def _shown(path: Path, root: Path) -> Path:
+    return path.relative_to(root) if path.is_relative_to(root) else path
 
 
 def compose_params(overrides: list[str], root: str | Path = ".") -> Path:
