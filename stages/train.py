@@ -1,6 +1,6 @@
 """Stage train_<mixing>@<dataset>-<family>-<seed> (and the sweep, sparse and table6 stages): one run of a
 variant on the processed dataset --data, continued from its family's warm-up state, scored on test with its
-best dev checkpoint -> --out DIR (metrics.json, predictions.npz, live/). LH-Mix runs read the similarity
+best dev checkpoint -> --out DIR (metrics.json, predictions.npz, scores.npz, live/). LH-Mix runs read the similarity
 table --similarity and alpha, beta from params.yaml unless --alpha/--beta give a sweep point; a prompt run
 reads its graph encoder from params.yaml unless --graph gives one (Table 6). Every path comes from the
 command line, as dvc.yaml declares it. Under torchrun: DDP."""

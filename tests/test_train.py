@@ -131,6 +131,18 @@ def test_outputs_predictions_and_curves(project, tmp_path):
         gold[row, labels] = True
     tp, fp, fn = (predicted & gold).sum(), (predicted & ~gold).sum(), (~predicted & gold).sum()
     assert metrics["micro_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    # scores.npz: the best checkpoint's dev and test scores (float16); at 0 they are the decisions and its dev F1
+    with np.load(out / "scores.npz") as archive:
+        assert archive["test_ids"].tolist() == splits["test"].ids
+        assert archive["dev_ids"].tolist() == splits["dev"].ids
+        assert archive["test_scores"].dtype == np.float16
+        assert (archive["test_scores"] > 0).tolist() == predicted.tolist()
+        dev_predicted = archive["dev_scores"] > 0
+    dev_gold = np.zeros_like(dev_predicted)
+    for row, labels in enumerate(splits["dev"].labels):
+        dev_gold[row, labels] = True
+    tp, fp, fn = (dev_predicted & dev_gold).sum(), (dev_predicted & ~dev_gold).sum(), (~dev_predicted & dev_gold).sum()
+    assert metrics["dev_micro_f1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
     dev_macro = [float(r.split("\t")[1]) for r in
                  (out / "live/plots/metrics/dev/macro_f1.tsv").read_text().split("\n")[1:] if r]
     assert len(dev_macro) == 10

@@ -174,14 +174,12 @@ class Session(SessionSetup):
     @torch.inference_mode()
     def evaluate(self, split: Encoded, keep_predictions: bool = False, desc: str = "dev"
                  ) -> tuple[dict, np.ndarray | None]:
-        """F1 on a split, batches sorted by length. With keep_predictions (test): also the threshold-free
-        average precision of the scores, and the bit-packed decisions in split order."""
+        """F1 on a split, batches sorted by length. With keep_predictions (the best checkpoint): also the
+        threshold-free average precision of the scores, and the scores [N, V] in split order (decisions:
+        scores > 0)."""
         self.model.eval()
         accumulator = F1Accumulator(self.num_labels)
-        packed, scores = None, None
-        if keep_predictions:
-            packed = np.zeros((len(split), (self.num_labels + 7) // 8), dtype=np.uint8)
-            scores = np.zeros((len(split), self.num_labels), dtype=np.float32)
+        scores = np.zeros((len(split), self.num_labels), dtype=np.float32) if keep_predictions else None
         for indices in tqdm(sorted_batches(split.lengths, self.config.eval_batch_size), desc=desc,
                             unit="batch", leave=False, disable=None, mininterval=1.0):
             batch = collate(split, indices, self.tokenizer.pad_token_id, self.num_labels).to(self.device)
@@ -189,14 +187,13 @@ class Session(SessionSetup):
                 logits = self.model(batch.input_ids, batch.attention_mask).float().cpu().numpy()
             predicted = logits > 0
             accumulator.update(predicted, batch.targets.bool().cpu().numpy())
-            if packed is not None:
-                packed[indices] = np.packbits(predicted, axis=1)
+            if scores is not None:
                 scores[indices] = logits
         self.model.train()
         result = accumulator.result(self.hierarchy, self.train_label_counts)
         if scores is not None:
             result.update(average_precision(scores, multi_hot(split.label_lists, self.num_labels), self.hierarchy))
-        return result, packed
+        return result, scores
 
 
 class Objective(nn.Module):

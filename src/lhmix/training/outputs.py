@@ -6,6 +6,8 @@ metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precis
                   (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
 predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
+scores.npz        the dev and test scores of the best checkpoint (float16), with the document ids: the
+                  reporting tunes a threshold per depth on dev and scores test there (lhmix.reporting.thresholds)
 label_words.npz   prompt family: the label words at initialisation and of the best checkpoint (Figure 6)
 model/            the best checkpoint, for transformers and safetensors (lhmix.model.saved)
 live/             dvclive curves: train loss and dev scores per epoch (warm-up epochs included)
@@ -56,6 +58,15 @@ def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels
     """predictions.npz: `packed` (uint8 [N, ceil(V/8)], np.packbits of the bool decisions per row;
     unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`."""
     _write_npz(path, {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)})
+
+
+def write_scores(path: Path, dev_ids: list[str], dev_scores: np.ndarray, test_ids: list[str],
+                 test_scores: np.ndarray) -> None:
+    """scores.npz: `dev_scores`, `test_scores` (float16 [N, V], rows in dev.jsonl / test.jsonl order), `dev_ids`,
+    `test_ids`. float16 keeps a score to 3 significant digits, finer than any threshold a dev set can place."""
+    _write_npz(path, {"dev_scores": np.asarray(dev_scores, dtype=np.float16), "dev_ids": np.array(dev_ids, dtype=str),
+                      "test_scores": np.asarray(test_scores, dtype=np.float16),
+                      "test_ids": np.array(test_ids, dtype=str)})
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import write_json
 from lhmix.core.logs import logger, run_log
@@ -25,7 +27,7 @@ from lhmix.training.config import TrainConfig
 from lhmix.training.devices import device_name, processes, resolve_device
 from lhmix.training.loop import Session, fit
 from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
-                                   write_predictions)
+                                   write_predictions, write_scores)
 from lhmix.training.progress import Progress, Timing
 
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
@@ -176,8 +178,11 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
             write_curves(run.live_dir, progress.history)
         session.model.load_state_dict(checkpoints.load_best(run.best_path, run.fingerprint))
         test_split = session.encode(session.test_docs)
-        test, packed = session.evaluate(test_split, keep_predictions=True, desc="test")
-        write_predictions(out_dir / "predictions.npz", test_split.ids, packed, session.num_labels)
+        test, test_scores = session.evaluate(test_split, keep_predictions=True, desc="test")
+        write_predictions(out_dir / "predictions.npz", test_split.ids, np.packbits(test_scores > 0, axis=1),
+                          session.num_labels)
+        dev_scores = session.evaluate(session.dev_split, keep_predictions=True)[1]
+        write_scores(out_dir / "scores.npz", session.dev_split.ids, dev_scores, test_split.ids, test_scores)
         if session.initial_label_words is not None:
             write_label_words(out_dir / "label_words.npz", session.initial_label_words.numpy(),
                               session.model.label_words.detach().cpu().numpy())
