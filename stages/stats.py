@@ -19,6 +19,7 @@ def write(processed: Path, out: Path) -> str:
     plan = Plan.from_params(params)
     dataset_stats = read_json(processed / "stats.json")
     results = reporting_results.collect(plan, dataset, dataset_stats, Hierarchy.load(processed / "labels.json"),
+                                        params.number("stats.equivalence_margin", minimum=0, strict_minimum=True),
                                         params.get("figure6.label"), data_root=processed.parent)
     write_json(results, out / "results.json")
     for name, content in reporting_results.dvc_metrics(results).items():

@@ -12,7 +12,7 @@ from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
 from lhmix.reporting import figure6, paper, plots, report, results, stats, tables
-from lhmix.training.outputs import write_predictions
+from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
     "datasets": ["wordnet"], "seeds": [0, 1, 2], "families": ["bert", "prompt"], "alpha": 1.0, "beta": 0.75,
@@ -107,17 +107,27 @@ def _write_runs(root, skip=()):
     # the test set of the bootstrap: 3 documents; every run decides exactly the gold labels
     splits = {name: [{**doc, "id": f"{name}-{doc['id']}"} for doc in TEST_DOCS] for name in ("train", "dev")}
     write_dataset(PreparedDataset("wordnet", HIERARCHY, {**splits, "test": TEST_DOCS}), root / "processed" / "wordnet")
-    for run in PLAN.main_runs("wordnet", root=root):
+    hpt = [run for run in PLAN.table6_runs("wordnet", root=root) if (run.graph, run.variant) == ("gat", "prompt")]
+    for run in PLAN.main_runs("wordnet", root=root) + hpt:
         if run.path.is_dir():
             write_predictions(run.path / "predictions.npz", [doc["id"] for doc in TEST_DOCS],
                               np.packbits(TEST_GOLD, axis=1), len(HIERARCHY))
+            if run.variant.startswith("prompt"):
+                write_scores(run.path / "scores.npz", [f"dev-{doc['id']}" for doc in TEST_DOCS], _scores(run.variant),
+                             [doc["id"] for doc in TEST_DOCS], _scores(run.variant))
     missing = root / "processed" / "wordnet_bt"
     missing.mkdir(parents=True)
     (missing / "missing.json").write_text(json.dumps({"method": "bt", "missing": "no translation models named"}))
 
 
+def _scores(variant: str) -> np.ndarray:
+    """Dev and test scores (dev holds the test documents): the gold labels scored 1, the others -1; the prompt's
+    all 2 lower, so that at 0 it decides nothing and its dev-tuned threshold is -1 at both depths."""
+    return np.where(TEST_GOLD, 1.0, -1.0) - (2.0 if variant == "prompt" else 0.0)
+
+
 def _collect(root):
-    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, root=root, data_root=root / "processed")
+    return results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, 1.0, root=root, data_root=root / "processed")
 
 
 @pytest.fixture()
@@ -138,53 +148,91 @@ def test_claims_pair_within_a_family_and_use_welch_across(collected):
     assert across["df"] == pytest.approx(4.0)
     assert across["diff"] == pytest.approx(20.0)
     assert across["p"] == pytest.approx(1.6e-5, abs=1e-6)
-    assert across["verdict"] == "supported"
+    assert across["verdict"] == "supported (+)"
     # prompt_mixup - prompt, micro: -2, -2.5, -3 -> mean -2.5, sd 0.5, t = -8.660, p = 1 - 8.660 / sqrt 77
     worse = _claim(collected, "mixup_vs_prompt", "micro_f1")
     assert worse["test"] == "paired t"
     assert worse["t"] == pytest.approx(-2.5 / (0.5 / math.sqrt(3)))
     assert worse["p"] == pytest.approx(1 - math.sqrt(75) / math.sqrt(77))
-    assert worse["verdict_unadjusted"] == "contradicted"
-    # Holm over the 10 F1 tests with a p (two have none): p = 0.0131 ranks 7th and 8th of 10, behind 1.6e-5,
-    # prompt - bert macro (3e-4) and the four control tests (0.0013): 4 x 0.0131 = 0.0525 > 0.05
-    assert worse["holm_family"] == "F1"
-    assert worse["holm_tests"] == 10
-    assert worse["p_holm"] == pytest.approx(4 * worse["p"])
+    assert worse["verdict_unadjusted"] == "contradicted (-)"
+    # Holm over the paper's 8 F1 tests with a p (5 claims x 2 metrics, two without spread): the two p = 0.0131
+    # (this one and lhmix - mixup micro) rank 3rd and 4th behind prompt - bert micro (1.6e-5) and macro (3e-4):
+    # 6 x 0.0131 = 0.0784 > 0.05. The controls are not in this family (they are equivalence questions).
+    assert worse["holm_family"] == "paper F1"
+    assert worse["holm_tests"] == 8
+    assert worse["p_holm"] == pytest.approx(6 * worse["p"])
     assert worse["verdict"] == "inconclusive"
-    assert across["p_holm"] == pytest.approx(10 * across["p"])
-    f1 = [c for c in collected["claims"] if c["holm_family"] == "F1"]
+    assert across["p_holm"] == pytest.approx(8 * across["p"])
+    f1 = [c for c in collected["claims"] if c["holm_family"] == "paper F1"]
     assert [c["p_holm"] for c in f1] == pytest.approx(stats.holm([c["p"] for c in f1]))
+    # MDD at Holm's first step, 0.05 / 8: the paired differences -2, -2.5, -3 have sd 0.5
+    assert worse["mdd_alpha"] == pytest.approx(0.05 / 8)
+    assert worse["mdd"] == pytest.approx(0.5 * stats.minimal_detectable_difference(
+        stats.Comparison(stats.PAIRED, "3 pairs", 0.0, sd=1.0, seeds=(3, 3)), 0.05 / 8))
     # prompt_lhmix - prompt_mixup, macro: 1, 2, 3 -> p = 0.0742, CI 2 +- 4.3027 / sqrt 3
     mixed = _claim(collected, "lhmix_vs_mixup", "macro_f1")
     assert mixed["p"] == pytest.approx(0.07418, abs=1e-5)
     assert mixed["verdict"] == "inconclusive"
     assert (mixed["low"], mixed["high"]) == pytest.approx((2 - 2.48414, 2 + 2.48414), abs=1e-4)
-    # prompt_lhmix - prompt, micro: identical on every seed: no test
+    # prompt_lhmix - prompt, micro: identical on every seed: no test, no MDD
     same = _claim(collected, "lhmix_vs_prompt", "micro_f1")
     assert same["diff"] == 0
     assert same["p"] is None
+    assert same["mdd"] is None
     assert same["verdict"] == "inconclusive"
     assert same["reason"] == "no spread in the per-seed differences: t undefined"
-    # six claims (four of the paper, two controls) x micro/macro F1 and AP
-    assert len(collected["claims"]) == 6 * 4
-    # the controls: prompt_lhmix - prompt_lhmix_shuffled, micro 15, 16, 17 -> t = 16 sqrt 3, 2 df
-    control = _claim(collected, "lhmix_vs_shuffled", "micro_f1")
-    assert control["diff"] == pytest.approx(16.0)
-    assert control["p"] == pytest.approx(1 - 16 * math.sqrt(3) / math.sqrt(770))
-    assert control["verdict"] == "supported"
+    # the paper's Table 4: LH-Mix against HPT (Table 6's prompt + gat on seeds 0, 1): Welch, 3 + 2,
+    # micro 61 - 62.5 = -1.5
+    hpt = _claim(collected, "lhmix_vs_hpt", "micro_f1")
+    assert (hpt["test"], hpt["n"], hpt["diff"]) == ("Welch t", "3 + 2", pytest.approx(-1.5))
+    assert [r["seed"] for r in collected["hpt"]] == [0, 1]
+    # five claims x micro/macro F1 and AP, and LH-Mix > prompt at tuned thresholds on micro/macro-F1
+    assert len(collected["claims"]) == 5 * 4 + 2
     # AP is its own Holm family; every run's AP is its F1 + 10 points, so the AP differences are the F1 ones
     ap = _claim(collected, "lhmix_vs_mixup", "macro_ap")
-    assert ap["holm_family"] == "AP"
+    assert ap["holm_family"] == "paper AP"
     assert ap["diff"] == pytest.approx(2.0)
     assert ap["p"] == pytest.approx(mixed["p"])
     assert "bootstrap" not in ap
 
 
+def test_controls_are_equivalence_questions(collected):
+    # prompt_lhmix - prompt_lhmix_shuffled, micro 15, 16, 17 -> t = 16 sqrt 3, 2 df; Holm over the family's 4 tests
+    control = next(e for e in collected["mechanism"] if e["claim"] == "lhmix_vs_shuffled" and e["metric"] == "micro_f1")
+    assert (control["regime"], control["holm_family"], control["margin"]) == ("regime 1", "mechanism", 1.0)
+    assert control["diff"] == pytest.approx(16.0)
+    assert control["p"] == pytest.approx(1 - 16 * math.sqrt(3) / math.sqrt(770))
+    # Holm over the family's 4 tests: the macro tests (16, 17, 18: t = 17 sqrt 3, p = 1 - 17 sqrt 3 / sqrt 869) rank
+    # first, so every p_holm is 4 x that p (the running maximum)
+    assert control["p_holm"] == pytest.approx(4 * (1 - 17 * math.sqrt(3) / math.sqrt(869)), rel=1e-6)
+    # TOST within +-1: t of "diff >= 1" is (16 - 1) / (1 / sqrt 3) = 15 sqrt 3 -> p = 1 - one-sided of -15 sqrt 3
+    assert control["p_tost"] == pytest.approx(1 - (1 - 15 * math.sqrt(3) / math.sqrt(675 + 2)) / 2)
+    assert control["verdict"] == "different (+)"
+    assert len(collected["mechanism"]) == 2 * 2   # two questions x micro/macro, regime 1 only (no _r2 runs here)
+    assert "| regime 1 | prompt_lhmix vs prompt_lhmix_shuffled | micro-F1 | +16.00 |" in tables.markdown(collected)
+
+
+def test_tuned_thresholds_per_run_in_results(collected):
+    rows = {(r["variant"], r["seed"]): r for r in collected["main"] + collected["hpt"]}
+    # the prompt's scores are all below 0 (gold -1, others -3): tuned on dev, its threshold is -2 at both depths
+    assert rows[("prompt", 0)]["thresholds"] == {"1": -2.0, "2": -2.0}
+    assert rows[("prompt", 0)]["tuned_micro_f1"] == 100.0
+    assert rows[("prompt_lhmix", 1)]["thresholds"] == {"1": 0.0, "2": 0.0}
+    assert rows[("hpt", 1)]["tuned_macro_f1"] == 100.0
+    assert "thresholds" not in rows[("bert", 0)]
+    tuned = _claim(collected, "lhmix_vs_prompt", "tuned_micro_f1")
+    assert tuned["holm_family"] == "tuned thresholds"
+    assert "| micro-F1 | +0.00 | [+0.00, +0.00] |" in tables.tuned_table(collected)
+
+
 def test_bootstrap_interval_of_claims_on_f1(collected):
     # every run decides exactly the gold labels: F1 is 100 on every resample, every interval is [0, 0]
     claim = _claim(collected, "lhmix_vs_prompt", "macro_f1")
-    assert claim["bootstrap"] == {"low": 0.0, "high": 0.0, "resamples": 10_000}
+    assert claim["bootstrap"] == {"low": 0.0, "high": 0.0, "observed": 0.0, "resamples": 10_000,
+                                  "method": "basic, seeds x test documents"}
     assert "| [+0.00, +0.00] |" in tables.markdown(collected)
+    depth = collected["per_depth_differences"][0]
+    assert (depth["claim"], depth["depth"], depth["bootstrap"]["low"]) == ("lhmix_vs_prompt", "1", 0.0)
 
 
 def test_table5_names_its_test_per_variant(collected):
@@ -272,17 +320,19 @@ def test_metrics_files_hold_the_headline_keys_one_row_each(collected):
 def test_markdown_tables(collected):
     markdown = tables.markdown(collected)
     assert "| prompt_lhmix | 3 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
-    assert "| prompt > bert | micro-F1 | +20.00 | [" in markdown
-    assert "| Welch t | **supported** |" in markdown
-    assert "| prompt_mixup > prompt | micro-F1 | -2.50 |" in markdown
-    assert "**inconclusive** (contradicted before Holm)" in markdown
-    assert "the 10 F1 tests and the 10 AP tests of this table" in markdown
-    assert "| prompt_lhmix > prompt_lhmix_shuffled | micro-AP | +16.00 |" in markdown
+    assert "| prompt > bert | micro-F1 | paper F1 | +20.00 | [" in markdown
+    assert "| Welch t | 5.43 (α 0.0063) | **supported (+)** |" in markdown
+    assert "| prompt_mixup > prompt | micro-F1 | paper F1 | -2.50 |" in markdown
+    assert "**inconclusive** (contradicted (-) before Holm)" in markdown
+    assert "- *paper F1* (8 tests with a p)" in markdown
+    assert "- *mechanism* (4 tests with a p)" in markdown
+    # the families are stated before any result
+    assert markdown.index("The tests, fixed before any result") < markdown.index("| prompt > bert |")
     assert "| prompt_lhmix | 1 | 90.00 | 95.00 | 85.00 | 80.00 | 95.00 | 90.00 |" in markdown  # depth 1
     assert "| prompt_lhmix | 3 | 71.00 +- 1.00 | 62.00 +- 1.00 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
-    assert "These tests have little power" in markdown
-    assert "+- 4.30 x sd / sqrt(3)" in markdown
-    assert "two independent groups of 3 runs) has between 2 and 4 degrees of freedom" in markdown
+    # the power note from the noncentral t: 3 pairs, 80 % power, two-sided
+    assert "at least 3.26 SD of the per-seed differences at α = 0.05 (5.00 SD at α = 0.05 / 4; 9.24 SD at " \
+           "α = 0.05 / 8, Holm's first step in each family)" in markdown
     assert "too_rare: 4" in markdown
     assert "No published number" in markdown
     assert "s over its 4 mixed training samples lies in [0.800, 0.901]" in markdown
@@ -361,7 +411,7 @@ def test_figure6_ranks_in_results_and_tables(collected, tmp_path):
     markdown = tables.figure6(collected)
     assert "| a2 | 3 | sibling | 4 | 2 | -0.9950 | 1.0000 |" in markdown
     assert "1 entered the top 3, 0 entered the top 15. Control, prompt" in markdown
-    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, figure6_label="b1", root=tmp_path,
+    chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, 1.0, figure6_label="b1", root=tmp_path,
                               data_root=tmp_path / "processed")["figure6"]
     assert chosen["label"]["name"] == "b1"
 

@@ -71,8 +71,8 @@ def test_no_test_without_spread_or_seeds():
 def test_verdicts():
     def comparison(diff, p):
         return stats.Comparison(stats.PAIRED, "3 pairs", diff, p=p)
-    assert stats.verdict(comparison(1.0, 0.01)) == "supported"
-    assert stats.verdict(comparison(-1.0, 0.01)) == "contradicted"
+    assert stats.verdict(comparison(1.0, 0.01)) == "supported (+)"
+    assert stats.verdict(comparison(-1.0, 0.01)) == "contradicted (-)"
     assert stats.verdict(comparison(1.0, 0.05)) == "inconclusive"
     assert stats.verdict(comparison(-1.0, 0.2)) == "inconclusive"
     assert stats.verdict(comparison(1.0, None)) == "inconclusive"
@@ -81,7 +81,70 @@ def test_verdicts():
     assert stats.no_verdict_reason(comparison(1.0, math.nan), math.nan) == "p is nan: no test result"
     # the verdict on an adjusted p: 0.01 raw, 0.06 after Holm
     assert stats.verdict(comparison(1.0, 0.01), 0.06) == "inconclusive"
-    assert stats.verdict(comparison(1.0, 0.06), 0.01) == "supported"
+    assert stats.verdict(comparison(1.0, 0.06), 0.01) == "supported (+)"
+
+
+# One-sided p of t with 2 df: P(T > |t|) = (1 - |t| / sqrt(t^2 + 2)) / 2.
+def _one_sided_2df(t):
+    return (1 - abs(t) / math.sqrt(t * t + 2)) / 2
+
+
+def test_tost_against_hand_computed_values():
+    a = {0: 10.1, 1: 10.3, 2: 10.2, 9: 50.0}
+    b = {0: 10.0, 1: 10.0, 2: 10.0}
+    # differences 0.1, 0.3, 0.2: mean 0.2, sd 0.1, se 0.1 / sqrt 3. Margin 1: t of "diff >= +1" is
+    # (0.2 - 1) / se = -8 sqrt 3 (t^2 = 192), of "diff <= -1" (0.2 + 1) / se = 12 sqrt 3; p is the larger one-sided p
+    assert stats.tost(a, b, 1.0) == pytest.approx(_one_sided_2df(8 * math.sqrt(3)), rel=1e-6)
+    assert stats.tost(a, b, 1.0) == pytest.approx((1 - math.sqrt(192 / 194)) / 2, rel=1e-6)
+    # margin 0.25: (0.2 - 0.25) / se = -0.5 sqrt 3 / ... = -0.866: p = 0.2389, not equivalent
+    assert stats.tost(a, b, 0.25) == pytest.approx(_one_sided_2df(0.05 * math.sqrt(3) / 0.1), rel=1e-6)
+    assert stats.tost(a, b, 0.25) == pytest.approx(0.2389, abs=1e-4)
+    # no test without two seeds or without spread
+    assert stats.tost({0: 1.0}, {0: 0.0}, 1.0) is None
+    assert stats.tost({0: 1.0, 1: 2.0}, {0: 0.0, 1: 1.0}, 1.0) is None
+
+
+def test_equivalence_verdicts():
+    up, down = stats.Comparison(stats.PAIRED, "5 pairs", 0.4), stats.Comparison(stats.PAIRED, "5 pairs", -2.0)
+    assert stats.equivalence_verdict(up, 0.01, 0.5, 1.0) == "equivalent within +-1"
+    assert stats.equivalence_verdict(down, 0.3, 0.01, 1.0) == "different (-)"
+    assert stats.equivalence_verdict(up, 0.3, 0.01, 0.5) == "different (+)"
+    # neither: the seeds rule out neither a difference of the margin nor none
+    assert stats.equivalence_verdict(up, 0.2, 0.3, 1.0) == "too weak to tell"
+    assert stats.equivalence_verdict(up, None, None, 1.0) == "too weak to tell"
+    assert stats.equivalence_verdict(up, math.nan, 0.06, 1.0) == "too weak to tell"
+
+
+def _power_two_sided(effect, df, noncentrality, alpha):
+    """Power of a two-sided t-test: P(|T'| > t(1 - alpha / 2, df)) under the noncentral t."""
+    from scipy import stats as scipy_stats
+    critical = scipy_stats.t.ppf(1 - alpha / 2, df)
+    return scipy_stats.nct.sf(critical, df, noncentrality) + scipy_stats.nct.cdf(-critical, df, noncentrality)
+
+
+def test_minimal_detectable_difference_from_the_t_distribution():
+    def paired_unit(n):
+        return stats.Comparison(stats.PAIRED, f"{n} pairs", 0.0, sd=1.0, seeds=(n, n))
+    # n = 5 at 80 % power, two-sided: 1.68 SD at alpha 0.05, 3.31 SD at Holm's first step over 12 tests
+    assert stats.minimal_detectable_difference(paired_unit(5), 0.05) == pytest.approx(1.68, abs=0.005)
+    assert stats.minimal_detectable_difference(paired_unit(5), 0.05 / 12) == pytest.approx(3.31, abs=0.005)
+    # by definition: at the MDD, the noncentral t (df n - 1, noncentrality d sqrt n) gives power 0.8
+    for n, alpha in ((5, 0.05), (5, 0.05 / 12), (10, 0.01)):
+        d = stats.minimal_detectable_difference(paired_unit(n), alpha)
+        assert _power_two_sided(d, n - 1, d * math.sqrt(n), alpha) == pytest.approx(0.8, abs=1e-4)
+    # scales with the observed SD: differences 1, 2, 3, 4, 5 have sd sqrt(2.5)
+    comparison = stats.paired({s: 10.0 + s + 1 for s in range(5)}, {s: 10.0 for s in range(5)})
+    assert comparison.sd == pytest.approx(math.sqrt(2.5))
+    assert stats.minimal_detectable_difference(comparison, 0.05) == pytest.approx(
+        stats.minimal_detectable_difference(paired_unit(5), 0.05) * math.sqrt(2.5))
+    # Welch's case, two groups of 5: pooled SD, noncentrality d sqrt(n / 2), 8 df
+    welch = stats.welch([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 2.0, 4.0, 4.0, 3.0])
+    assert welch.sd == pytest.approx(math.sqrt((2.5 + 1.0) / 2))
+    d = stats.minimal_detectable_difference(welch, 0.05) / welch.sd
+    assert _power_two_sided(d, 8, d * math.sqrt(5 / 2), 0.05) == pytest.approx(0.8, abs=1e-4)
+    assert d == pytest.approx(2.02, abs=0.005)
+    # no spread, no MDD
+    assert stats.minimal_detectable_difference(stats.Comparison(stats.PAIRED, "1 pairs", 0.0), 0.05) is None
 
 
 def test_holm_against_hand_computed_values():

@@ -13,13 +13,12 @@ import numpy as np
 from lhmix.core.errors import LhmixError
 from lhmix.core.files import read_json
 from lhmix.core.vocabulary import AUGMENTATIONS
-from lhmix.data.documents import read_dataset
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import PROCESSED, Plan, Run, read_metrics
-from lhmix.reporting import bootstrap, figure6, table6, table7
-from lhmix.reporting.comparisons import APS, claims, table5
+from lhmix.reporting import evidence, figure6, table6, table7
+from lhmix.reporting.comparisons import APS, claims, mechanism, per_depth_differences, table5
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
-from lhmix.reporting.variants import best_in_warmup, by_variant, ordered_variants
+from lhmix.reporting.variants import HPT, HPT_GRAPH, REGIMES, best_in_warmup, by_variant, ordered_variants
 from lhmix.training.progress import TIMING_KEYS
 
 F1S = ("micro_f1", "macro_f1")
@@ -105,24 +104,29 @@ def per_depth(rows: list[dict]) -> dict:
     return table
 
 
-def with_document_bootstrap(entries: list[dict], runs: list[Run], dataset_dir: Path) -> list[dict]:
-    """The claims on F1 with the paired bootstrap interval over test documents (lhmix.reporting.bootstrap)."""
-    wanted = {variant for e in entries if e["metric"] in F1S for variant in (e["better"], e["worse"])}
-    if not wanted:
-        return entries
-    hierarchy, splits = read_dataset(dataset_dir, splits=("test",))
-    test = splits["test"]
-    gold = np.zeros((len(test), len(hierarchy)), dtype=bool)
-    for row, labels in enumerate(test.labels):
-        gold[row, labels] = True
-    counts = defaultdict(list)
-    for run in runs:
-        if run.variant in wanted:
-            predicted = bootstrap.read_decisions(run.path / "predictions.npz", test.ids, len(hierarchy))
-            counts[run.variant].append(bootstrap.RunCounts(predicted, gold))
-    means = bootstrap.seed_means(dict(counts), len(test))
-    return [{**e, "bootstrap": bootstrap.interval(means[e["better"]][e["metric"]], means[e["worse"]][e["metric"]])}
-            if e["metric"] in F1S else e for e in entries]
+def hpt_runs(main: list[dict], graph_runs: list[Run], graph_rows: list[dict]) -> tuple[list[Run], list[dict]]:
+    """HPT's runs and rows for the paper's Table 4 claim: the main runs of variant `hpt` where params name
+    them, else the Table 6 runs of prompt with HPT's graph (variant renamed `hpt`)."""
+    if any(r["variant"] == HPT for r in main):
+        return [], []
+    chosen = [(run, row) for run, row in zip(graph_runs, graph_rows)
+              if run.graph == HPT_GRAPH and run.variant == "prompt"]
+    return [run for run, _ in chosen], [{**row, "variant": HPT} for _, row in chosen]
+
+
+def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: float) -> dict:
+    """Every tested comparison of lhmix.reporting.comparisons on `rows` (main and HPT runs), the F1 ones with
+    their bootstrap interval; the rows with their F1 at thresholds tuned on dev (prompt family)."""
+    test_set = evidence.TestSet(dataset_dir)
+    rows, decisions = evidence.tuned(runs, rows, test_set)
+    parts = {"claims": claims(rows), "mechanism": mechanism(rows, margin), "per_depth_differences":
+             per_depth_differences(rows)}
+    flat = [entry for entries in parts.values() for entry in entries]
+    flat = evidence.with_intervals(flat, runs, rows, decisions, test_set)
+    out, start = {"rows": rows}, 0
+    for name, entries in parts.items():
+        out[name], start = flat[start:start + len(entries)], start + len(entries)
+    return out
 
 
 def diagnostics(rows: list[dict]) -> dict:
@@ -175,10 +179,11 @@ def curves(rows: list[dict]) -> list[dict]:
     return table
 
 
-def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, figure6_label=None,
-            root=None, data_root: Path = PROCESSED) -> dict:
+def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, equivalence_margin: float,
+            figure6_label=None, root=None, data_root: Path = PROCESSED) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
-    (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label."""
+    (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label,
+    `equivalence_margin` as stats.equivalence_margin (F1 points)."""
     where = {} if root is None else {"root": root}
     main_runs = plan.main_runs(dataset, **where)
     main = _rows(main_runs, _run_row)
@@ -186,17 +191,22 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
     warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
     augmented = {method: _rows(runs, _run_row) for method, runs in plan.augment_runs(dataset, **where).items()}
-    graph_runs = _rows(plan.table6_runs(dataset, **where), _run_row)
+    graph_plan = plan.table6_runs(dataset, **where)
+    graph_runs = _rows(graph_plan, _run_row)
     graph_warmups = _rows(plan.table6_warmups(dataset, **where), _warmup_row)
+    extra_runs, hpt = hpt_runs(main, graph_plan, graph_runs)
+    tested = comparisons(main_runs + extra_runs, main + hpt, Path(data_root) / dataset, equivalence_margin)
+    main, hpt = tested["rows"][:len(main)], tested["rows"][len(main):]
     return {
         "dataset": dataset_stats,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
-                   "sweep_seed": plan.sweep_seed},
-        "main": main, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
+                   "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin},
+        "main": main, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
         "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
         "per_depth": per_depth(main),
-        "claims": with_document_bootstrap(claims(main), main_runs, Path(data_root) / dataset),
+        "claims": tested["claims"], "mechanism": tested["mechanism"],
+        "per_depth_differences": tested["per_depth_differences"],
         "table5": table5(main, ordered_variants(main)),
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs": main,
@@ -223,7 +233,8 @@ def dvc_metrics(results: dict) -> dict[str, dict]:
     most, so that the table fits a terminal. <variant>.json: micro/macro-F1 mean and std, micro/macro AP, labels
     per document and the mean lambda used (`lambda`: it moves with alpha and beta even when F1 does not);
     claims/<claim>.json: the difference on each metric and, on F1, its Holm-adjusted p (`micro_f1_p`). Short
-    keys: DVC pads each column to its name. Everything else is in results.json and tables.md."""
+    keys: DVC pads each column to its name. The mechanism questions: claims/<question>[_r2].json, their
+    differences. Everything else is in results.json and tables.md."""
     files = {}
     for variant, by_metric in results["summary"].items():
         entry = {}
@@ -239,9 +250,13 @@ def dvc_metrics(results: dict) -> dict[str, dict]:
         files[f"{variant}.json"] = entry
     claims = defaultdict(dict)
     for claim in results["claims"]:
+        if claim["metric"] not in (*F1S, *APS):   # F1 at tuned thresholds: results.json and tables.md
+            continue
         entry = claims[claim["claim"]]
         entry[claim["metric"]] = round(claim["diff"], 4)
         if claim["metric"] in F1S and usable(claim["p_holm"]):
             entry[f"{claim['metric']}_p"] = round(claim["p_holm"], 6)
+    for question in results["mechanism"]:   # the difference; its two p and verdict: results.json and tables.md
+        claims[question["claim"] + REGIMES[question["regime"]]][question["metric"]] = round(question["diff"], 4)
     files.update({f"claims/{name}.json": entry for name, entry in claims.items()})
     return files

@@ -1,5 +1,6 @@
 """The statistics of the report, as formulas: mean and spread over seeds, t-tests with their 95 %
-confidence intervals, the verdict on a claim, and quantiles of pooled histograms.
+confidence intervals, the verdict on a claim, equivalence tests (TOST), the minimal detectable difference
+of a test, and quantiles of pooled histograms.
 
 Differences are `a - b` in the units of the values given (F1 points in the report). Two tests:
 - paired t-test on the per-seed differences (scipy ttest_rel), for two variants of one family, which
@@ -11,6 +12,18 @@ Both intervals come from the t distribution of their own test (scipy's confidenc
 Several claims are tested at once, so each verdict is read on its Holm-adjusted p (Holm 1979, step-down,
 family-wise error 0.05 over the family given); the raw p is shown beside it. A test without a p (too few
 seeds, no spread, or a p that is not a number) is inconclusive, with its reason.
+
+A question hoped to show no difference (a control of the mechanism) is an equivalence test instead: TOST
+(Schuirmann 1987), two one-sided paired t-tests of "difference <= -m" and "difference >= +m" for a margin m
+fixed before any result (params stats.equivalence_margin); its p is the larger of the two (statsmodels'
+ttost_paired). Its verdict: "equivalent within +-m" when that p is under 0.05, "different" (with the sign)
+when the paired t-test of no difference is, "too weak to tell" otherwise: a non-significant difference is
+never read as no difference.
+
+The power of a test is stated as its minimal detectable difference (MDD): the true difference the test finds
+with 80 % probability, two-sided, at the alpha it is held to, from the observed spread: the noncentral t
+distribution's effect size (statsmodels' TTestPower for the paired test, TTestIndPower for two independent
+groups, in units of the pooled SD, Student's equal-variance approximation of Welch) times that spread.
 """
 from __future__ import annotations
 
@@ -21,12 +34,17 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
+from statsmodels.stats.power import TTestIndPower, TTestPower
+from statsmodels.stats.weightstats import ttost_paired
 
 from lhmix.core import histogram as bins
 
 SIGNIFICANCE = 0.05
 MISSING_P = object()  # verdict(): "use the comparison's own p"
 CONFIDENCE = 0.95
+POWER = 0.8
+SUPPORTED, CONTRADICTED, INCONCLUSIVE = "supported (+)", "contradicted (-)", "inconclusive"
+TOO_WEAK = "too weak to tell"
 PAIRED, WELCH = "paired t", "Welch t"
 # Below this spread (relative to the values) the per-seed differences are equal and t is undefined;
 # F1 values are rounded to 1e-4 points, so real spreads are far above it.
@@ -44,6 +62,8 @@ class Comparison:
     df: float | None = None
     p: float | None = None    # two-sided
     note: str = ""            # why there is no test, when there is none
+    sd: float | None = None   # spread the test sees: SD of the per-seed differences (paired), pooled SD (Welch)
+    seeds: tuple[int, int] | None = None  # sizes: (pairs, pairs) or (n of a, n of b)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -70,10 +90,10 @@ def _near_constant_ok():
         yield
 
 
-def _tested(test: str, n: str, diff: float, result) -> Comparison:
+def _tested(test: str, n: str, diff: float, result, sd: float, seeds: tuple[int, int]) -> Comparison:
     interval = result.confidence_interval(CONFIDENCE)
     return Comparison(test, n, diff, float(interval.low), float(interval.high), float(result.statistic),
-                      float(result.df), float(result.pvalue))
+                      float(result.df), float(result.pvalue), sd=sd, seeds=seeds)
 
 
 def paired(a: dict[int, float], b: dict[int, float]) -> Comparison:
@@ -89,7 +109,8 @@ def paired(a: dict[int, float], b: dict[int, float]) -> Comparison:
                           note="no spread in the per-seed differences: t undefined")
     with _near_constant_ok():
         result = scipy_stats.ttest_rel([a[s] for s in seeds], [b[s] for s in seeds])
-    return _tested(PAIRED, n, float(differences.mean()), result)
+    return _tested(PAIRED, n, float(differences.mean()), result, float(differences.std(ddof=1)),
+                   (len(seeds), len(seeds)))
 
 
 def welch(a: list[float], b: list[float]) -> Comparison:
@@ -102,7 +123,8 @@ def welch(a: list[float], b: list[float]) -> Comparison:
         return Comparison(WELCH, n, diff, note="no spread over seeds on either side: t undefined")
     with _near_constant_ok():
         result = scipy_stats.ttest_ind(a, b, equal_var=False)
-    return _tested(WELCH, n, diff, result)
+    pooled = math.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
+    return _tested(WELCH, n, diff, result, pooled, (len(a), len(b)))
 
 
 def usable(p) -> bool:
@@ -116,8 +138,45 @@ def verdict(comparison: Comparison, p: float | None = MISSING_P) -> str:
     the report passes the Holm-adjusted one."""
     p = comparison.p if p is MISSING_P else p
     if not usable(p) or p >= SIGNIFICANCE or not math.isfinite(comparison.diff) or comparison.diff == 0:
-        return "inconclusive"
-    return "supported" if comparison.diff > 0 else "contradicted"
+        return INCONCLUSIVE
+    return SUPPORTED if comparison.diff > 0 else CONTRADICTED
+
+
+def tost(a: dict[int, float], b: dict[int, float], margin: float) -> float | None:
+    """The TOST p of |a - b| < margin over the seeds both have (paired), None where there is no test (fewer
+    than 2 seeds, no spread: as the paired t-test)."""
+    seeds = sorted(set(a) & set(b))
+    differences = np.array([a[seed] - b[seed] for seed in seeds], dtype=float)
+    if len(seeds) < 2 or _no_spread(differences):
+        return None
+    with _near_constant_ok():
+        p, _, _ = ttost_paired(np.array([a[s] for s in seeds], dtype=float),
+                               np.array([b[s] for s in seeds], dtype=float), -margin, margin)
+    return float(p)
+
+
+def equivalence_verdict(comparison: Comparison, p_tost: float | None, p_difference: float | None,
+                        margin: float) -> str:
+    """On a question hoped to show no difference: equivalent (TOST), different (t-test of no difference,
+    with the sign of a - b), or too weak to tell; both p as the family's correction gives them."""
+    if usable(p_tost) and p_tost < SIGNIFICANCE:
+        return f"equivalent within +-{margin:g}"
+    if usable(p_difference) and p_difference < SIGNIFICANCE and comparison.diff != 0:
+        return f"different ({'+' if comparison.diff > 0 else '-'})"
+    return TOO_WEAK
+
+
+def minimal_detectable_difference(comparison: Comparison, alpha: float, power: float = POWER) -> float | None:
+    """The true difference `comparison`'s test detects with probability `power`, two-sided at `alpha`, given
+    its observed spread; None without a spread (no test)."""
+    if comparison.sd is None or comparison.seeds is None or not comparison.sd > 0:
+        return None
+    n_a, n_b = comparison.seeds
+    if comparison.test == PAIRED:
+        effect = TTestPower().solve_power(effect_size=None, nobs=n_a, alpha=alpha, power=power)
+    else:
+        effect = TTestIndPower().solve_power(effect_size=None, nobs1=n_a, ratio=n_b / n_a, alpha=alpha, power=power)
+    return float(effect) * comparison.sd
 
 
 def no_verdict_reason(comparison: Comparison, p: float | None) -> str:

@@ -6,7 +6,8 @@ from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.markdown import histogram, interval, mean_std, number, p_value, t_df, table  # noqa: F401
 from lhmix.reporting.table6 import summaries as graph_summaries
 from lhmix.reporting.variants import best_in_warmup, family as family_of
-from lhmix.reporting.verdicts import METRIC_NAMES, ap_table, depth_table, verdicts
+from lhmix.reporting.verdicts import (METRIC_NAMES, ap_table, depth_differences, depth_table, mechanism_table,
+                                     tuned_table, verdicts)
 
 
 def dataset_table(stats: dict) -> str:
@@ -194,7 +195,10 @@ def markdown(results: dict) -> str:
     sections = [
         (None, prose.introduction(config, results["devices"])),
         ("Table 1: dataset", dataset_table(results["dataset"])),
-        ("Verdicts on the paper's claims and on the controls of LH-Mix", verdicts(results)),
+        ("Verdicts on the paper's claims", verdicts(results)),
+        ("The mechanism: LH-Mix against its controls, per regime (equivalence tests)", mechanism_table(results)),
+        ("Threshold or ranking: LH-Mix against the prompt at 0 and at thresholds tuned on dev", tuned_table(results)),
+        ("Per depth: micro-F1 differences", depth_differences(results)),
         (f"Table 3: ablation (seed {seed})",
          table(["variant", "micro-F1", "macro-F1"],
                [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary])),

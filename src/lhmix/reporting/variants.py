@@ -1,11 +1,48 @@
 """The variants in report order: the paper's ablation (Table 3, family x mixing), then the controls of
-LH-Mix (lhmix.core.vocabulary); and which run rows scored a warm-up checkpoint."""
+LH-Mix (lhmix.core.vocabulary), then the second mechanism regime and HPT; and which run rows scored a
+warm-up checkpoint.
+
+The report's vocabulary beyond the training vocabulary lives here, in one place:
+- a mechanism regime is a point (alpha, beta) at which LH-Mix and its two controls are run on the main seeds;
+  regime 1 is the main alpha/beta, regime 2 one where lambda moves; a regime's variants are the regime-1
+  names with its suffix (prompt_lhmix_r2, ...);
+- HPT is the hierarchical prompt with HPT's graph injection (prompt + GAT), the paper's Table 4 baseline: the
+  main rows' variant `hpt`, or else the Table 6 runs of prompt with graph gat.
+A variant's pairing group says which runs share a warm-up state per seed (a paired test) and which share only
+the seed number (Welch).
+"""
 from __future__ import annotations
 
 from lhmix.core.vocabulary import VARIANTS, family_of
 
-VARIANT_ORDER = VARIANTS
-family = family_of
+HPT = "hpt"
+HPT_GRAPH = "gat"                       # the Table 6 graph whose prompt runs are HPT
+LHMIX, SHUFFLED, FIXED = "prompt_lhmix", "prompt_lhmix_shuffled", "prompt_fixed_lambda"
+REGIMES = {"regime 1": "", "regime 2": "_r2"}  # regime -> suffix of its variants' names
+MECHANISM_VARIANTS = (LHMIX, SHUFFLED, FIXED)
+VARIANT_ORDER = (VARIANTS + tuple(v + suffix for suffix in REGIMES.values() if suffix for v in MECHANISM_VARIANTS)
+                 + (HPT,))
+
+
+def in_regime(variant: str, regime: str) -> str:
+    """prompt_lhmix in regime 2 -> prompt_lhmix_r2."""
+    return variant + REGIMES[regime]
+
+
+def family(variant: str) -> str:
+    """The pairing group of a variant: its training family (bert, prompt) for the variants that continue the
+    family's warm-up of each seed, regime-2 variants included; HPT continues a warm-up of its own graph."""
+    if variant == HPT:
+        return HPT
+    for suffix in REGIMES.values():
+        if suffix and variant.endswith(suffix):
+            variant = variant[:-len(suffix)]
+    return family_of(variant)
+
+
+def is_prompt_family(variant: str) -> bool:
+    """The runs scored at a threshold tuned on dev: every hierarchical-prompt run, HPT's included."""
+    return family(variant) in ("prompt", HPT)
 
 
 def ordered_variants(rows: list[dict]) -> list[str]:
