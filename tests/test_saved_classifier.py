@@ -1,15 +1,20 @@
 """A run's best classifier as a folder: transformers and safetensors open it, and lhmix.model.saved rebuilds
 the very model (every tensor, every score) from its files alone."""
 import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import pytest
 import torch
 import transformers
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from lhmix.core.errors import LhmixError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.classifier import HTCModel
+from lhmix.model import saved as saved_module
 from lhmix.model.encoders import load_tokenizer
 from lhmix.model.saved import load_classifier, save_classifier
 from lhmix.training.run import MODEL_FOLDER
@@ -108,3 +113,149 @@ def test_the_folder_does_not_depend_on_what_the_tokenizer_encoded_before(tmp_pat
     save_classifier(model, tokenizer, HIERARCHY, {}, tmp_path / "after")
     for path in sorted((tmp_path / "before").iterdir()):
         assert path.read_bytes() == (tmp_path / "after" / path.name).read_bytes(), path.name
+
+
+# ---------------------------------------------------------------- a damaged or edited folder
+
+def saved(tmp_path, kind="prompt, mlm head, MLM loss"):
+    folder = tmp_path / "model"
+    save_classifier(trained_looking(KINDS[kind]), load_tokenizer("tiny-random"), HIERARCHY, {"variant": "x"}, folder)
+    return folder
+
+
+def edit_json(path, change):
+    path.write_text(json.dumps(change(json.loads(path.read_text())), indent=1) + "\n")
+
+
+def swap_two_names(rows):
+    rows[3]["name"], rows[4]["name"] = rows[4]["name"], rows[3]["name"]
+    return rows
+
+
+def drop_a_label_row(path):
+    head = load_file(path)
+    save_file({**head, "label_words": head["label_words"][:-1].contiguous()}, path)
+
+
+def truncate(path):
+    path.write_bytes(path.read_bytes()[:len(path.read_bytes()) // 2])
+
+
+# name: (the edit, the file the error names, what it says); each a one-line LhmixError
+EDITS = {
+    "head linear for an mlm run": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "head": "linear"}),
+                                   "classifier.json", "changed since its run wrote it"),
+    "family bert for a prompt run": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "family": "bert"}),
+                                     "classifier.json", "changed since its run wrote it"),
+    "two label names swapped": (lambda f: edit_json(f / "labels.json", swap_two_names), "labels.json",
+                                "changed since its run wrote it"),
+    "hidden_act relu": (lambda f: edit_json(f / "config.json", lambda d: {**d, "hidden_act": "relu"}), "config.json",
+                        "changed since its run wrote it"),
+    "a label dropped from the head": (lambda f: drop_a_label_row(f / "head.safetensors"), "head.safetensors",
+                                      "changed since its run wrote it"),
+    "truncated encoder weights": (lambda f: truncate(f / "model.safetensors"), "model.safetensors",
+                                  "changed since its run wrote it"),
+    "truncated head": (lambda f: truncate(f / "head.safetensors"), "head.safetensors", "changed since its run wrote it"),
+    "a missing key": (lambda f: edit_json(f / "classifier.json", lambda d: {k: v for k, v in d.items() if k != "family"}),
+                      "classifier.json", "no 'family'"),
+    "bad JSON": (lambda f: (f / "classifier.json").write_text('{"format": "lhmix-classifier-2",\n  "family": }\n'),
+                 "classifier.json:2", "not JSON"),
+    "a list": (lambda f: (f / "classifier.json").write_text("[]\n"), "classifier.json",
+               "expected a JSON object, not list"),
+    "a file removed": (lambda f: (f / "labels.json").unlink(), "labels.json", "missing"),
+    "a file added": (lambda f: (f / "added_tokens.json").write_text('{"[NEW]": 30522}'), "added_tokens.json",
+                     "not a file of this classifier"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_an_edited_or_damaged_folder_is_refused_in_one_line_naming_the_file(tmp_path, edit):
+    change, named, problem = edit
+    folder = saved(tmp_path)
+    change(folder)
+    assert_refused(folder, named, problem)
+
+
+def assert_refused(folder, named: str, problem: str) -> None:
+    """load_classifier fails in one line that starts with the file `named` and says `problem`."""
+    with pytest.raises(LhmixError) as caught:
+        load_classifier(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / named}: "), message
+    assert problem in message
+    assert "\n" not in message
+
+
+def restamped(folder):
+    """classifier.json's digests written again for the folder as it is now: what a folder written by another
+    version of the code, or forged, would hold; the tensors must still fit the model it describes."""
+    edit_json(folder / "classifier.json", lambda described: saved_module.stamped(described, folder))
+
+
+# name: (the edit, then digests recomputed; the file the error names, what it says[, the kind of model saved])
+INCONSISTENT = {
+    "a label dropped from the head": (lambda f: drop_a_label_row(f / "head.safetensors"), "head.safetensors",
+                                      "label_words of shape [4, 32], expected [5, 32]"),
+    "head mlm for a linear run": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "head": "mlm"}),
+                                  "head.safetensors", "missing mlm_transform.LayerNorm.bias", "prompt, linear head, gat"),
+    "no MLM loss for a run with one": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "mlm_loss": False}),
+                                       "head.safetensors", "unexpected mlm_bias"),
+    "truncated head": (lambda f: truncate(f / "head.safetensors"), "head.safetensors",
+                       "not a readable safetensors file"),
+    "a label dropped from labels.json": (lambda f: edit_json(f / "labels.json", lambda rows: rows[:-1]),
+                                         "head.safetensors", "label_words of shape [5, 32], expected [4, 32]"),
+}
+
+
+@pytest.mark.parametrize("edit", INCONSISTENT.values(), ids=INCONSISTENT.keys())
+def test_tensors_that_do_not_fit_the_described_model_are_refused_in_one_line(tmp_path, edit):
+    change, named, problem, *kind = edit
+    folder = saved(tmp_path, *kind)
+    change(folder)
+    restamped(folder)
+    assert_refused(folder, named, problem)
+
+
+def test_a_full_disk_while_writing_the_folder_is_one_line_and_leaves_the_previous_folder(tmp_path):
+    """A file-size limit makes safetensors' write fail as a full disk does (SafetensorError): one line naming the
+    file, the folder of an earlier save untouched, no temporary folder left."""
+    folder = saved(tmp_path, "bert")
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    script = textwrap.dedent(f"""
+        import resource, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from lhmix.core.errors import LhmixError
+        from lhmix.model.encoders import load_tokenizer
+        from lhmix.model.saved import save_classifier
+        from test_saved_classifier import HIERARCHY, KINDS, trained_looking
+        model, tokenizer = trained_looking(KINDS["prompt, linear head, gat"]), load_tokenizer("tiny-random")
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+        try:
+            save_classifier(model, tokenizer, HIERARCHY, {{}}, {str(folder)!r})
+        except LhmixError as error:
+            print(error)
+            sys.exit(3)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert done.stdout.startswith(f"{folder / 'model.safetensors'}: cannot write ("), done.stdout
+    assert len(done.stdout.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
+
+
+def test_loading_reads_the_encoder_once_and_initialises_nothing_it_overwrites(tmp_path, monkeypatch):
+    """The encoder's weights come from transformers' load of the folder alone (not again through safetensors),
+    and the label words are not initialised from the tokenizer only to be overwritten by head.safetensors."""
+    import safetensors.torch
+
+    folder = saved(tmp_path)
+    read = []
+    real_load_file = safetensors.torch.load_file
+    monkeypatch.setattr(safetensors.torch, "load_file", lambda path, *a, **k: read.append(Path(path).name)
+                        or real_load_file(path, *a, **k))
+    monkeypatch.setattr(HTCModel, "_initialise_new_parameters",
+                        lambda *args: pytest.fail("label words initialised before being loaded"))
+    load_classifier(folder)
+    assert "model.safetensors" not in read

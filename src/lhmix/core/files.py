@@ -3,6 +3,7 @@ stops with its name and line."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -32,11 +33,16 @@ def replaced_on_success(path: str | Path) -> Iterator[Path]:
         # about some other file (read inside the block) passes through as it is.
         if error.filename not in (None, name_of(temporary), str(path), str(path.parent)):
             raise
-        raise LhmixError(f"{path}: cannot write ({error.strerror or error}); check the free disk space "
-                         f"and that {path.parent} is writable") from None
+        raise cannot_write(path, error.strerror or error) from None
     finally:
         if temporary is not None:
             temporary.unlink(missing_ok=True)
+
+
+def cannot_write(path: str | Path, reason) -> LhmixError:
+    """The one-line error of a write to `path` that failed (a full disk, a read-only folder)."""
+    return LhmixError(f"{path}: cannot write ({reason}); check the free disk space and that {Path(path).parent} "
+                      "is writable")
 
 
 def name_of(path: Path | None) -> str | None:
@@ -84,8 +90,17 @@ def write_torch(obj, path: str | Path) -> None:
         except RuntimeError as error:
             # torch's zip writer reports a failed write (a full disk, a file-size limit) as a RuntimeError
             # ("unexpected pos ..."), not as the OSError underneath
-            raise LhmixError(f"{path}: cannot write (the write failed inside torch.save: {str(error).strip()}); "
-                             f"check the free disk space and that {Path(path).parent} is writable") from None
+            raise cannot_write(path, f"the write failed inside torch.save: {str(error).strip()}") from None
+
+
+def file_digest(*paths: Path) -> str:
+    """SHA-256 of the bytes of `paths`, one after another, read in blocks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def read_json(path: str | Path):

@@ -10,75 +10,221 @@ head.safetensors                           everything of the classifier that is 
 labels.json                                the label tree, in the processed data's format (id, name, parent):
                                            row i of label_words is label i
 classifier.json                            the family, head, graph and MLM loss that rebuild the model, the
-                                           run's settings, and the format's name
+                                           run's settings, the format's name, the SHA-256 of every other
+                                           file (`files`) and of its own content (`digest`)
 
 `load_classifier` rebuilds the model from these files alone and restores every tensor strictly, so a
 loaded model scores exactly as the run's best checkpoint did.
+
+The folder is a run's output, never meant to be edited: another classifier is another run. So rather than
+checking what can be checked against the tensors (label count, head kind), load_classifier holds every file
+to the digest its run recorded, and refuses a file changed, missing or added; that also catches what no
+tensor shows (config.json's hidden_act, two label names swapped, a tokenizer's vocabulary). It then checks
+the head's tensors against the model classifier.json describes (names and shapes), which a folder of an
+older code could break. The digests guard against damage and edits, not against someone who forges them.
+Each problem is one line naming the file.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError
+from lhmix.core.errors import LhmixError, MalformedInput
+from lhmix.core.files import cannot_write, file_digest, give_usual_mode, read_json
 from lhmix.data.hierarchy import Hierarchy
 
-FORMAT = "lhmix-classifier-1"
+FORMAT = "lhmix-classifier-2"
 ENCODER = "encoder."
 HEAD_FILE, CONFIG_FILE, LABELS_FILE, ENCODER_WEIGHTS = ("head.safetensors", "classifier.json", "labels.json",
                                                         "model.safetensors")
+# classifier.json's keys and their JSON types
+DESCRIPTION = {"format": str, "family": str, "head": str, "graph": str, "mlm_loss": bool, "settings": dict,
+               "files": dict, "digest": str}
+RECOVERY = "re-run the stage that trained it (dvc repro -f)"
 
 
 def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, folder: str | Path) -> Path:
-    """Write `model` (an HTCModel) into `folder`, replacing it whole only once every file is written."""
+    """Write `model` (an HTCModel) into `folder`, replacing it whole only once every file is written; a write
+    that fails (a full disk) names its file and leaves `folder` as it was."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    with _writing(folder, folder.name):
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
-        with _no_progress_bars():
+        with _writing(folder, ENCODER_WEIGHTS), _no_progress_bars():
             model.encoder.save_pretrained(scratch, safe_serialization=True)
+        with _writing(folder, "tokenizer.json"), _no_progress_bars():
             _as_loaded(tokenizer).save_pretrained(scratch)
         head = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
                 if not name.startswith(ENCODER)}
-        save_file(head, scratch / HEAD_FILE, metadata={"format": FORMAT})
-        (scratch / LABELS_FILE).write_text(json.dumps(hierarchy.to_json(), indent=1) + "\n", encoding="utf-8")
-        described = {"format": FORMAT, "family": model.family, "head": model.head,
-                     "graph": "none" if model.injection is None else model.injection.kind,
-                     "mlm_loss": model.has_mlm_loss, "settings": settings}
-        (scratch / CONFIG_FILE).write_text(json.dumps(described, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        scratch.chmod(0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(scratch, folder)
+        with _writing(folder, HEAD_FILE):
+            save_file(head, scratch / HEAD_FILE, metadata={"format": FORMAT})
+        with _writing(folder, LABELS_FILE):
+            (scratch / LABELS_FILE).write_text(json.dumps(hierarchy.to_json(), indent=1) + "\n", encoding="utf-8")
+        described = stamped({"format": FORMAT, "family": model.family, "head": model.head,
+                             "graph": "none" if model.injection is None else model.injection.kind,
+                             "mlm_loss": model.has_mlm_loss, "settings": settings}, scratch)
+        with _writing(folder, CONFIG_FILE):
+            (scratch / CONFIG_FILE).write_text(json.dumps(described, indent=1, sort_keys=True) + "\n",
+                                               encoding="utf-8")
+        give_usual_mode(scratch)
+        with _writing(folder, folder.name):
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(scratch, folder)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return folder
 
 
+def stamped(described: dict, folder: Path) -> dict:
+    """`described` with the digest of every file of `folder` but classifier.json, and of itself."""
+    described = {key: value for key, value in described.items() if key not in ("files", "digest")}
+    described["files"] = {path.name: file_digest(path) for path in sorted(Path(folder).iterdir())
+                          if path.name != CONFIG_FILE}
+    return {**described, "digest": _content_digest(described)}
+
+
 def load_classifier(folder: str | Path):
     """(HTCModel in eval mode, its tokenizer, classifier.json) of a folder written by save_classifier."""
     import transformers
-    from safetensors.torch import load_file
 
-    from lhmix.model.classifier import HTCModel
+    from lhmix.model.encoders import load_encoder
 
     folder = Path(folder)
     described = _described(folder)
+    head = _checked_files(folder, described["files"])
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     hierarchy = Hierarchy.load(folder / LABELS_FILE)
-    model = HTCModel.create(described["family"], str(folder), hierarchy, tokenizer, head=described["head"],
-                            mlm_loss=described["mlm_loss"], graph=described["graph"])
-    state = {ENCODER + name: tensor for name, tensor in load_file(folder / ENCODER_WEIGHTS).items()}
-    state.update(load_file(folder / HEAD_FILE))
-    model.load_state_dict(state, strict=True)
+    encoder = load_encoder(str(folder.resolve())).encoder  # the encoder's weights, read once
+    model = _without_weights(described, encoder, hierarchy, tokenizer)
+    _load_head(model, head, folder / HEAD_FILE, described)
     return model.eval(), tokenizer, described
+
+
+def _described(folder: Path) -> dict:
+    """classifier.json, checked: its format, its keys and their types, and its own digest."""
+    path = folder / CONFIG_FILE
+    if not path.is_file():
+        raise LhmixError(f"{folder}: not a classifier folder ({CONFIG_FILE} missing); "
+                         "each run's best classifier is in runs/<dataset>/.../<run>/model/")
+    described = read_json(path)
+    if not isinstance(described, dict):
+        raise MalformedInput(path, None, f"expected a JSON object, not {type(described).__name__}; {RECOVERY}")
+    if described.get("format") != FORMAT:
+        raise MalformedInput(path, None, f"format {described.get('format')!r}, expected {FORMAT!r} (written by "
+                                         f"another version of the code); {RECOVERY}")
+    for key, kind in DESCRIPTION.items():
+        if key not in described:
+            raise MalformedInput(path, None, f"no '{key}' (a classifier.json holds {', '.join(DESCRIPTION)}); "
+                                             f"{RECOVERY}")
+        if not isinstance(described[key], kind):
+            raise MalformedInput(path, None, f"'{key}' = {described[key]!r}: expected a JSON {_json_type(kind)}; "
+                                             f"{RECOVERY}")
+    if _content_digest(described) != described["digest"]:
+        raise MalformedInput(path, None, f"changed since its run wrote it (its content does not match its digest; "
+                                         f"the folder is a run's output, not meant to be edited); {RECOVERY}")
+    return described
+
+
+def _checked_files(folder: Path, files: dict) -> dict:
+    """Every file of `folder` held to its digest in classifier.json (none missing, none added); the head's
+    tensors, from the very bytes digested."""
+    from safetensors.torch import load as load_safetensors
+
+    present = {path.name for path in folder.iterdir()} - {CONFIG_FILE}
+    for name in sorted(present - set(files)):
+        raise LhmixError(f"{folder / name}: not a file of this classifier ({CONFIG_FILE} lists "
+                         f"{', '.join(sorted(files))}); remove it, or {RECOVERY}")
+    head = None
+    for name, expected in sorted(files.items()):
+        path = folder / name
+        if name not in present or not path.is_file():
+            raise LhmixError(f"{path}: missing ({CONFIG_FILE} lists it); {RECOVERY}")
+        if name == HEAD_FILE:
+            raw = path.read_bytes()
+            found = hashlib.sha256(raw).hexdigest()
+        else:
+            found = file_digest(path)
+        if found != expected:
+            raise LhmixError(f"{path}: changed since its run wrote it (its SHA-256 is not the one {CONFIG_FILE} "
+                             f"records; the folder is a run's output, not meant to be edited); {RECOVERY}")
+        if name == HEAD_FILE:
+            try:
+                head = load_safetensors(raw)
+            except Exception as error:  # safetensors reports a damaged file as SafetensorError or others
+                raise MalformedInput(path, None, f"not a readable safetensors file ({' '.join(str(error).split())})"
+                                                 f"; {RECOVERY}") from None
+    if head is None:
+        raise LhmixError(f"{folder / CONFIG_FILE}: lists no {HEAD_FILE}; {RECOVERY}")
+    return head
+
+
+def _without_weights(described: dict, encoder, hierarchy: Hierarchy, tokenizer):
+    """The HTCModel classifier.json describes around `encoder`, its own tensors left for head.safetensors:
+    HTCModel.create's parts without loading an encoder again or initialising what the head overwrites."""
+    import torch
+    from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
+
+    from lhmix.model.classifier import HTCModel
+    from lhmix.model.graph import HierarchyInjection
+
+    family, head, graph, mlm_loss = (described[key] for key in ("family", "head", "graph", "mlm_loss"))
+    config = encoder.config
+    needs_transform = family == "prompt" and (head == "mlm" or mlm_loss)
+    transform = BertPredictionHeadTransform(config) if needs_transform else None
+    bias = torch.zeros(config.vocab_size) if mlm_loss else None
+    injection = None if graph == "none" else HierarchyInjection(
+        graph, hierarchy, config.hidden_size, config.attention_probs_dropout_prob, config.initializer_range)
+    return HTCModel(family, head, encoder, hierarchy, transform, bias, tokenizer, injection)
+
+
+def _load_head(model, head: dict, path: Path, described: dict) -> None:
+    """head.safetensors into `model`: exactly its non-encoder tensors, each of its shape, else one line."""
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()
+                if not name.startswith(ENCODER)}
+    problems = [f"missing {name}" for name in sorted(expected.keys() - head.keys())]
+    problems += [f"unexpected {name}" for name in sorted(head.keys() - expected.keys())]
+    problems += [f"{name} of shape {list(head[name].shape)}, expected {list(shape)}"
+                 for name, shape in sorted(expected.items()) if name in head and tuple(head[name].shape) != shape]
+    if problems:
+        raise MalformedInput(path, None, f"does not fit the model {CONFIG_FILE} describes (family "
+                                         f"{described['family']}, head {described['head']}, graph "
+                                         f"{described['graph']}, mlm_loss {described['mlm_loss']}, "
+                                         f"{model.num_labels} labels): {'; '.join(problems[:4])}"
+                                         f"{'; ...' if len(problems) > 4 else ''}; {RECOVERY}")
+    model.load_state_dict(head, strict=False)
+
+
+def _content_digest(described: dict) -> str:
+    return hashlib.sha256(json.dumps({key: value for key, value in described.items() if key != "digest"},
+                                     sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _json_type(kind: type) -> str:
+    return {str: "string", bool: "true or false", dict: "object"}[kind]
+
+
+@contextlib.contextmanager
+def _writing(folder: Path, name: str):
+    """A write in the block that fails (a full disk) as one line naming the file of `folder` it was writing:
+    the OSError's own file when it names one, else `name` (safetensors' errors name none)."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (OSError, SafetensorError) as error:
+        filename = getattr(error, "filename", None)
+        reason = getattr(error, "strerror", None) or " ".join(str(error).split())
+        raise cannot_write(folder / (Path(filename).name if filename else name), reason) from None
 
 
 def _as_loaded(tokenizer):
@@ -104,14 +250,3 @@ def _no_progress_bars():
     finally:
         if enabled:
             logging.enable_progress_bar()
-
-
-def _described(folder: Path) -> dict:
-    path = folder / CONFIG_FILE
-    if not path.is_file():
-        raise LhmixError(f"{folder}: not a classifier folder ({CONFIG_FILE} missing); "
-                         "each run's best classifier is in runs/<dataset>/.../<run>/model/")
-    described = json.loads(path.read_text(encoding="utf-8"))
-    if described.get("format") != FORMAT:
-        raise LhmixError(f"{path}: format {described.get('format')!r}, expected {FORMAT!r}")
-    return described

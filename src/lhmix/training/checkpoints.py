@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from lhmix.core.errors import LhmixError
-from lhmix.core.files import write_torch
+from lhmix.core.files import file_digest, write_torch  # noqa: F401  (file_digest: the runs' data digests)
 from lhmix.training.progress import Progress
 
 WARMUP_KIND = "lhmix-warmup-state"
@@ -96,15 +96,6 @@ def _read_best(path: Path, fingerprint_: str) -> tuple[dict | None, str | None]:
     if state.get("fingerprint") != fingerprint_:
         return None, f"{path} was written by another run (other settings, data, warm-up state or code)"
     return state, None
-
-
-def file_digest(*paths: Path) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
 
 
 def code_digest() -> str:
