@@ -17,6 +17,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -m lhmix.pipeline.guard   # DVC checks params before it acts (README, "Params from someone else")
 	touch $(STAMP)
 
 # JOBS=N: DVC's stages N at a time, one GPU each (tools/repro_parallel.py; README, "Paper scale").

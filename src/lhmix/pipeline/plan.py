@@ -80,15 +80,14 @@ class Plan:
         def graph(name, value):
             return check_choice(name, value, TABLE6_GRAPHS, "graph none is the main runs")
 
-        def seed(name, value):
-            return check_integer(name, value, minimum=0)
+        seed = check_seed
 
         plan = cls(datasets=params.items("datasets", dataset),
                    seeds=params.items("seeds", seed),
                    families=params.items("families", family),
                    alpha=check_number("alpha", params.get("alpha"), 0, strict_minimum=True),
                    beta=_beta("beta", params.get("beta")),
-                   sweep_seed=check_integer("sweeps.seed", params.get("sweeps.seed"), minimum=0),
+                   sweep_seed=check_seed("sweeps.seed", params.get("sweeps.seed")),
                    sweep_alphas=params.items("sweeps.alpha",
                                              lambda name, value: _grid_point(name, value, 0, strict=True)),
                    sweep_betas=params.items("sweeps.beta", _beta_point),
@@ -108,9 +107,7 @@ class Plan:
                              ("sweeps.sparse", self.sparse_fractions), ("augment.seeds", self.augment_seeds),
                              ("augment.back_translation.seeds", self.back_translation_seeds),
                              ("table6.graphs", self.table6_graphs), ("table6.seeds", self.table6_seeds)):
-            if len(set(map(str, values))) != len(values):
-                raise LhmixError(f"params: {name} = {values} lists a value twice (two stages would write "
-                                 "one folder)")
+            _check_distinct(name, values)
         if "prompt" not in self.families:
             raise LhmixError(f"params: families = {self.families} has no 'prompt', but the sweeps and the "
                              "sparse-data runs (sweeps.*) train the prompt family; add prompt to families")
@@ -202,12 +199,50 @@ class Plan:
                 for graph in self.table6_graphs for seed in self.table6_seeds]
 
 
+# Seeds of the pipeline's random streams: np.random.seed and scikit-learn's random_state take 0 <= seed < 2**32
+# (torch.manual_seed takes more); a larger one would pass the check and crash in the first stage using it.
+SEED_LIMIT = 2**32
+# The seeds params.yaml holds outside the shape, checked here too (the check stage declares them in dvc.yaml).
+OTHER_SEEDS = ("prepare.wordnet.seed",)
+
+
+def check_params(params: Params) -> "Plan":
+    """What the check stage holds: the shape (Plan.from_params) and the seeds outside it. lhmix.pipeline.guard
+    runs it too, before DVC acts on any other stage."""
+    plan = Plan.from_params(params)
+    for key in OTHER_SEEDS:
+        value = params.get(key, None)
+        if value is not None:
+            check_seed(key, value)
+    return plan
+
+
+def check_seed(name: str, value) -> int:
+    value = check_integer(name, value, minimum=0)
+    if value >= SEED_LIMIT:
+        raise ParamError(name, value, "an integer in [0, 2**32) (the seeds numpy and scikit-learn accept)")
+    return value
+
+
+def _check_distinct(name: str, values: list) -> None:
+    """Two equal values would be two stages writing one folder; numbers are compared as numbers, since 1 and 1.0
+    (or 5e-1 and 0.5) name two folders but one grid point, which would then be trained twice."""
+    seen = {}
+    for value in values:
+        key = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        if key in seen:
+            why = ("two stages would write one folder" if str(seen[key]) == str(value) else
+                   f"{seen[key]!r} and {value!r} are one number, which two stages would train")
+            raise LhmixError(f"params: {name} = {values} lists a value twice ({why})")
+        seen[key] = value
+
+
 def _seed_list(params: Params, key: str) -> list[int]:
     """A list of seeds that may be empty (no runs)."""
     value = params.get(key)
     if not isinstance(value, list):
         raise ParamError(key, value, "a list of seeds ([] for none)")
-    return [check_integer(f"{key}[{index}]", item, minimum=0) for index, item in enumerate(value)]
+    return [check_seed(f"{key}[{index}]", item) for index, item in enumerate(value)]
 
 
 def _beta(name: str, value) -> float:
