@@ -64,6 +64,10 @@ def main(argv=None) -> int:
     except runner.LhmixError as error:
         print(f"repro_parallel: {error}", file=sys.stderr)
         return 1
+    except runner.Stopped as stopped:
+        print(f"repro_parallel: stopped by {stopped}; stopped {len(stopped.stopped)} running stage(s) "
+              f"({', '.join(stopped.stopped) or 'none'}), whose outputs are not committed", file=sys.stderr)
+        return 128 + stopped.signum
 
 
 if __name__ == "__main__":
