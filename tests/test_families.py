@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lhmix.reporting import comparisons, variants
+from lhmix.reporting import mechanism, variants, verdicts
 
 
 def _rows(values: dict[str, list[float]]) -> list[dict]:
@@ -13,22 +13,22 @@ def _rows(values: dict[str, list[float]]) -> list[dict]:
 
 
 def test_variant_names_live_in_one_place():
-    assert variants.in_regime("prompt_lhmix_shuffled", "regime 2") == "prompt_lhmix_shuffled_r2"
-    assert variants.family("prompt_fixed_lambda_r2") == "prompt"
+    assert variants.in_regime("prompt_lhmix_shuffled", "spread") == "prompt_lhmix_shuffled_spread"
+    assert variants.family("prompt_fixed_lambda_spread") == "prompt"
     assert variants.family(variants.HPT) == variants.HPT   # its own warm-up: Welch against the prompt family
     assert variants.is_prompt_family("hpt")
     assert not variants.is_prompt_family("bert_lhmix")
-    assert variants.ordered_variants([{"variant": "hpt"}, {"variant": "prompt_lhmix_r2"}, {"variant": "prompt"}]) \
-        == ["prompt", "prompt_lhmix_r2", "hpt"]
+    assert variants.ordered_variants([{"variant": "hpt"}, {"variant": "prompt_lhmix_spread"}, {"variant": "prompt"}]) \
+        == ["prompt", "prompt_lhmix_spread", "hpt"]
 
 
 def test_regime_2_alone_equivalent_and_too_weak():
-    rows = _rows({"prompt_lhmix_r2": [10.1, 10.3, 10.2], "prompt_lhmix_shuffled_r2": [10.0, 10.0, 10.0],
-                  "prompt_fixed_lambda_r2": [10.5, 12.5, 9.0]})
-    entries = comparisons.mechanism(rows, margin=1.0)
-    # regime 1 was not run: only regime 2's two questions, each on micro- and macro-F1
+    rows = _rows({"prompt_lhmix_spread": [10.1, 10.3, 10.2], "prompt_lhmix_shuffled_spread": [10.0, 10.0, 10.0],
+                  "prompt_fixed_lambda_spread": [10.5, 12.5, 9.0]})
+    entries = mechanism.mechanism(rows, margin=1.0)
+    # the main regime was not run: only the spread regime's two questions, each on micro- and macro-F1
     assert {(e["regime"], e["claim"], e["metric"]) for e in entries} == {
-        ("regime 2", q, m) for q in ("lhmix_vs_shuffled", "lhmix_vs_fixed") for m in ("micro_f1", "macro_f1")}
+        ("spread", q, m) for q in ("lhmix_vs_shuffled", "lhmix_vs_fixed") for m in ("micro_f1", "macro_f1")}
     shuffled = next(e for e in entries if e["claim"] == "lhmix_vs_shuffled")
     # differences 0.1, 0.3, 0.2: TOST p = one-sided p of t = (0.2 - 1) / (0.1 / sqrt 3) = -8 sqrt 3 at 2 df
     p_tost = (1 - math.sqrt(192 / 194)) / 2
@@ -38,7 +38,7 @@ def test_regime_2_alone_equivalent_and_too_weak():
     # no difference: t = 2 sqrt 3, p = 1 - 2 sqrt 3 / sqrt 14 = 0.0742, not significant either way
     assert shuffled["p"] == pytest.approx(1 - 2 * math.sqrt(3) / math.sqrt(14))
     assert shuffled["verdict"] == "equivalent within +-1"
-    # lhmix_r2 - fixed_r2: -0.4, -2.2, +1.2: mean -0.467, sd 1.70: neither test reaches 0.05
+    # lhmix_spread - fixed_spread: -0.4, -2.2, +1.2: mean -0.467, sd 1.70: neither test reaches 0.05
     fixed = next(e for e in entries if e["claim"] == "lhmix_vs_fixed")
     assert fixed["diff"] == pytest.approx(-1.4 / 3)
     assert fixed["verdict"] == "too weak to tell"
@@ -48,7 +48,7 @@ def test_regime_2_alone_equivalent_and_too_weak():
 
 def test_hpt_among_the_main_rows_is_tested_with_welch():
     rows = _rows({"prompt_lhmix": [61.0, 62.0, 63.0], variants.HPT: [60.0, 60.5, 61.0]})
-    entries = comparisons.claims(rows)
+    entries = verdicts.claims(rows)
     assert {(e["claim"], e["metric"]) for e in entries} == {("lhmix_vs_hpt", m) for m in
                                                             ("micro_f1", "macro_f1", "micro_ap", "macro_ap")}
     hpt = next(e for e in entries if e["metric"] == "macro_f1")

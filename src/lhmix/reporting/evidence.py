@@ -64,7 +64,8 @@ def with_intervals(entries: list[dict], runs: list[Run], rows: list[dict], tuned
                    test_set: TestSet, resamples: int = bootstrap.RESAMPLES) -> list[dict]:
     """Each entry on an F1 (metric micro_f1, macro_f1, tuned_*, or a `depth` entry's micro-F1) with `bootstrap`:
     the basic interval of better - worse over seeds x test documents."""
-    seeds = {variant: sorted(r["seed"] for r in rows if r["variant"] == variant) for variant in {r["variant"] for r in rows}}
+    seeds = {variant: sorted(r["seed"] for r in rows if r["variant"] == variant)
+             for variant in {r["variant"] for r in rows}}
 
     def metric_of(entry):
         if "depth" in entry:

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import math
 
+METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
+ALL_METRIC_NAMES = {**METRIC_NAMES, "micro_ap": "micro-AP", "macro_ap": "macro-AP",
+                    "tuned_micro_f1": "micro-F1, tuned thresholds", "tuned_macro_f1": "macro-F1, tuned thresholds"}
+
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = [header, ["---"] * len(header), *rows]
@@ -49,3 +53,26 @@ def histogram(summary: dict | None) -> str:
     if not summary or not summary.get("n"):
         return "-"
     return f"{summary['mean']:.4f} [{summary['q05']:.4f}, {summary['q50']:.4f}, {summary['q95']:.4f}]"
+
+
+def bootstrap_cell(entry: dict) -> str:
+    """The two-level bootstrap interval of a comparison, '-' where it has none (not on F1)."""
+    b = entry.get("bootstrap")
+    return "-" if b is None else f"[{b['low']:+.2f}, {b['high']:+.2f}]"
+
+
+def mdd_cell(entry: dict) -> str:
+    """'2.10 (α 0.0050)': the minimal detectable difference and the alpha it is stated at."""
+    if entry.get("mdd") is None:
+        return "n/a"
+    return f"{entry['mdd']:.2f} (α {entry['mdd_alpha']:.4f})"
+
+
+def verdict_cell(entry: dict) -> str:
+    """The verdict in bold, with why there is no test, or what it was before Holm's correction."""
+    text = f"**{entry['verdict']}**"
+    if entry.get("reason"):
+        text += f" ({entry['reason']})"
+    elif entry.get("verdict_unadjusted") not in (None, entry["verdict"]):
+        text += f" ({entry['verdict_unadjusted']} before Holm)"
+    return text

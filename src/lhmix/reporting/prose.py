@@ -17,11 +17,6 @@ def introduction(config: dict, devices: dict) -> str:
             + "; ".join(f"{name} ({count} runs and warm-ups)" for name, count in devices.items()) + ".")
 
 
-def table5_note() -> str:
-    return (f"Difference: {REFERENCE} minus the variant, in F1 points (mean over seeds). *paired t*: same family, "
-            "the runs of a seed continue one warm-up state; *Welch t*: the other family, independent runs.")
-
-
 def diagnostics_note() -> str:
     return ("Micro precision and recall in %, test set; labels per document over the test set; epochs count the "
             "warm-up. *Best in warm-up*: runs whose best dev epoch is a warm-up epoch, which therefore score the "

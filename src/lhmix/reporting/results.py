@@ -15,10 +15,14 @@ from lhmix.core.files import read_json
 from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import PROCESSED, Plan, Run, read_metrics
-from lhmix.reporting import evidence, figure6, table6, table7
-from lhmix.reporting.comparisons import APS, claims, mechanism, per_depth_differences, table5
+from lhmix.reporting import evidence, figure6, table5, table6, table7
+from lhmix.reporting.comparisons import APS
+from lhmix.reporting.mechanism import mechanism
+from lhmix.reporting.per_depth import per_depth, per_depth_differences
+from lhmix.reporting.verdicts import claims
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
-from lhmix.reporting.variants import HPT, HPT_GRAPH, REGIMES, best_in_warmup, by_variant, ordered_variants
+from lhmix.reporting.variants import (HPT, HPT_GRAPH, REGIMES, SPREAD, best_in_warmup, by_variant, in_regime,
+                                     ordered_variants)
 from lhmix.training.progress import TIMING_KEYS
 
 F1S = ("micro_f1", "macro_f1")
@@ -91,32 +95,27 @@ def summarize(rows: list[dict]) -> dict:
             for variant, runs in by_variant(rows).items()}
 
 
-def per_depth(rows: list[dict]) -> dict:
-    """{variant: {depth: {micro_f1, precision, recall, macro_f1, micro_ap, macro_ap}}}, means over seeds: where
-    in the tree a variant gains or loses, and whether at the threshold or in the ranking."""
-    table = {}
-    for variant, runs in by_variant(rows).items():
-        table[variant] = {depth: {**{name: float(np.mean([r["per_depth"][depth][name] for r in runs]))
-                                     for name in ("micro_f1", "precision", "recall", "macro_f1")},
-                                  **{name: float(np.mean([r["per_depth_ap"][depth][name] for r in runs]))
-                                     for name in APS}}
-                          for depth in runs[0]["per_depth"]}
-    return table
+def _planned(plan: Plan, method: str, dataset: str, where: dict) -> list[Run]:
+    """plan.<method>(dataset), or none where the plan does not name such runs (the second regime and HPT on the
+    main seeds came with issue 27's design)."""
+    runs = getattr(plan, method, None)
+    return runs(dataset, **where) if runs else []
 
 
-def hpt_runs(main: list[dict], graph_runs: list[Run], graph_rows: list[dict]) -> tuple[list[Run], list[dict]]:
-    """HPT's runs and rows for the paper's Table 4 claim: the main runs of variant `hpt` where params name
-    them, else the Table 6 runs of prompt with HPT's graph (variant renamed `hpt`)."""
-    if any(r["variant"] == HPT for r in main):
-        return [], []
-    chosen = [(run, row) for run, row in zip(graph_runs, graph_rows)
-              if run.graph == HPT_GRAPH and run.variant == "prompt"]
-    return [run for run, _ in chosen], [{**row, "variant": HPT} for _, row in chosen]
+def regime_runs(plan: Plan, dataset: str, where: dict) -> list[tuple[Run, str]]:
+    """The runs the comparisons read beyond the main runs, each with its name in the report: the second mechanism
+    regime's (plan.spread_runs, named by lhmix.reporting.variants.in_regime) and HPT's (plan.hpt_runs: the prompt
+    with HPT's graph on the main seeds; else Table 6's prompt runs with that graph)."""
+    named = [(run, in_regime(run.variant, SPREAD)) for run in _planned(plan, "spread_runs", dataset, where)]
+    hpt = _planned(plan, "hpt_runs", dataset, where) or [
+        run for run in plan.table6_runs(dataset, **where) if (run.graph, run.variant) == (HPT_GRAPH, "prompt")]
+    return named + [(run, HPT) for run in hpt]
 
 
 def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: float) -> dict:
-    """Every tested comparison of lhmix.reporting.comparisons on `rows` (main and HPT runs), the F1 ones with
-    their bootstrap interval; the rows with their F1 at thresholds tuned on dev (prompt family)."""
+    """Every tested comparison (the verdict table, the mechanism questions, per depth) on `rows` (main and HPT
+    runs), the F1 ones with their bootstrap interval; the rows with their F1 at thresholds tuned on dev (prompt
+    family)."""
     test_set = evidence.TestSet(dataset_dir)
     rows, decisions = evidence.tuned(runs, rows, test_set)
     parts = {"claims": claims(rows), "mechanism": mechanism(rows, margin), "per_depth_differences":
@@ -191,23 +190,27 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     sparse = _rows(plan.sparse_runs(dataset, **where), _run_row)
     warmups = _rows(plan.warmup_runs(dataset, **where), _warmup_row)
     augmented = {method: _rows(runs, _run_row) for method, runs in plan.augment_runs(dataset, **where).items()}
-    graph_plan = plan.table6_runs(dataset, **where)
-    graph_runs = _rows(graph_plan, _run_row)
+    graph_runs = _rows(plan.table6_runs(dataset, **where), _run_row)
     graph_warmups = _rows(plan.table6_warmups(dataset, **where), _warmup_row)
-    extra_runs, hpt = hpt_runs(main, graph_plan, graph_runs)
-    tested = comparisons(main_runs + extra_runs, main + hpt, Path(data_root) / dataset, equivalence_margin)
-    main, hpt = tested["rows"][:len(main)], tested["rows"][len(main):]
+    extra = regime_runs(plan, dataset, where)
+    extra_rows = [{**row, "variant": name} for row, (_, name) in zip(_rows([run for run, _ in extra], _run_row), extra)]
+    tested = comparisons(main_runs + [run for run, _ in extra], main + extra_rows, Path(data_root) / dataset,
+                         equivalence_margin)
+    main, extra_rows = tested["rows"][:len(main)], tested["rows"][len(main):]
+    hpt = [row for row in extra_rows if row["variant"] == HPT]
+    spread = [row for row in extra_rows if row["variant"] != HPT]
     return {
         "dataset": dataset_stats,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
                    "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin},
-        "main": main, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
+        "main": main, "spread": spread, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
-        "summary": summarize(main), "diagnostics": diagnostics(main), "stopping": stopping(main),
-        "per_depth": per_depth(main),
+        # the spread regime's variants beside the main ones: their F1, and the lambda they used
+        "summary": summarize(main + spread), "diagnostics": diagnostics(main + spread), "stopping": stopping(main),
+        "per_depth": per_depth(main + spread),
         "claims": tested["claims"], "mechanism": tested["mechanism"],
         "per_depth_differences": tested["per_depth_differences"],
-        "table5": table5(main, ordered_variants(main)),
+        "table5": table5.entries(main, ordered_variants(main)),
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs": main,
                             "alpha/beta sweeps": _distinct(sweeps["alpha"] + sweeps["beta"]), "sparse data": sparse,
@@ -233,7 +236,7 @@ def dvc_metrics(results: dict) -> dict[str, dict]:
     most, so that the table fits a terminal. <variant>.json: micro/macro-F1 mean and std, micro/macro AP, labels
     per document and the mean lambda used (`lambda`: it moves with alpha and beta even when F1 does not);
     claims/<claim>.json: the difference on each metric and, on F1, its Holm-adjusted p (`micro_f1_p`). Short
-    keys: DVC pads each column to its name. The mechanism questions: claims/<question>[_r2].json, their
+    keys: DVC pads each column to its name. The mechanism questions: claims/<question>[_spread].json, their
     differences. Everything else is in results.json and tables.md."""
     files = {}
     for variant, by_metric in results["summary"].items():

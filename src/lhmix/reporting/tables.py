@@ -1,13 +1,15 @@
 """results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
 from __future__ import annotations
 
-from lhmix.reporting import paper, prose
+from lhmix.reporting import paper, prose, table5
 from lhmix.reporting.comparisons import REFERENCE
-from lhmix.reporting.markdown import histogram, interval, mean_std, number, p_value, t_df, table  # noqa: F401
+from lhmix.reporting.markdown import (METRIC_NAMES, histogram, interval, mean_std, number, p_value,  # noqa: F401
+                                     t_df, table)
+from lhmix.reporting.mechanism import mechanism_table
+from lhmix.reporting.per_depth import depth_differences, depth_table
 from lhmix.reporting.table6 import summaries as graph_summaries
 from lhmix.reporting.variants import best_in_warmup, family as family_of
-from lhmix.reporting.verdicts import (METRIC_NAMES, ap_table, depth_differences, depth_table, mechanism_table,
-                                     tuned_table, verdicts)
+from lhmix.reporting.verdicts import ap_table, tuned_table, verdicts
 
 
 def dataset_table(stats: dict) -> str:
@@ -16,20 +18,6 @@ def dataset_table(stats: dict) -> str:
                  [[str(stats["depth"]), str(stats["num_labels"]), " / ".join(map(str, stats["labels_per_level"])),
                    f"{stats['avg_labels_per_doc']:.2f}", *(str(stats["splits"][s]) for s in ("train", "dev", "test")),
                    dropped]])
-
-
-def table5(results: dict) -> str:
-    rows = []
-    for variant, by_metric in results["table5"].items():
-        first = by_metric["micro_f1"]
-        cells = [variant, first["test"], first["n"]]
-        for metric in METRIC_NAMES:
-            c = by_metric[metric]
-            cells += [number(c["diff"], sign=True), interval(c), p_value(c)]
-        rows.append(cells)
-    return "\n".join([
-        table(["variant", "test", "n", "micro-F1 diff", "95 % CI", "p", "macro-F1 diff", "95 % CI", "p"], rows), "",
-        prose.table5_note()])
 
 
 def diagnostics(results: dict) -> str:
@@ -191,7 +179,7 @@ def timing(results: dict) -> str:
 def markdown(results: dict) -> str:
     config, summary = results["config"], results["summary"]
     seed = config["sweep_seed"]
-    table3 = {(r["variant"], r["seed"]): r for r in results["main"]}
+    table3 = {(r["variant"], r["seed"]): r for r in results["main"] + results["spread"]}
     sections = [
         (None, prose.introduction(config, results["devices"])),
         ("Table 1: dataset", dataset_table(results["dataset"])),
@@ -206,7 +194,7 @@ def markdown(results: dict) -> str:
          table(["variant", "seeds", "micro-F1", "macro-F1"],
                [[v, str(s["micro_f1"]["n"]), mean_std(s["micro_f1"]), mean_std(s["macro_f1"])]
                 for v, s in summary.items()])),
-        (f"Table 5: {REFERENCE} against every other variant", table5(results)),
+        (f"Table 5: {REFERENCE} against every other variant", table5.render(results)),
         ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
         ("Per depth: precision, recall, F1 and average precision", depth_table(results)),
         ("Threshold-free: average precision of the scores", ap_table(results)),

@@ -3,11 +3,12 @@ LH-Mix (lhmix.core.vocabulary), then the second mechanism regime and HPT; and wh
 warm-up checkpoint.
 
 The report's vocabulary beyond the training vocabulary lives here, in one place:
-- a mechanism regime is a point (alpha, beta) at which LH-Mix and its two controls are run on the main seeds;
-  regime 1 is the main alpha/beta, regime 2 one where lambda moves; a regime's variants are the regime-1
-  names with its suffix (prompt_lhmix_r2, ...);
-- HPT is the hierarchical prompt with HPT's graph injection (prompt + GAT), the paper's Table 4 baseline: the
-  main rows' variant `hpt`, or else the Table 6 runs of prompt with graph gat.
+- a mechanism regime is a point (alpha, beta) at which LH-Mix and its two controls are run on the main seeds
+  (lhmix.core.vocabulary's regimes): main, the paper's alpha/beta, and spread, one where lambda spreads over the
+  training pairs; the report names a regime's variants by the main names with the regime's suffix
+  (prompt_lhmix_spread, ...), since the runs of both regimes are named alike in their folders;
+- HPT is the hierarchical prompt with HPT's graph injection (prompt + GAT), the paper's Table 4 baseline: its runs
+  on the main seeds, or else the Table 6 runs of prompt with graph gat.
 A variant's pairing group says which runs share a warm-up state per seed (a paired test) and which share only
 the seed number (Welch).
 """
@@ -18,20 +19,21 @@ from lhmix.core.vocabulary import VARIANTS, family_of
 HPT = "hpt"
 HPT_GRAPH = "gat"                       # the Table 6 graph whose prompt runs are HPT
 LHMIX, SHUFFLED, FIXED = "prompt_lhmix", "prompt_lhmix_shuffled", "prompt_fixed_lambda"
-REGIMES = {"regime 1": "", "regime 2": "_r2"}  # regime -> suffix of its variants' names
+MAIN, SPREAD = "main", "spread"
+REGIMES = {MAIN: "", SPREAD: "_spread"}  # regime -> suffix of its variants' names in the report
 MECHANISM_VARIANTS = (LHMIX, SHUFFLED, FIXED)
 VARIANT_ORDER = (VARIANTS + tuple(v + suffix for suffix in REGIMES.values() if suffix for v in MECHANISM_VARIANTS)
                  + (HPT,))
 
 
 def in_regime(variant: str, regime: str) -> str:
-    """prompt_lhmix in regime 2 -> prompt_lhmix_r2."""
+    """prompt_lhmix in the spread regime -> prompt_lhmix_spread."""
     return variant + REGIMES[regime]
 
 
 def family(variant: str) -> str:
     """The pairing group of a variant: its training family (bert, prompt) for the variants that continue the
-    family's warm-up of each seed, regime-2 variants included; HPT continues a warm-up of its own graph."""
+    family's warm-up of each seed, the spread regime's included; HPT continues a warm-up of its own graph."""
     if variant == HPT:
         return HPT
     for suffix in REGIMES.values():

@@ -1,27 +1,42 @@
-"""The verdicts: the families of tests stated before any result, the paper's claims (F1, AP, and LH-Mix against
-the prompt at thresholds tuned on dev), the mechanism questions as equivalence tests per regime, per-depth
-micro-F1 differences, each with its t interval over seeds, its two-level bootstrap interval (seeds x test
-documents) and its minimal detectable difference; and the two tables that say what a gain is made of: per depth
-at the threshold, and the threshold-free average precision."""
+"""The verdict table: the families of tests stated before any result, then the paper's claims with their tests,
+intervals, MDD and verdicts, on F1 (the paper's metrics) and, apart, on AP (the threshold-free evidence), and LH-Mix
+against the prompt at thresholds tuned on dev beside the same claim at 0; its computation, tables and notes. The
+mechanism questions have their own table (lhmix.reporting.mechanism), per depth too (lhmix.reporting.per_depth).
+
+The families, fixed before any result (FAMILIES and lhmix.reporting.mechanism):
+- "paper F1": the paper's claims (Tables 3 and 4, LH-Mix > HPT the Table 4 one) on micro- and macro-F1 at the 0
+  threshold, Holm over them; verdicts supported (+), contradicted (-), inconclusive;
+- "paper AP": the same claims on micro- and macro-AP, Holm over them on their own;
+- "tuned thresholds": LH-Mix > prompt on F1 at one threshold per depth tuned on dev, Holm over its two tests;
+- "mechanism": the controls of LH-Mix per regime, equivalence tests (lhmix.reporting.mechanism).
+The power of every test is its minimal detectable difference at Holm's first step, alpha 0.05 / m with m the
+tests of its family: the conservative figure (a test later in Holm's order is held to less).
+"""
 from __future__ import annotations
 
-from lhmix.reporting.comparisons import FAMILIES, MECHANISM, MECHANISM_QUESTIONS, PAPER_CLAIMS, holm_alpha
-from lhmix.reporting.markdown import interval, mean_std, number, p_value, t_df, table
-from lhmix.reporting.stats import POWER, SIGNIFICANCE, TOO_WEAK, Comparison, minimal_detectable_difference
-from lhmix.reporting.variants import REGIMES
+from lhmix.reporting.comparisons import APS, F1S, TUNED_F1S, compare, holm_alpha
+from lhmix.reporting.markdown import (ALL_METRIC_NAMES, METRIC_NAMES, bootstrap_cell, interval, mdd_cell, mean_std,
+                                     number, p_value, t_df, table, verdict_cell)
+from lhmix.reporting.mechanism import MECHANISM, MECHANISM_QUESTIONS, QUESTION
+from lhmix.reporting.stats import (POWER, SIGNIFICANCE, TOO_WEAK, Comparison, holm, minimal_detectable_difference,
+                                   no_verdict_reason, usable, verdict)
+from lhmix.reporting.variants import HPT, LHMIX, REGIMES
 
-METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
-ALL_METRIC_NAMES = {**METRIC_NAMES, "micro_ap": "micro-AP", "macro_ap": "macro-AP",
-                    "tuned_micro_f1": "micro-F1, tuned thresholds", "tuned_macro_f1": "macro-F1, tuned thresholds"}
+# (name, the variant claimed better, the variant claimed worse)
+PAPER_CLAIMS = (("prompt_vs_bert", "prompt", "bert"),
+                ("mixup_vs_prompt", "prompt_mixup", "prompt"),
+                ("lhmix_vs_mixup", LHMIX, "prompt_mixup"),
+                ("lhmix_vs_prompt", LHMIX, "prompt"),
+                ("lhmix_vs_hpt", LHMIX, HPT))
+TUNED_CLAIMS = (("lhmix_vs_prompt", LHMIX, "prompt"),)
+FAMILIES = {"paper F1": (PAPER_CLAIMS, F1S), "paper AP": (PAPER_CLAIMS, APS),
+            "tuned thresholds": (TUNED_CLAIMS, TUNED_F1S)}
 CLAIM_QUESTION = {
     "prompt_vs_bert": "the hierarchical prompt beats a [CLS] classifier (paper Table 3)",
     "mixup_vs_prompt": "Mixup helps the prompt (Table 3)",
     "lhmix_vs_mixup": "similarity-guided mixing beats Beta(a, a) mixing (Table 3)",
     "lhmix_vs_prompt": "LH-Mix helps the prompt (Tables 3, 4)",
-    "lhmix_vs_hpt": "LH-Mix beats HPT, the prompt with HPT's graph injection (Table 4)",
-    "lhmix_vs_shuffled": "does the local hierarchy guide the mixing? (LH-Mix against the same lambdas given to "
-                         "other pairs)",
-    "lhmix_vs_fixed": "does LH-Mix differ from one fixed mixing ratio (train.fixed_lambda)?"}
+    "lhmix_vs_hpt": "LH-Mix beats HPT, the prompt with HPT's graph injection (Table 4)"}
 FAMILY_TEXT = {
     "paper F1": "the paper's claims on micro- and macro-F1 at the 0 threshold, where the paper makes them",
     "paper AP": "the same claims on micro- and macro-AP, the threshold-free evidence, read on their own",
@@ -29,24 +44,30 @@ FAMILY_TEXT = {
                         "depth maximised; test read only after), beside the same claim at 0"}
 
 
-def bootstrap_cell(entry: dict) -> str:
-    b = entry.get("bootstrap")
-    return "-" if b is None else f"[{b['low']:+.2f}, {b['high']:+.2f}]"
+def _present(rows: list[dict], metric: str) -> set[str]:
+    return {r["variant"] for r in rows if metric in r}
 
 
-def mdd_cell(entry: dict) -> str:
-    if entry.get("mdd") is None:
-        return "n/a"
-    return f"{entry['mdd']:.2f} (α {entry['mdd_alpha']:.4f})"
-
-
-def verdict_cell(entry: dict) -> str:
-    text = f"**{entry['verdict']}**"
-    if entry.get("reason"):
-        text += f" ({entry['reason']})"
-    elif entry.get("verdict_unadjusted") not in (None, entry["verdict"]):
-        text += f" ({entry['verdict_unadjusted']} before Holm)"
-    return text
+def claims(rows: list[dict]) -> list[dict]:
+    """One entry per claim of FAMILIES and metric whose two variants were run: the test, its raw and Holm-adjusted
+    p (`p_holm`, over the claim's family `holm_family`), the MDD at Holm's first step, and the verdict on p_holm."""
+    entries = []
+    for group, (family_claims, metrics) in FAMILIES.items():
+        tested = []
+        for name, better, worse in family_claims:
+            for metric in metrics:
+                if {better, worse} <= _present(rows, metric):
+                    comparison = compare(rows, better, worse, metric)
+                    tested.append((comparison, {"claim": name, "better": better, "worse": worse, "metric": metric,
+                                                "holm_family": group, **comparison.to_dict()}))
+        count = sum(usable(c.p) for c, _ in tested)
+        for (comparison, entry), p_holm in zip(tested, holm([c.p for c, _ in tested])):
+            entries.append({**entry, "p_holm": p_holm, "holm_tests": count,
+                            "mdd": minimal_detectable_difference(comparison, holm_alpha(count)),
+                            "mdd_alpha": holm_alpha(count),
+                            "verdict": verdict(comparison, p_holm), "verdict_unadjusted": verdict(comparison),
+                            "reason": no_verdict_reason(comparison, p_holm)})
+    return entries
 
 
 def families(results: dict) -> str:
@@ -62,7 +83,7 @@ def families(results: dict) -> str:
                      "*contradicted (-)* when the Holm p < 0.05 (by the sign of the difference), *inconclusive* "
                      "otherwise.")
     lines.append(f"- *{MECHANISM}* ({counts.get(MECHANISM, 0)} tests with a p): "
-                 + "; ".join(CLAIM_QUESTION[name] for name, _, _ in MECHANISM_QUESTIONS)
+                 + "; ".join(QUESTION[name] for name, _, _ in MECHANISM_QUESTIONS)
                  + f", in each regime run ({', '.join(REGIMES)}), on micro- and macro-F1. Questions hoped to show no "
                  f"difference are equivalence tests: TOST with the margin +-{margin:g} F1 points "
                  "(stats.equivalence_margin, fixed before the runs), Holm over the family's TOST p and, separately, "
@@ -112,24 +133,6 @@ def verdicts(results: dict) -> str:
     return "\n".join(parts)
 
 
-def mechanism_table(results: dict) -> str:
-    entries = results["mechanism"]
-    if not entries:
-        return "No mechanism question tested: neither regime ran LH-Mix with a control."
-    rows = [[e["regime"], f"{e['better']} vs {e['worse']}", ALL_METRIC_NAMES[e["metric"]], number(e["diff"], sign=True),
-             interval(e), bootstrap_cell(e), p_value(e, "p_tost"), p_value(e, "p_tost_holm"), p_value(e),
-             p_value(e, "p_holm"), e["n"], mdd_cell(e), verdict_cell(e)] for e in entries]
-    margin = results["config"]["equivalence_margin"]
-    return "\n".join([
-        table(["regime", "comparison", "metric", "difference (points)", "95 % CI (t, seeds)",
-               "95 % CI (bootstrap, seeds x docs)", f"p TOST (+-{margin:g})", "p TOST (Holm)", "p difference",
-               "p difference (Holm)", "n", f"MDD ({POWER:.0%} power)", "verdict"], rows), "",
-        f"TOST: two one-sided paired t-tests of difference <= -{margin:g} and >= +{margin:g}; its p is the larger. "
-        f"Equivalent within +-{margin:g} means the data rule out a difference that large; *{TOO_WEAK}* means they "
-        "rule out neither a difference of the margin nor none. Regime 1 is LH-Mix at the main α, β; regime 2 a "
-        "point of the paper's grid where λ moves (its λ histogram: the diagnostics table)."])
-
-
 def tuned_table(results: dict) -> str:
     """LH-Mix against the prompt at 0 and at the thresholds tuned on dev, side by side."""
     pairs = [(c, next((t for t in results["claims"] if t["claim"] == c["claim"]
@@ -148,19 +151,6 @@ def tuned_table(results: dict) -> str:
         "F1 of every run are in results.json (`thresholds`, `tuned_micro_f1`, `tuned_macro_f1`)."])
 
 
-def depth_differences(results: dict) -> str:
-    entries = results["per_depth_differences"]
-    if not entries:
-        return "No per-depth comparison: its variants were not run."
-    rows = [[f"{e['better']} - {e['worse']}", str(e["depth"]), number(e["diff"], sign=True), interval(e),
-             bootstrap_cell(e), p_value(e), e["n"]] for e in entries]
-    return "\n".join([
-        table(["comparison", "depth", "micro-F1 difference (points)", "95 % CI (t, seeds)",
-               "95 % CI (bootstrap, seeds x docs)", "p (uncorrected)", "n"], rows), "",
-        "Micro-F1 over the labels of one depth, decisions at 0. Descriptive: where in the tree a difference lies, "
-        "outside the Holm families, so a p here is not a verdict."])
-
-
 def power_factor(seeds: int, alpha: float) -> float:
     """MDD of a paired test over `seeds` seeds in units of the SD of the per-seed differences."""
     unit = Comparison("paired t", f"{seeds} pairs", 0.0, sd=1.0, seeds=(seeds, seeds))
@@ -175,24 +165,12 @@ def power_note(results: dict) -> str:
     at_holm = "; ".join(f"{power_factor(seeds, holm_alpha(m)):.2f} SD at α = 0.05 / {m}" for m in tests)
     return (f"**Power.** A paired t-test over n = {seeds} seeds detects a true difference with {POWER:.0%} "
             f"probability (two-sided) when it is at least {power_factor(seeds, SIGNIFICANCE):.2f} SD of the per-seed "
-            f"differences at α = {SIGNIFICANCE}" + (f" ({at_holm}, Holm's first step in each family)" if at_holm else "")
+            f"differences at α = {SIGNIFICANCE}"
+            + (f" ({at_holm}, Holm's first step in each family)" if at_holm else "")
             + ": the effect size solving power = 0.8 under the noncentral t distribution with n - 1 df "
             "(statsmodels' TTestPower). Each row's MDD is that factor times its observed SD; a true difference "
             "below its MDD is likely to come out inconclusive, which then says the seeds cannot tell, not that "
             "the variants are equal. Welch's rows use two independent groups (TTestIndPower, pooled SD).")
-
-
-def depth_table(results: dict) -> str:
-    rows = []
-    for variant, depths in results["per_depth"].items():
-        for depth, d in depths.items():
-            rows.append([variant, depth, number(d["micro_f1"]), number(d["precision"]), number(d["recall"]),
-                         number(d["macro_f1"]), number(d["micro_ap"]), number(d["macro_ap"])])
-    return "\n".join([
-        table(["variant", "depth", "micro-F1", "precision", "recall", "macro-F1", "micro-AP", "macro-AP"], rows), "",
-        "Test set, in %, means over seeds, restricted to the labels of each depth. Precision and recall are those "
-        "of the micro-F1 beside them (decisions at the 0 threshold); AP ranks the scores without a threshold. "
-        "Where F1 falls and AP holds, the threshold moved (recall up, precision down), not the ranking."])
 
 
 def ap_table(results: dict) -> str:
