@@ -11,7 +11,7 @@ from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import figure6, paper, plots, report, results, stats, table5, tables
+from lhmix.reporting import figure6, paper, plots, report, results, run_files, stats, table5, tables
 from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
@@ -76,8 +76,9 @@ def _metrics(variant: str, seed: int) -> dict:
 
 
 def _write(run, metrics: dict) -> None:
+    """The run's metrics.json, naming the run and the settings params.yaml fixes for it, as training writes it."""
     run.path.mkdir(parents=True, exist_ok=True)
-    (run.path / "metrics.json").write_text(json.dumps(metrics))
+    (run.path / "metrics.json").write_text(json.dumps({**metrics, **run_files.identity(run)}))
 
 
 def _graph_metrics(run) -> dict:

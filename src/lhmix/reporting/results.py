@@ -14,12 +14,13 @@ from lhmix.core.errors import LhmixError
 from lhmix.core.files import read_json
 from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.hierarchy import Hierarchy
-from lhmix.pipeline.plan import PROCESSED, Plan, Run, read_metrics
+from lhmix.pipeline.plan import PROCESSED, Plan, Run
 from lhmix.reporting import evidence, figure6, table5, table6, table7
 from lhmix.reporting.comparisons import APS
 from lhmix.reporting.mechanism import mechanism
 from lhmix.reporting.per_depth import per_depth, per_depth_differences
 from lhmix.reporting.verdicts import claims
+from lhmix.reporting.run_files import read_run_metrics
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
 from lhmix.reporting.variants import (HPT, HPT_GRAPH, REGIMES, SPREAD, best_in_warmup, by_variant, in_regime,
                                      ordered_variants)
@@ -75,7 +76,7 @@ def _warmup_row(run: Run, metrics: dict) -> dict:
 def _rows(runs: list[Run], row) -> list[dict]:
     rows = []
     for run in runs:
-        metrics = read_metrics(run)
+        metrics = read_run_metrics(run)
         try:
             rows.append(row(run, metrics))
         except KeyError as missing:

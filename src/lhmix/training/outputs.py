@@ -5,7 +5,8 @@ metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precis
                   scores, overall and per depth), the run's settings, its course
                   (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
-predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids
+predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids and the
+                  run's variant and seed (as scores.npz)
 scores.npz        the dev and test scores of the best checkpoint (float16), with the document ids: the
                   reporting tunes a threshold per depth on dev and scores test there (lhmix.reporting.thresholds)
 label_words.npz   prompt family: the label words at initialisation and of the best checkpoint (Figure 6)
@@ -54,19 +55,32 @@ def timing_metrics(timing: Timing) -> dict:
             "examples_per_second": round(timing.train_examples / max(timing.train_seconds, 1e-9), 3)}
 
 
-def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels: int) -> None:
+def write_predictions(path: Path, ids: list[str], packed: np.ndarray, num_labels: int,
+                      run: dict | None = None) -> None:
     """predictions.npz: `packed` (uint8 [N, ceil(V/8)], np.packbits of the bool decisions per row;
-    unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`."""
-    _write_npz(path, {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels)})
+    unpack with np.unpackbits(packed, axis=1, count=num_labels)), `ids`, `num_labels`, and the `run`'s
+    variant and seed (lhmix.reporting.run_files matches them to the run the report reads the file for)."""
+    _write_npz(path, {"packed": packed, "ids": np.array(ids, dtype=str), "num_labels": np.array(num_labels),
+                      **_named(run)})
 
 
 def write_scores(path: Path, dev_ids: list[str], dev_scores: np.ndarray, test_ids: list[str],
-                 test_scores: np.ndarray) -> None:
+                 test_scores: np.ndarray, run: dict | None = None) -> None:
     """scores.npz: `dev_scores`, `test_scores` (float16 [N, V], rows in dev.jsonl / test.jsonl order), `dev_ids`,
-    `test_ids`. float16 keeps a score to 3 significant digits, finer than any threshold a dev set can place."""
+    `test_ids`, the `run`'s variant and seed. float16 keeps a score to 3 significant digits, finer than any
+    threshold a dev set can place."""
     _write_npz(path, {"dev_scores": np.asarray(dev_scores, dtype=np.float16), "dev_ids": np.array(dev_ids, dtype=str),
                       "test_scores": np.asarray(test_scores, dtype=np.float16),
-                      "test_ids": np.array(test_ids, dtype=str)})
+                      "test_ids": np.array(test_ids, dtype=str), **_named(run)})
+
+
+def run_identity(config: TrainConfig) -> dict:
+    """The run a file of `config`'s output folder belongs to, as predictions.npz and scores.npz name it."""
+    return {"variant": config.variant, "seed": config.seed}
+
+
+def _named(run: dict | None) -> dict[str, np.ndarray]:
+    return {} if run is None else {"variant": np.array(run["variant"], dtype=str), "seed": np.array(run["seed"])}
 
 
 def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:

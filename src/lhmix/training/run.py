@@ -26,7 +26,7 @@ from lhmix.training import checkpoints
 from lhmix.training.config import TrainConfig
 from lhmix.training.devices import device_name, processes, resolve_device
 from lhmix.training.loop import Session, fit
-from lhmix.training.outputs import (run_metrics, timing_metrics, write_curves, write_label_words,
+from lhmix.training.outputs import (run_identity, run_metrics, timing_metrics, write_curves, write_label_words,
                                    write_predictions, write_scores)
 from lhmix.training.progress import Progress, Timing
 
@@ -180,9 +180,10 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         test_split = session.encode(session.test_docs)
         test, test_scores = session.evaluate(test_split, keep_predictions=True, desc="test")
         write_predictions(out_dir / "predictions.npz", test_split.ids, np.packbits(test_scores > 0, axis=1),
-                          session.num_labels)
+                          session.num_labels, run=run_identity(config))
         dev_scores = session.evaluate(session.dev_split, keep_predictions=True)[1]
-        write_scores(out_dir / "scores.npz", session.dev_split.ids, dev_scores, test_split.ids, test_scores)
+        write_scores(out_dir / "scores.npz", session.dev_split.ids, dev_scores, test_split.ids, test_scores,
+                     run=run_identity(config))
         if session.initial_label_words is not None:
             write_label_words(out_dir / "label_words.npz", session.initial_label_words.numpy(),
                               session.model.label_words.detach().cpu().numpy())
