@@ -202,6 +202,10 @@ INCONSISTENT = {
                                        "head.safetensors", "unexpected mlm_bias"),
     "truncated head": (lambda f: truncate(f / "head.safetensors"), "head.safetensors",
                        "not a readable safetensors file"),
+    "a family that does not exist": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "family": "bart"}),
+                                     "classifier.json", "'family' = 'bart': expected one of bert, prompt"),
+    "family bert for a prompt run": (lambda f: edit_json(f / "classifier.json", lambda d: {**d, "family": "bert"}),
+                                     "head.safetensors", "missing classifier.bias"),
     "a label dropped from labels.json": (lambda f: edit_json(f / "labels.json", lambda rows: rows[:-1]),
                                          "head.safetensors", "label_words of shape [5, 32], expected [4, 32]"),
 }

@@ -37,6 +37,7 @@ from pathlib import Path
 
 from lhmix.core.errors import LhmixError, MalformedInput
 from lhmix.core.files import cannot_write, file_digest, give_usual_mode, read_json
+from lhmix.core.vocabulary import FAMILIES, GRAPHS, HEADS
 from lhmix.data.hierarchy import Hierarchy
 
 FORMAT = "lhmix-classifier-2"
@@ -128,6 +129,10 @@ def _described(folder: Path) -> dict:
                                              f"{RECOVERY}")
         if not isinstance(described[key], kind):
             raise MalformedInput(path, None, f"'{key}' = {described[key]!r}: expected a JSON {_json_type(kind)}; "
+                                             f"{RECOVERY}")
+    for key, choices in (("family", FAMILIES), ("head", HEADS), ("graph", GRAPHS)):
+        if described[key] not in choices:
+            raise MalformedInput(path, None, f"'{key}' = {described[key]!r}: expected one of {', '.join(choices)}; "
                                              f"{RECOVERY}")
     if _content_digest(described) != described["digest"]:
         raise MalformedInput(path, None, f"changed since its run wrote it (its content does not match its digest; "
