@@ -10,7 +10,7 @@ from pathlib import Path
 from lhmix.core.errors import LhmixError
 from lhmix.core.stage import checkpoint_folder, data_folder, parser, read_params, run_stage
 from lhmix.core.vocabulary import CONTROLS, FAMILIES, MIXINGS, variant_name
-from lhmix.core.vocabulary import GRAPHS
+from lhmix.core.vocabulary import GRAPHS, REGIMES
 from lhmix.training.config import TrainConfig
 from lhmix.training.run import train
 
@@ -25,6 +25,9 @@ def main(argv=None) -> int:
     arguments.add_argument("--train-fraction", default="1")
     arguments.add_argument("--alpha", help="LH-Mix sweep point (default: alpha in params.yaml)")
     arguments.add_argument("--beta", help="LH-Mix sweep point (default: beta in params.yaml)")
+    arguments.add_argument("--regime", choices=tuple(REGIMES), default="main",
+                           help="LH-Mix and its controls: the params keys of alpha, beta and the fixed lambda "
+                           "(main: alpha, beta, train.fixed_lambda; spread: spread.*)")
     arguments.add_argument("--graph", choices=GRAPHS,
                            help="prompt family, Table 6: HPT's hierarchy injection (default: model.prompt.graph)")
     arguments.add_argument("--warm-start", type=Path, help="a state written by stages/warmup.py")
@@ -36,7 +39,7 @@ def main(argv=None) -> int:
 
     def body() -> None:
         config = TrainConfig.from_params(read_params(), args.family, args.mixing, args.seed, args.train_fraction,
-                                         alpha=args.alpha, beta=args.beta, graph=args.graph)
+                                         alpha=args.alpha, beta=args.beta, graph=args.graph, regime=args.regime)
         if config.uses_similarity != (args.similarity is not None):
             raise LhmixError(f"--similarity: expected the similarity table {config.variant} mixes by "
                              "(stages/similarity.py writes it)" if config.uses_similarity else

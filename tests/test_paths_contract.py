@@ -58,6 +58,7 @@ def plan_runs(plan: Plan) -> set[str]:
     for dataset in plan.datasets:
         runs += plan.main_runs(dataset) + plan.warmup_runs(dataset) + plan.sparse_runs(dataset)
         runs += plan.table6_runs(dataset) + plan.table6_warmups(dataset)
+        runs += plan.spread_runs(dataset) + plan.hpt_runs(dataset) + plan.hpt_warmups(dataset)
         for grouped in (plan.sweep_runs(dataset), plan.augment_runs(dataset)):
             runs += [run for group in grouped.values() for run in group]
     return {run.path.as_posix() for run in runs}

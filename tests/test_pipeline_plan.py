@@ -11,6 +11,10 @@ from lhmix.pipeline.plan import DATASETS, Plan
 PARAMS = """
 alpha: 1.0
 beta: 0.75
+spread:
+  alpha: 10
+  beta: 1.0
+  fixed_lambda: 0.8
 datasets: [wordnet]
 seeds: [0, 1, 2]
 families: [bert, prompt]
@@ -57,6 +61,20 @@ def test_table6_runs_continue_one_warmup_per_graph_and_seed(tmp_path):
     assert [run.path.as_posix() for run in warmups] == [f"runs/wos/table6/{graph}/warmup-s{seed}"
                                                         for graph in ("gat", "gcn") for seed in (0, 1)]
     assert plan.figure6_seed == 1
+
+
+def test_spread_regime_and_hpt_runs_cover_every_seed(tmp_path):
+    plan = plan_of(tmp_path)
+    spread = plan.spread_runs("wos", root=Path("runs"))
+    assert [(run.variant, run.seed, run.path.as_posix(), run.alpha, run.beta) for run in spread[::3]] == [
+        ("prompt_lhmix", 0, "runs/wos/spread/prompt_lhmix-s0", 10, 1.0),
+        ("prompt_lhmix_shuffled", 0, "runs/wos/spread/prompt_lhmix_shuffled-s0", 10, 1.0),
+        ("prompt_fixed_lambda", 0, "runs/wos/spread/prompt_fixed_lambda-s0", None, None)]
+    assert len(spread) == 3 * 3
+    assert plan.spread_fixed_lambda == 0.8
+    hpt = plan.hpt_runs("wos", root=Path("runs")) + plan.hpt_warmups("wos", root=Path("runs"))
+    assert [(run.variant, run.graph, run.path.as_posix()) for run in hpt[::3]] == [
+        ("prompt", "gat", "runs/wos/hpt/prompt-s0"), ("prompt", "gat", "runs/wos/hpt/warmup-s0")]
 
 
 def test_folder_names_are_what_dvc_interpolates(tmp_path):
@@ -119,6 +137,8 @@ def test_sweep_point_alpha_1_beta_1_is_trained_once(tmp_path):
     ("graphs: [gat, gcn]", "graphs: [none, gat]", "'table6.graphs[0]' = 'none': expected one of gat, gcn (graph "
                                                   "none is the main runs)"),
     ("graphs: [gat, gcn]", "graphs: []", "'table6.graphs' = []: expected a non-empty list"),
+    ("  beta: 1.0\n  fixed", "  beta: 0.5\n  fixed", "'spread.beta' = 0.5: expected a number in (0.5, 1]"),
+    ("fixed_lambda: 0.8", "fixed_lambda: 1.5", "'spread.fixed_lambda' = 1.5: expected a number in [0, 1]"),
     ("seed: 1", "seed: 3", "figure6.seed = 3 is not among seeds = [0, 1, 2]"),
 ])
 def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):

@@ -49,6 +49,21 @@ def test_config_reads_exactly_the_keys_of_its_run():
     assert lhmix.run_name() == "bert_lhmix-s0-a2-b1"
 
 
+def test_spread_regime_reads_its_own_keys():
+    params = Params(PARAMS)
+    lhmix = TrainConfig.from_params(params, "prompt", "lhmix_shuffled", 0, regime="spread")
+    assert (lhmix.alpha, lhmix.beta) == (10.0, 0.9)
+    assert {"spread.alpha", "spread.beta"} <= params.read
+    assert not {"alpha", "beta"} & params.read
+    params = Params(PARAMS)
+    fixed = TrainConfig.from_params(params, "prompt", "fixed_lambda", 0, regime="spread")
+    assert fixed.fixed_lambda == 0.8
+    assert "spread.fixed_lambda" in params.read
+    assert "train.fixed_lambda" not in params.read
+    with pytest.raises(ParamError, match="'regime' = 'wide': expected one of main, spread"):
+        TrainConfig.from_params(Params(PARAMS), "prompt", "lhmix", 0, regime="wide")
+
+
 @pytest.mark.parametrize("key, value, message", [
     ("train.batch_size", True, "'train.batch_size' = True: expected an integer >= 1"),
     ("train.batch_size", 16.0, "'train.batch_size' = 16.0: expected an integer >= 1"),

@@ -114,7 +114,9 @@ def kill_after(epoch):
     return hook
 
 
-PARAMS = {"alpha": 2, "beta": 1, "encoder": {"classifier": "tiny-random"},
+PARAMS = {"alpha": 2, "beta": 1, "spread": {"alpha": 10, "beta": 0.9, "fixed_lambda": 0.8},
+          "encoder": {"classifier": "tiny-random"},
+          "similarity": {"source": "frozen", "label_length": 512, "attention_mask": False},
           "model": {"bert": {}, "prompt": {"head": "linear", "mlm_weight": 0.5, "graph": "none"}},
           "train": {"max_length": 32, "batch_size": 16, "eval_batch_size": 8, "lr": 3e-5, "warmup_epochs": 1,
                     "max_epochs": 4, "patience": 2, "device": "cpu", "mixup_beta_a": 0.4, "fixed_lambda": 0.5,

@@ -111,6 +111,7 @@ NO_SETTINGS = "no settings"
 KNOWN_KEYS = {
     "profile": ANY,   # the conf/profile/ file composed in (lhmix.core.profiles); read by no stage
     "alpha": ANY, "beta": ANY, "datasets": ANY, "seeds": ANY, "families": ANY,
+    "spread": {"alpha": ANY, "beta": ANY, "fixed_lambda": ANY},   # the second mechanism regime
     "prepare": {"wordnet": ANY, "wos": ANY, "nyt": ANY, "rcv1": ANY},   # each reader checks its own keys
     "encoder": {"classifier": ANY, "similarity": ANY, "similarity_max_length": ANY},
     "model": {"bert": NO_SETTINGS, "prompt": {"head": ANY, "mlm_weight": ANY, "graph": ANY}},

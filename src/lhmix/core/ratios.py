@@ -37,9 +37,9 @@ def lhmix_lambda(s, alpha, beta):
     return -(beta - 0.5) * s ** alpha + beta
 
 
-def check_fixed_ratio(value) -> float:
-    """train.fixed_lambda: a number in [0, 1]."""
-    value = real_number("train.fixed_lambda", value, "a number in [0, 1]")
+def check_fixed_ratio(value, name: str = "train.fixed_lambda") -> float:
+    """A fixed-lambda control's lambda (train.fixed_lambda, spread.fixed_lambda): a number in [0, 1]."""
+    value = real_number(name, value, "a number in [0, 1]")
     if not 0 <= value <= 1:
-        raise ParamError("train.fixed_lambda", value, "a number in [0, 1]")
+        raise ParamError(name, value, "a number in [0, 1]")
     return value

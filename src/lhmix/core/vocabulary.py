@@ -32,6 +32,11 @@ LOSSES = ("per_depth", "per_document")
 # Early stopping: ours = dev macro-F1, patience counted from the end of the warm-up at the earliest;
 # published = the released code's: reset on a better dev macro-F1 or micro-F1, counted from epoch 0
 EARLY_STOPPING = ("ours", "published")
+# LH-Mix's mechanism regimes: where each reads its ratio's params. main is the paper's point (alpha, beta at the
+# top of params.yaml); spread is a point of the paper's grid where lambda spreads over the training pairs, so that
+# the controls (shuffled similarity, fixed lambda at the regime's mean lambda) can test the hierarchy's guidance.
+REGIMES = {"main": {"alpha": "alpha", "beta": "beta", "fixed_lambda": "train.fixed_lambda"},
+           "spread": {"alpha": "spread.alpha", "beta": "spread.beta", "fixed_lambda": "spread.fixed_lambda"}}
 HEADS = ("mlm", "linear")            # the prompt's label scoring (lhmix.model.classifier)
 GRAPHS = ("none", "gat", "gcn")      # the prompt's hierarchy injection (lhmix.model.graph)
 

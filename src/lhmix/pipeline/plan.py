@@ -15,6 +15,7 @@ from pathlib import Path
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
+from lhmix.core.ratios import check_fixed_ratio
 from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES, GRAPHS, MIXINGS, SIMILARITY_MIXINGS,
                                    check_choice, variant_name)
 # Where the pipeline's files lie, as dvc.yaml spells them for DVC (tests/test_paths_contract.py holds the two
@@ -37,6 +38,7 @@ def similarity_table(dataset: str) -> Path:
 # HPT's graph encoders but none, which Table 6 takes from the main runs
 TABLE6_GRAPHS = tuple(graph for graph in GRAPHS if graph != "none")
 TABLE6_MIXINGS = ("none", "lhmix")
+HPT_GRAPH = "gat"   # HPT = the prompt with its graph attention hierarchy injection
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ class Plan:
     table6_graphs: list[str]
     table6_seeds: list[int]
     figure6_seed: int
+    spread_alpha: float   # the second mechanism regime (lhmix.core.vocabulary.REGIMES): LH-Mix and its controls
+    spread_beta: float
+    spread_fixed_lambda: float
 
     @classmethod
     def from_params(cls, params: Params) -> "Plan":
@@ -97,7 +102,10 @@ class Plan:
                    back_translation_models=params.get("augment.back_translation.models"),
                    table6_graphs=params.items("table6.graphs", graph),
                    table6_seeds=params.items("table6.seeds", seed),
-                   figure6_seed=seed("figure6.seed", params.get("figure6.seed")))
+                   figure6_seed=seed("figure6.seed", params.get("figure6.seed")),
+                   spread_alpha=check_number("spread.alpha", params.get("spread.alpha"), 0, strict_minimum=True),
+                   spread_beta=_beta("spread.beta", params.get("spread.beta")),
+                   spread_fixed_lambda=check_fixed_ratio(params.get("spread.fixed_lambda"), "spread.fixed_lambda"))
         plan._check_together()
         return plan
 
@@ -193,6 +201,28 @@ class Plan:
                     root / dataset / "table6" / graph / f"{variant_name('prompt', mixing)}-s{seed}",
                     graph=graph, **self._ratio(mixing))
                 for graph in self.table6_graphs for seed in self.table6_seeds for mixing in TABLE6_MIXINGS]
+
+    def spread_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
+        """The second mechanism regime, every seed: prompt_lhmix and its shuffled control at spread.alpha and
+        spread.beta, and the fixed-lambda control at spread.fixed_lambda, each continuing the prompt warm-up."""
+        runs = []
+        for mixing in SIMILARITY_MIXINGS + ("fixed_lambda",):
+            variant = variant_name(CONTROL_FAMILY, mixing)
+            ratio = ({"alpha": self.spread_alpha, "beta": self.spread_beta} if mixing in SIMILARITY_MIXINGS
+                     else {})
+            runs += [Run(variant, seed, root / dataset / "spread" / f"{variant}-s{seed}", **ratio)
+                     for seed in self.seeds]
+        return runs
+
+    def hpt_runs(self, dataset: str, root: Path = RUNS) -> list[Run]:
+        """HPT (the prompt with its GAT hierarchy injection, HPT section 4.1) on every seed: LH-Mix's Table 4
+        compares with it over seeds. Each continues its own warm-up (hpt_warmups)."""
+        return [Run("prompt", seed, root / dataset / "hpt" / f"prompt-s{seed}", graph=HPT_GRAPH)
+                for seed in self.seeds]
+
+    def hpt_warmups(self, dataset: str, root: Path = RUNS) -> list[Run]:
+        return [Run("prompt", seed, root / dataset / "hpt" / f"warmup-s{seed}", graph=HPT_GRAPH)
+                for seed in self.seeds]
 
     def table6_warmups(self, dataset: str, root: Path = RUNS) -> list[Run]:
         return [Run("prompt", seed, root / dataset / "table6" / graph / f"warmup-s{seed}", graph=graph)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lhmix.core.errors import ParamError
 from lhmix.core.params import Params, check_integer, check_number
-from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, SIMILARITY_MIXINGS, VARIANTS,
+from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, REGIMES, SIMILARITY_MIXINGS, VARIANTS,
                                    check_choice, check_family_mixing, parse_variant, variant_name)
 from lhmix.core.ratios import check_fixed_ratio, check_ratio_params
 
@@ -98,10 +98,13 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: Params, family: str, mixing: str, seed, train_fraction=1.0,
-                    warmup: bool = False, alpha=None, beta=None, graph: str | None = None) -> "TrainConfig":
+                    warmup: bool = False, alpha=None, beta=None, graph: str | None = None,
+                    regime: str = "main") -> "TrainConfig":
         """The settings of one run from params.yaml; alpha and beta (LH-Mix) and the prompt's graph
-        from params unless given (a sweep point, a Table 6 run). A warm-up reads no max_epochs."""
+        from params unless given (a sweep point, a Table 6 run), alpha, beta and the fixed lambda from
+        the keys of `regime` (lhmix.core.vocabulary.REGIMES). A warm-up reads no max_epochs."""
         check_family_mixing(family, mixing)
+        regime_keys = REGIMES[check_choice("regime", regime, tuple(REGIMES))]
         if graph is not None and family != "prompt":
             raise ParamError("graph", graph, f"no graph for the {family} family (HPT's hierarchy injection feeds "
                              "the prompt's depth markers)")
@@ -118,10 +121,10 @@ class TrainConfig:
         if mixing == "mixup":
             values["mixup_beta_a"] = params.get("train.mixup_beta_a")
         if mixing == "fixed_lambda":
-            values["fixed_lambda"] = params.get("train.fixed_lambda")
+            values["fixed_lambda"] = params.get(regime_keys["fixed_lambda"])
         if mixing in SIMILARITY_MIXINGS:
-            values["alpha"] = params.get("alpha") if alpha is None else _number_argument("alpha", alpha)
-            values["beta"] = params.get("beta") if beta is None else _number_argument("beta", beta)
+            values["alpha"] = params.get(regime_keys["alpha"]) if alpha is None else _number_argument("alpha", alpha)
+            values["beta"] = params.get(regime_keys["beta"]) if beta is None else _number_argument("beta", beta)
         return cls(family=family, mixing=mixing, seed=_integer_argument("seed", seed),
                    classifier=params.text("encoder.classifier"),
                    train_fraction=_number_argument("train_fraction", train_fraction), **values)
