@@ -334,6 +334,8 @@ def test_metrics_files_hold_the_headline_keys_one_row_each(collected):
 def test_markdown_tables(collected):
     markdown = tables.markdown(collected)
     assert "| prompt_lhmix | 3 | 61.00 +- 1.00 | 52.00 +- 1.00 |" in markdown
+    # HPT in Table 4 beside LH-Mix, as in the paper: Table 6's gat prompt runs (62, 63) or its runs on the main seeds
+    assert "| hpt | 2 | 62.50 +- 0.71 |" in markdown or "| hpt | 3 | 63.00 +- 1.00 |" in markdown
     assert "| prompt > bert | micro-F1 | paper F1 | +20.00 | [" in markdown
     assert "| Welch t | 5.43 (α 0.0063) | **supported (+)** |" in markdown
     assert "| prompt_mixup > prompt | micro-F1 | paper F1 | -2.50 |" in markdown

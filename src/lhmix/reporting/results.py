@@ -206,9 +206,9 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
                    "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin},
         "main": main, "spread": spread, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
-        # the spread regime's variants beside the main ones: their F1, and the lambda they used
-        "summary": summarize(main + spread), "diagnostics": diagnostics(main + spread), "stopping": stopping(main),
-        "per_depth": per_depth(main + spread),
+        # the spread regime's variants and HPT beside the main ones: their F1, and the lambda the mixings used
+        "summary": summarize(main + spread + hpt), "diagnostics": diagnostics(main + spread + hpt),
+        "stopping": stopping(main), "per_depth": per_depth(main + spread + hpt),
         "claims": tested["claims"], "mechanism": tested["mechanism"],
         "per_depth_differences": tested["per_depth_differences"],
         "table5": table5.entries(main, ordered_variants(main)),

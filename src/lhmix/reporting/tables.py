@@ -179,7 +179,7 @@ def timing(results: dict) -> str:
 def markdown(results: dict) -> str:
     config, summary = results["config"], results["summary"]
     seed = config["sweep_seed"]
-    table3 = {(r["variant"], r["seed"]): r for r in results["main"] + results["spread"]}
+    table3 = {(r["variant"], r["seed"]): r for r in results["main"] + results["spread"] + results["hpt"]}
     sections = [
         (None, prose.introduction(config, results["devices"])),
         ("Table 1: dataset", dataset_table(results["dataset"])),
@@ -189,7 +189,8 @@ def markdown(results: dict) -> str:
         ("Per depth: micro-F1 differences", depth_differences(results)),
         (f"Table 3: ablation (seed {seed})",
          table(["variant", "micro-F1", "macro-F1"],
-               [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary])),
+               [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary
+                if (v, seed) in table3])),
         ("Table 4: mean +- std over seeds",
          table(["variant", "seeds", "micro-F1", "macro-F1"],
                [[v, str(s["micro_f1"]["n"]), mean_std(s["micro_f1"]), mean_std(s["macro_f1"])]
