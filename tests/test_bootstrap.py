@@ -53,7 +53,8 @@ SEED_DRAWS = np.array([[1, 1], [2, 0], [0, 2], [1, 1]], dtype=float)
 
 
 def _tiny_runs():
-    return {key: bootstrap.RunCounts(np.array(decided, dtype=bool)[:, None], TINY_GOLD) for key, decided in TINY.items()}
+    return {key: bootstrap.RunCounts(np.array(decided, dtype=bool)[:, None], TINY_GOLD)
+            for key, decided in TINY.items()}
 
 
 def test_two_level_bootstrap_on_fixed_resamples_against_hand_computed_values():
