@@ -114,6 +114,7 @@ KNOWN_KEYS = {
     "spread": {"alpha": ANY, "beta": ANY, "fixed_lambda": ANY},   # the second mechanism regime
     "prepare": {"wordnet": ANY, "wos": ANY, "nyt": ANY, "rcv1": ANY},   # each reader checks its own keys
     "encoder": {"classifier": ANY, "similarity": ANY, "similarity_max_length": ANY},
+    "similarity": {"source": ANY, "label_length": ANY, "attention_mask": ANY},
     "model": {"bert": NO_SETTINGS, "prompt": {"head": ANY, "mlm_weight": ANY, "graph": ANY}},
     "train": {key: ANY for key in ("max_length", "batch_size", "eval_batch_size", "lr", "warmup_epochs", "max_epochs",
                                    "patience", "early_stopping", "loss", "mixup_beta_a", "fixed_lambda", "device")},
@@ -122,6 +123,7 @@ KNOWN_KEYS = {
                 "back_translation": {"models": ANY, "max_length": ANY, "seeds": ANY}},
     "table6": {"graphs": ANY, "seeds": ANY},
     "figure6": {"label": ANY, "seed": ANY},
+    "stats": {"equivalence_margin": ANY},
 }
 
 
