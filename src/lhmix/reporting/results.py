@@ -22,8 +22,7 @@ from lhmix.reporting.per_depth import per_depth, per_depth_differences
 from lhmix.reporting.verdicts import claims
 from lhmix.reporting.run_files import read_run_metrics
 from lhmix.reporting.stats import mean_std, pooled_histogram, usable
-from lhmix.reporting.variants import (HPT, HPT_GRAPH, REGIMES, SPREAD, best_in_warmup, by_variant, in_regime,
-                                     ordered_variants)
+from lhmix.reporting.variants import (HPT, REGIMES, SPREAD, best_in_warmup, by_variant, in_regime, ordered_variants)
 from lhmix.training.progress import TIMING_KEYS
 
 F1S = ("micro_f1", "macro_f1")
@@ -96,21 +95,12 @@ def summarize(rows: list[dict]) -> dict:
             for variant, runs in by_variant(rows).items()}
 
 
-def _planned(plan: Plan, method: str, dataset: str, where: dict) -> list[Run]:
-    """plan.<method>(dataset), or none where the plan does not name such runs (the second regime and HPT on the
-    main seeds came with issue 27's design)."""
-    runs = getattr(plan, method, None)
-    return runs(dataset, **where) if runs else []
-
-
 def regime_runs(plan: Plan, dataset: str, where: dict) -> list[tuple[Run, str]]:
     """The runs the comparisons read beyond the main runs, each with its name in the report: the second mechanism
     regime's (plan.spread_runs, named by lhmix.reporting.variants.in_regime) and HPT's (plan.hpt_runs: the prompt
-    with HPT's graph on the main seeds; else Table 6's prompt runs with that graph)."""
-    named = [(run, in_regime(run.variant, SPREAD)) for run in _planned(plan, "spread_runs", dataset, where)]
-    hpt = _planned(plan, "hpt_runs", dataset, where) or [
-        run for run in plan.table6_runs(dataset, **where) if (run.graph, run.variant) == (HPT_GRAPH, "prompt")]
-    return named + [(run, HPT) for run in hpt]
+    with HPT's graph on the main seeds)."""
+    named = [(run, in_regime(run.variant, SPREAD)) for run in plan.spread_runs(dataset, **where)]
+    return named + [(run, HPT) for run in plan.hpt_runs(dataset, **where)]
 
 
 def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: float) -> dict:

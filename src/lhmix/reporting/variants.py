@@ -17,7 +17,6 @@ from __future__ import annotations
 from lhmix.core.vocabulary import VARIANTS, family_of
 
 HPT = "hpt"
-HPT_GRAPH = "gat"                       # the Table 6 graph whose prompt runs are HPT
 LHMIX, SHUFFLED, FIXED = "prompt_lhmix", "prompt_lhmix_shuffled", "prompt_fixed_lambda"
 MAIN, SPREAD = "main", "spread"
 REGIMES = {MAIN: "", SPREAD: "_spread"}  # regime -> suffix of its variants' names in the report
