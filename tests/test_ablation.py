@@ -94,3 +94,68 @@ def test_only_keeps_the_rows_measured_before(ablation, tmp_path, monkeypatch):
     text = ablation.markdown(rows, {}, [0, 1], {"minutes": 5.0, "machine": "m"})
     assert "- linear head: measured by an earlier run (30.0 min for the rows of that run, 2 cores, 170 GFLOP/s)" in text
     assert "| 20.0, 20.0 |" in text
+
+
+# ----------------------------------------------------------------------------- the published similarity's rows
+
+def _published(micro, macro, s_values, lambdas, epochs):
+    """A published prompt_lhmix run's metrics: F1, the s and lambda summaries of its mixed pairs, a history with
+    a warm-up epoch and `epochs` mixed ones ({'s_mean': ...} each)."""
+    import torch
+    from lhmix.model import mixup
+
+    def summary(values):
+        values = torch.tensor(values)
+        return mixup.histogram_summary(mixup.histogram(values).tolist(), float(values.sum()))
+    return {**_metrics(micro, macro), "s": summary(s_values), "lambda": summary(lambdas),
+            "history": [{"epoch": 1}] + [{"epoch": 2 + i, **epoch} for i, epoch in enumerate(epochs)]}
+
+
+def test_a_regime_reads_its_alpha_and_beta_where_params_hold_them(ablation):
+    params = {"alpha": 1.0, "beta": 0.75, "spread": {"alpha": 10.0, "beta": 1.0, "fixed_lambda": 0.815}}
+    assert ablation.regime_ratio(params, "main") == {"alpha": 1.0, "beta": 0.75}
+    assert ablation.regime_ratio(params, "spread") == {"alpha": 10.0, "beta": 1.0}
+
+
+def test_published_row_pools_s_and_lambda_and_pairs_each_seed_with_its_control(ablation):
+    epochs = {0: [{"s_mean": 0.96, "lambda_mean": 0.51}, {"s_mean": 0.90, "lambda_mean": 0.53}],
+              1: [{"s_mean": 0.98, "lambda_mean": 0.505}, {"s_mean": 0.94, "lambda_mean": 0.52},
+                  {"s_mean": 0.80, "lambda_mean": 0.55}]}
+    runs = {0: {"lhmix": _published(0.70, 0.50, [1.0, 0.9], [0.5, 0.525], epochs[0]),
+                "fixed_lambda": {**_metrics(0.71, 0.48), "fixed_lambda": 0.51}},
+            1: {"lhmix": _published(0.72, 0.56, [0.8, 0.8], [0.55, 0.55], epochs[1]),
+                "fixed_lambda": {**_metrics(0.72, 0.50), "fixed_lambda": 0.52}}}
+    row = ablation.published_row(runs, margin=1.0)
+    assert row["fixed_lambda"] == {0: 0.51, 1: 0.52}
+    assert row["lhmix.macro_f1"]["mean"] == pytest.approx(53.0)
+    assert row["fixed_lambda.micro_f1"]["mean"] == pytest.approx(71.5)
+    # the four pairs pooled: s 1.0, 0.9, 0.8, 0.8 -> mean 0.875, median bin of 0.8 (centre 0.8005)
+    assert row["s"]["mean"] == pytest.approx(0.875)
+    assert row["s"]["q50"] == pytest.approx(0.8005)
+    assert row["lambda"]["mean"] == pytest.approx((0.5 + 0.525 + 0.55 + 0.55) / 4, abs=1e-6)
+    # mixed epochs both seeds reached (2), seed means; the warm-up epoch left out
+    assert row["by_mixed_epoch"] == [pytest.approx({"s_mean": 0.97, "lambda_mean": 0.5075}),
+                                     pytest.approx({"s_mean": 0.92, "lambda_mean": 0.525})]
+    macro = row["published_vs_fixed.macro_f1"]
+    assert macro["diff"] == pytest.approx(4.0)   # 2 and 6 points
+    assert macro["verdict"] == "inconclusive"     # t = 2 on 1 df
+    assert macro["equivalence"] == "too weak to tell"
+    assert row["published_vs_fixed.micro_f1"]["diff"] == pytest.approx(-0.5)
+    assert "equivalence" not in ablation.published_row(runs, margin=None)["published_vs_fixed.macro_f1"]
+
+
+def test_published_markdown_has_a_row_per_regime_with_its_quantiles(ablation):
+    epoch = {f"{name}_{q}": value for name, values in (("s", (0.9, 0.95, 1.0)), ("lambda", (0.5, 0.51, 0.52)))
+             for q, value in zip(("q05", "q50", "q95"), values)} | {"s_mean": 0.95, "lambda_mean": 0.51}
+    runs = {s: {"lhmix": _published(0.70, 0.50 + 0.01 * s, [0.95], [0.51], [epoch]),
+                "fixed_lambda": {**_metrics(0.70, 0.50), "fixed_lambda": 0.51}} for s in (0, 1)}
+    params = {"alpha": 1.0, "beta": 0.75, "spread": {"alpha": 10.0, "beta": 1.0},
+              "similarity": {"source": "frozen", "label_length": 512, "attention_mask": False}}
+    rows = {regime: ablation.published_row(runs, None) for regime in ablation.PUBLISHED_REGIMES}
+    text = "\n".join(ablation.published_markdown(rows, params))
+    assert "padded to 512 tokens without an attention mask" in text
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(lines) == 2 + 2
+    assert lines[2].startswith("| main (1, 0.75) | 0.900/0.950/1.000 / 0.900/0.950/1.000 | "
+                               "0.500/0.510/0.520 / 0.500/0.510/0.520 | 0.510 (0.51) | 70.00 / 50.50 | 70.00 / 50.00 |")
+    assert lines[3].startswith("| spread (10, 1) |")

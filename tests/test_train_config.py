@@ -27,8 +27,10 @@ def test_config_reads_exactly_the_keys_of_its_run():
                 ("prompt", "none", True): warmup_keys | prompt_keys,
                 ("prompt", "none", False): warmup_keys | prompt_keys | {"train.max_epochs"},
                 ("bert", "mixup", False): warmup_keys | {"train.max_epochs", "train.mixup_beta_a"},
-                ("prompt", "lhmix", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"},
-                ("prompt", "lhmix_shuffled", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta"},
+                ("prompt", "lhmix", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta",
+                                                                    "similarity.source"},
+                ("prompt", "lhmix_shuffled", False): warmup_keys | prompt_keys | {"train.max_epochs", "alpha", "beta",
+                                                                             "similarity.source"},
                 ("prompt", "fixed_lambda", False): warmup_keys | prompt_keys | {"train.max_epochs", "train.fixed_lambda"}}
     for (family, mixing, is_warmup), keys in expected.items():
         params = Params(PARAMS)

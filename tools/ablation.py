@@ -12,6 +12,12 @@ table of the pipeline, into runs/ablation/<dataset>/ (git-ignored, and outside r
 stats stage reads: the ablation never makes the pipeline stale). The default's row is read from
 the pipeline's main runs of the same seeds. Nothing of the pipeline's outputs is touched.
 
+Beside them, the released code's similarity (issue 30; similarity.source published, with params.yaml's
+similarity.label_length and attention_mask): prompt_lhmix computing s with its own encoder at every step, in
+each mechanism regime (alpha, beta of params.yaml, and spread.alpha, spread.beta, where lambda moves), against
+the fixed-lambda control at the published run's own mean lambda (to 0.01), both continuing one prompt warm-up
+per seed trained as the default's; with the 5/50/95 % of s and lambda in the first and the last mixed epoch.
+
     python tools/ablation.py [--seeds 0 1] [--only NAME ...]   (needs `dvc repro` done: it reads the main runs)
 
 --only runs the changes named and keeps the other rows of reports/ablation.json as they were measured
@@ -33,7 +39,7 @@ from lhmix.core.files import read_json, replaced_on_success, write_json
 from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
 from lhmix.core.profiles import overridden
-from lhmix.reporting.stats import mean_std, paired, verdict
+from lhmix.reporting.stats import equivalence_verdict, mean_std, paired, pooled_histogram, tost, verdict
 from lhmix.reporting.tables import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
 from lhmix.pipeline.plan import RUNS, Plan, processed_folder, similarity_table
@@ -56,6 +62,10 @@ CHANGES = {  # name: (what it undoes, overrides of params.yaml)
                                  {"train": {"early_stopping": "published", "patience": 6}}),
 }
 DEFAULT = "default (params.yaml)"
+PUBLISHED = "published similarity"
+# The mechanism regimes the published similarity runs in: where each reads its alpha and beta in params.yaml
+PUBLISHED_REGIMES = {"main": ("alpha", "beta"), "spread": ("spread.alpha", "spread.beta")}
+FIXED_LAMBDA_DIGITS = 2   # the control mixes at the published run's mean lambda, rounded to 0.01
 PEAK_SHAPE = (2048, 2048, 2048)
 
 
@@ -64,14 +74,20 @@ def folder_name(change: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", change.lower()).strip("-")
 
 
+def prompt_warmup(settings: Params, data: Path, folder: Path, seed: int) -> Path:
+    """The prompt family's warm-up of `seed` under `settings`, trained into folder; its state file."""
+    state = folder / "warmup.pt"
+    warmup(TrainConfig.from_params(settings, "prompt", "none", seed, warmup=True), data, state,
+           folder / "warmup", folder / "checkpoints" / "warmup")
+    return state
+
+
 def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> dict[str, dict]:
     """prompt, prompt_mixup, prompt_lhmix of one seed under one change: {mixing: metrics}."""
     settings = Params(params)
     data = processed_folder(dataset)
     folder = root / folder_name(name) / f"s{seed}"
-    state = folder / "warmup.pt"
-    warmup(TrainConfig.from_params(settings, "prompt", "none", seed, warmup=True), data, state,
-           folder / "warmup", folder / "checkpoints" / "warmup")
+    state = prompt_warmup(settings, data, folder, seed)
     results = {}
     for mixing in MIXINGS:
         config = TrainConfig.from_params(settings, "prompt", mixing, seed)
@@ -79,6 +95,106 @@ def run_change(params: dict, dataset: str, name: str, seed: int, root: Path) -> 
                                 similarity_path=similarity_table(dataset), warm_start=state)
     state.unlink()
     return results
+
+
+def regime_ratio(params: dict, regime: str) -> dict[str, float]:
+    """alpha and beta of a mechanism regime, from where params.yaml holds them."""
+    settings = Params(params)
+    return dict(zip(("alpha", "beta"), (settings.get(key) for key in PUBLISHED_REGIMES[regime])))
+
+
+def run_published(params: dict, dataset: str, seed: int, root: Path) -> dict[str, dict[str, dict]]:
+    """Per regime, prompt_lhmix with the published similarity and the fixed-lambda control at its mean lambda,
+    all continuing one prompt warm-up of `seed` (the default's): {regime: {"lhmix" | "fixed_lambda": metrics}}."""
+    data = processed_folder(dataset)
+    folder = root / folder_name(PUBLISHED) / f"s{seed}"
+    state = prompt_warmup(Params(params), data, folder, seed)
+    controls, results = {}, {}
+    for regime in PUBLISHED_REGIMES:
+        settings = overridden(params, {**regime_ratio(params, regime), "similarity": {"source": "published"}})
+        lhmix = train(TrainConfig.from_params(Params(settings), "prompt", "lhmix", seed), data,
+                      folder / regime / "lhmix", folder / "checkpoints" / regime / "lhmix", warm_start=state)
+        fixed = round(lhmix["lambda"]["mean"], FIXED_LAMBDA_DIGITS)
+        if fixed not in controls:   # two regimes at the same mean lambda share their control
+            control = TrainConfig.from_params(Params(overridden(params, {"train": {"fixed_lambda": fixed}})),
+                                              "prompt", "fixed_lambda", seed)
+            controls[fixed] = train(control, data, folder / f"fixed_lambda-{fixed:g}",
+                                    folder / "checkpoints" / f"fixed_lambda-{fixed:g}", warm_start=state)
+        results[regime] = {"lhmix": lhmix, "fixed_lambda": controls[fixed]}
+    state.unlink()
+    return results
+
+
+def published_row(runs: dict[int, dict[str, dict]], margin: float | None) -> dict:
+    """One regime over seeds: F1 of the published prompt_lhmix and of its fixed-lambda control (points), the
+    control's lambda per seed, s and lambda pooled over the runs and per mixed epoch (seed means), and the paired
+    difference published - control with its verdict on "published > control" and, given an equivalence margin
+    (stats.equivalence_margin, points), TOST's."""
+    row = {"fixed_lambda": {seed: runs[seed]["fixed_lambda"]["fixed_lambda"] for seed in runs}}
+    for variant in ("lhmix", "fixed_lambda"):
+        for metric in ("micro_f1", "macro_f1"):
+            row[f"{variant}.{metric}"] = mean_std(100 * runs[s][variant][metric] for s in runs)
+    for name in ("s", "lambda"):
+        pooled = pooled_histogram([runs[s]["lhmix"][name] for s in runs])
+        row[name] = {key: pooled[key] for key in ("n", "mean", "q05", "q50", "q95", "min", "max") if key in pooled}
+    row["by_mixed_epoch"] = mixed_epoch_means([runs[s]["lhmix"]["history"] for s in runs])
+    for metric in ("micro_f1", "macro_f1"):
+        published = {s: 100 * runs[s]["lhmix"][metric] for s in runs}
+        control = {s: 100 * runs[s]["fixed_lambda"][metric] for s in runs}
+        comparison = paired(published, control)
+        row[f"published_vs_fixed.{metric}"] = {**comparison.to_dict(), "verdict": verdict(comparison)}
+        if margin is not None:
+            row[f"published_vs_fixed.{metric}"]["equivalence"] = equivalence_verdict(
+                comparison, tost(published, control, margin), comparison.p, margin)
+    return row
+
+
+def mixed_epoch_means(histories: list[list[dict]]) -> list[dict]:
+    """Per mixed epoch that every run reached, the seed mean of its s and lambda summaries (history keys)."""
+    mixed = [[entry for entry in history if "lambda_mean" in entry] for history in histories]
+    keys = ("s_", "lambda_")
+    return [{key: sum(epoch[key] for epoch in epochs) / len(epochs) for key in epochs[0] if key.startswith(keys)}
+            for epochs in zip(*mixed)]
+
+
+def published_markdown(rows: dict[str, dict], params: dict) -> list[str]:
+    """The published similarity's table: a row per mechanism regime."""
+    def quantiles(entry: dict, name: str) -> str:
+        return "/".join(f"{entry[f'{name}_{q}']:.3f}" for q in ("q05", "q50", "q95"))
+
+    def f1(row: dict, variant: str) -> str:
+        return " / ".join(f"{row[f'{variant}.{metric}']['mean']:.2f}" for metric in ("micro_f1", "macro_f1"))
+
+    def difference(entry: dict) -> str:
+        return (f"{number(entry['diff'], sign=True)} {interval(entry)}, p {p_value(entry)}: {entry['verdict']}"
+                + (f"; {entry['equivalence']}" if "equivalence" in entry else ""))
+
+    header = ["regime (alpha, beta)", "s 5/50/95 %: first / last mixed epoch",
+              "lambda 5/50/95 %: first / last mixed epoch", "lambda mean (control's)", "published micro / macro",
+              "control micro / macro", "published - control, macro (95 % CI, p)", "micro"]
+    body = []
+    for regime, row in rows.items():
+        ratio = regime_ratio(params, regime)
+        first, last = row["by_mixed_epoch"][0], row["by_mixed_epoch"][-1]
+        controls = sorted(set(row["fixed_lambda"].values()))
+        body.append([f"{regime} ({ratio['alpha']:g}, {ratio['beta']:g})",
+                     f"{quantiles(first, 's')} / {quantiles(last, 's')}",
+                     f"{quantiles(first, 'lambda')} / {quantiles(last, 'lambda')}",
+                     f"{row['lambda']['mean']:.3f} ({', '.join(f'{value:g}' for value in controls)})",
+                     f1(row, "lhmix"), f1(row, "fixed_lambda"), difference(row["published_vs_fixed.macro_f1"]),
+                     difference(row["published_vs_fixed.micro_f1"])])
+    similarity = params["similarity"]
+    return [
+        "## The released code's similarity", "",
+        "prompt_lhmix with `similarity.source: published` (issue 30): s from the classifier's own encoder, in "
+        f"training, on both label sequences of every pair, padded to {similarity['label_length']} tokens "
+        f"{'with' if similarity['attention_mask'] else 'without'} an attention mask, as the released "
+        "models/prompt.py; against Mixup at one fixed lambda, the published run's mean lambda to 0.01 "
+        "(per seed; in brackets), both continuing one prompt warm-up per seed. s and lambda: 5/50/95 % "
+        "of the epoch's pairs, seed means. The verdicts read \"published > control\""
+        + (" and, after ';', TOST's equivalence within stats.equivalence_margin" if any(
+            "equivalence" in row["published_vs_fixed.macro_f1"] for row in rows.values()) else "") + ".", "",
+        table(header, body), ""]
 
 
 def default_runs(plan: Plan, dataset: str, seed: int) -> dict[str, dict]:
@@ -150,12 +266,13 @@ def earlier_measurements(rows: dict[str, dict], meta: dict) -> list[str]:
 def main(argv=None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    arguments.add_argument("--only", choices=list(CHANGES), nargs="+",
+    arguments.add_argument("--only", choices=[*CHANGES, PUBLISHED], nargs="+",
                            help="run these changes and keep the other rows of reports/ablation.json")
     args = arguments.parse_args(argv)
     params = Params.load().values
     dataset = params["datasets"][0]
     kept = kept_rows(Path("reports") / "ablation.json", args.seeds) if args.only else {}
+    kept_published = kept_rows(Path("reports") / "ablation.json", args.seeds, PUBLISHED) if args.only else {}
     started = time.perf_counter()
     plan = Plan.from_params(Params(params))
     runs = {DEFAULT: {seed: default_runs(plan, dataset, seed) for seed in args.seeds}}
@@ -164,30 +281,40 @@ def main(argv=None) -> int:
         if args.only is None or name in args.only:
             runs[name] = {seed: run_change(overridden(params, overrides), dataset, name, seed,
                                            RUNS / "ablation" / dataset) for seed in args.seeds}
+    published_runs = {}
+    if args.only is None or PUBLISHED in args.only:
+        published_runs = {seed: run_published(params, dataset, seed, RUNS / "ablation" / dataset) for seed in args.seeds}
     peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
     measured = {"minutes": round((time.perf_counter() - started) / 60, 2),
                 "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
     fresh = {name: {**row_of(by_seed), "measured": measured} for name, by_seed in runs.items()}
     rows = {name: fresh.get(name) or kept[name] for name in (DEFAULT, *CHANGES) if name in fresh or name in kept}
+    margin = params.get("stats", {}).get("equivalence_margin")
+    published = {regime: {**published_row({seed: by_regime[regime] for seed, by_regime in published_runs.items()},
+                                          margin), "measured": measured}
+                 for regime in PUBLISHED_REGIMES} if published_runs else kept_published
     meta = {**measured, "seeds": args.seeds, "dataset": dataset}
-    write_json({"meta": meta, "rows": rows}, Path("reports") / "ablation.json")
+    write_json({"meta": meta, "rows": rows, PUBLISHED: published}, Path("reports") / "ablation.json")
     markdown_text = markdown(rows, {name: what for name, (what, _) in CHANGES.items()}, args.seeds, meta)
+    if published:
+        markdown_text += "\n".join(["", *published_markdown(published, params)])
     with replaced_on_success(Path("reports") / "ablation.md") as temporary:
         temporary.write_text(markdown_text, encoding="utf-8")
     print(markdown_text)
     return 0
 
 
-def kept_rows(path: Path, seeds: list[int]) -> dict[str, dict]:
-    """The rows of an earlier run of this tool on the same seeds, each with how it was measured."""
-    if not path.is_file():
+def kept_rows(path: Path, seeds: list[int], key: str = "rows") -> dict[str, dict]:
+    """The rows (`key`: the changes' rows, or PUBLISHED's) of an earlier run of this tool on the same seeds, each
+    with how it was measured (a row that says so itself keeps its own)."""
+    if not path.is_file() or key not in read_json(path):
         return {}
     earlier = read_json(path)
     if earlier["meta"]["seeds"] != seeds:
         raise SystemExit(f"ablation: {path} holds seeds {earlier['meta']['seeds']}, not {seeds}: run every change "
                          "(without --only) or the same seeds")
     measured = {key: earlier["meta"][key] for key in ("minutes", "machine")}
-    return {name: {"measured": measured, **row} for name, row in earlier["rows"].items()}
+    return {name: {"measured": measured, **row} for name, row in earlier[key].items()}
 
 
 if __name__ == "__main__":

@@ -205,7 +205,33 @@ def dvc_noop() -> dict:
     return {"seconds": round(statistics.median(times), 2)}
 
 
-PARTS = {"train": part_train, "similarity": part_similarity, "eval": part_eval}
+PUBLISHED_ROUNDS = 4  # x 2 steps each: a published step at 512 tokens takes seconds on 2 CPU cores
+
+
+def part_published(params: dict, dataset: str) -> dict:
+    """A prompt_lhmix step with the published similarity (similarity.source published, params.yaml's
+    label_length and attention_mask: the classifier's encoder on every pair's label sequences, forward and
+    backward) against the same step with the frozen table, interleaved on the same batches."""
+    published = {**params, "similarity": {**params["similarity"], "source": "published"}}
+    sessions = {"frozen": session_for(params, dataset, "prompt_lhmix", similarity_table(params, dataset)),
+                "published": session_for(published, dataset, "prompt_lhmix")}
+    batches = length_batches(sessions["frozen"].train_split.lengths, sessions["frozen"].config.batch_size, 0, 1)
+    times = benchmark.interleaved_step_times(sessions, batches, PUBLISHED_ROUNDS, 2)
+    return {"label_length": published["similarity"]["label_length"],
+            "attention_mask": published["similarity"]["attention_mask"], "timed_steps": len(times["frozen"]),
+            **{f"{name}_median_step_seconds": round(statistics.median(steps), 4) for name, steps in times.items()},
+            "published_vs_frozen": round(statistics.median(
+                mine / theirs for mine, theirs in zip(times["published"], times["frozen"])), 2)}
+
+
+PARTS = {"train": part_train, "similarity": part_similarity, "eval": part_eval, "published": part_published}
+
+
+def published_similarity_line(published: dict) -> str:
+    return (f"| prompt_lhmix step, published similarity ({published['label_length']} tokens, "
+            f"{'masked' if published['attention_mask'] else 'no mask'}) vs frozen | "
+            f"{published['published_median_step_seconds']} s vs {published['frozen_median_step_seconds']} s "
+            f"({published['published_vs_frozen']}x, paired on the batch) |")
 
 
 def markdown(results: dict) -> str:
@@ -233,6 +259,7 @@ def markdown(results: dict) -> str:
               f"{evaluation['seconds_encoder_only']} s |",
               f"| metrics on 781k x 103 (RCV1-sized) | {evaluation['rcv1_sized_metrics_seconds']} s (encoder at this "
               f"speed: {evaluation['rcv1_sized_encoder_seconds_at_this_speed']} s) |",
+              published_similarity_line(results["published"]),
               f"| peak RSS: training / evaluation | {train['peak_rss_mib']} / {evaluation['peak_rss_mib']} MiB |",
               "| no-op `dvc repro` | " + (f"{results['dvc_noop']['seconds']} s" if results["dvc_noop"]["seconds"]
                                           is not None else f"not measured: {results['dvc_noop']['why']}") + " |"]

@@ -25,7 +25,10 @@ FAMILIES = ("bert", "prompt")
 MIXINGS = ("none", "mixup", "lhmix")              # the paper's Table 3, for every family
 CONTROLS = ("lhmix_shuffled", "fixed_lambda")     # prompt family only
 CONTROL_FAMILY = "prompt"
-SIMILARITY_MIXINGS = ("lhmix", "lhmix_shuffled")  # the mixings that read the similarity table, alpha, beta
+SIMILARITY_MIXINGS = ("lhmix", "lhmix_shuffled")  # the mixings that read the similarity, alpha, beta
+# Where LH-Mix's similarity s comes from: frozen = the table of a frozen encoder, computed ahead of training (the
+# paper's text); published = the classifier's own encoder at every mixing step (the released code's models/prompt.py)
+SIMILARITY_SOURCES = ("frozen", "published")
 # Training objective: ZMLCE summed over depths (the papers' Eq. 2 / Eq. 7) or one ZMLCE per document over
 # every label with a single 0 anchor (the published code's models/loss.py)
 LOSSES = ("per_depth", "per_document")

@@ -98,6 +98,20 @@ def histogram(values: Tensor) -> Tensor:
     return torch.histc(values.detach().double(), bins=HISTOGRAM_BINS, min=0.0, max=1.0)
 
 
+EPOCH_SUMMARY = ("mean", "q05", "q50", "q95")
+
+
+def epoch_summary(observed: dict[str, tuple[list[float], float]]) -> dict:
+    """What one epoch's mixing used, for its history entry: {'lambda_mean', 'lambda_q05', ..., 's_q95'} from
+    {name: (histogram counts, sum)}; empty for an epoch without mixing. Per epoch, because the published
+    similarity (lhmix.model.published_similarity) changes as the encoder trains."""
+    summary = {}
+    for name, (counts, total) in sorted(observed.items()):
+        whole = histogram_summary(counts, total)
+        summary.update({f"{name}_{key}": whole[key] for key in EPOCH_SUMMARY if key in whole})
+    return summary
+
+
 def histogram_summary(counts: list[float], total: float) -> dict:
     """A run's histogram: n, exact mean (from the running sum) and the 5/50/95 % quantiles (bin centres),
     rounded to 6 digits; the non-empty range of counts is kept for plots: bins first_bin, first_bin + 1, ..."""

@@ -4,8 +4,9 @@ Variants (family x mixing, and the prompt family's controls) are named in lhmix.
 
 `TrainConfig.from_params` reads exactly the keys the run uses, so a stage declares exactly those:
 a warm-up reads no max_epochs, only Mixup reads train.mixup_beta_a, only the fixed-lambda control reads
-train.fixed_lambda, only LH-Mix and its shuffled control read alpha and beta, and only the prompt family
-reads model.prompt (head, mlm_weight, graph).
+train.fixed_lambda, only LH-Mix and its shuffled control read alpha, beta and similarity.source (and, with the
+published source, similarity.label_length and attention_mask), and only the prompt family reads model.prompt
+(head, mlm_weight, graph).
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 
 from lhmix.core.errors import ParamError
 from lhmix.core.params import Params, check_integer, check_number
-from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, REGIMES, SIMILARITY_MIXINGS, VARIANTS,
-                                   check_choice, check_family_mixing, parse_variant, variant_name)
+from lhmix.core.vocabulary import (EARLY_STOPPING, GRAPHS, HEADS, LOSSES, REGIMES, SIMILARITY_MIXINGS,
+                                   SIMILARITY_SOURCES, VARIANTS, check_choice, check_family_mixing, parse_variant,
+                                   variant_name)
 from lhmix.core.ratios import check_fixed_ratio, check_ratio_params
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -43,6 +45,9 @@ class TrainConfig:
     fixed_lambda: float | None = None  # fixed_lambda only
     alpha: float | None = None         # lhmix and lhmix_shuffled only
     beta: float | None = None
+    similarity_source: str | None = None  # lhmix and lhmix_shuffled only: frozen (None: frozen) | published
+    label_length: int | None = None       # the published source only (similarity.label_length)
+    label_mask: bool | None = None        # the published source only (similarity.attention_mask)
     device: str = "auto"
     train_fraction: float = 1.0
 
@@ -83,10 +88,31 @@ class TrainConfig:
             check_fixed_ratio(self.fixed_lambda)
         if similarity:
             check_ratio_params(self.alpha, self.beta)
+        self._check_similarity_source(similarity)
+
+    def _check_similarity_source(self, similarity: bool) -> None:
+        if not similarity:
+            if (self.similarity_source, self.label_length, self.label_mask) != (None, None, None):
+                raise ParamError("similarity", {"source": self.similarity_source}, f"nothing for {self.variant}")
+            return
+        if self.similarity_source is None:
+            object.__setattr__(self, "similarity_source", "frozen")
+        published = check_choice("similarity.source", self.similarity_source, SIMILARITY_SOURCES) == "published"
+        if published:
+            check_integer("similarity.label_length", self.label_length, minimum=2)
+            if not isinstance(self.label_mask, bool):
+                raise ParamError("similarity.attention_mask", self.label_mask, "true or false")
+        elif (self.label_length, self.label_mask) != (None, None):
+            raise ParamError("similarity.label_length", self.label_length, "nothing for the frozen source")
 
     @property
     def uses_similarity(self) -> bool:
         return self.mixing in SIMILARITY_MIXINGS
+
+    @property
+    def uses_published_similarity(self) -> bool:
+        """s from the classifier's own encoder at every mixing step (lhmix.model.published_similarity)."""
+        return self.similarity_source == "published"
 
     @property
     def variant(self) -> str:
@@ -125,6 +151,10 @@ class TrainConfig:
         if mixing in SIMILARITY_MIXINGS:
             values["alpha"] = params.get(regime_keys["alpha"]) if alpha is None else _number_argument("alpha", alpha)
             values["beta"] = params.get(regime_keys["beta"]) if beta is None else _number_argument("beta", beta)
+            values["similarity_source"] = params.get("similarity.source")
+            if values["similarity_source"] == "published":
+                values["label_length"] = params.get("similarity.label_length")
+                values["label_mask"] = params.get("similarity.attention_mask")
         return cls(family=family, mixing=mixing, seed=_integer_argument("seed", seed),
                    classifier=params.text("encoder.classifier"),
                    train_fraction=_number_argument("train_fraction", train_fraction), **values)
@@ -136,6 +166,8 @@ class TrainConfig:
             name += f"-f{self.train_fraction:g}"
         if self.uses_similarity:
             name += f"-a{self.alpha:g}-b{self.beta:g}"
+        if self.uses_published_similarity:
+            name += f"-published{self.label_length}" + ("-masked" if self.label_mask else "")
         if self.mixing == "fixed_lambda":
             name += f"-l{self.fixed_lambda:g}"
         if self.loss != "per_depth":

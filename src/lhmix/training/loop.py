@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.logs import logger
-from lhmix.model import losses, mixup
+from lhmix.model import losses, mixup, published_similarity
 from lhmix.model.classifier import HTCModel, mlm_budget
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training.batches import Encoded, collate, length_batches, shard, sorted_batches
@@ -61,6 +61,7 @@ def fit(session: Session, progress: Progress, last_epoch: int, keep_epoch: KeepE
             dev = session.evaluate(session.dev_split)[0]
             improved = progress.record(epoch, train_loss, dev, config.patience, config.warmup_epochs,
                                        config.early_stopping)
+            progress.history[-1].update(mixup.epoch_summary(mixing))
             keep_epoch(progress, improved, seconds, rng_states)
             logger.info(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
                 f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
@@ -79,7 +80,8 @@ class Session(SessionSetup):
     def __init__(self, config: TrainConfig, data_dir, procs: Processes, device: torch.device,
                  similarity: SimilarityTable | None = None):
         super().__init__(config, data_dir, procs, device, similarity)
-        objective = Objective(self.model, config.mlm_weight, self.mlm_generator, config.loss)
+        objective = Objective(self.model, config.mlm_weight, self.mlm_generator, config.loss,
+                              self.published_ratio if config.uses_published_similarity else None)
         if procs.world_size > 1:
             objective = nn.parallel.DistributedDataParallel(
                 objective, device_ids=[device.index] if device.type == "cuda" else None)
@@ -131,8 +133,10 @@ class Session(SessionSetup):
         batch = collate(self.train_split, shard(batch_indices, procs.rank, procs.world_size),
                         self.tokenizer.pad_token_id, self.num_labels).to(self.device)
         perm, lam = self.mixing_inputs(batch.indices) if mixing_on else (None, None)
+        # the published similarity: lambda comes from the label sequences inside the objective
+        sequences = self.label_sequences.of(batch.indices) if perm is not None and lam is None else None
         with autocast(self.device, self.amp_dtype):
-            loss = self.objective(batch.input_ids, batch.attention_mask, batch.targets, perm, lam)
+            loss = self.objective(batch.input_ids, batch.attention_mask, batch.targets, perm, lam, sequences)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -143,8 +147,9 @@ class Session(SessionSetup):
             self.scaler.update()
         return loss.detach(), len(batch)
 
-    def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The partner of each sample (Mixup generator) and its ratio lambda."""
+    def mixing_inputs(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The partner of each sample (Mixup generator) and its ratio lambda; lambda None with the published
+        similarity, which the objective computes in its forward pass (published_ratio)."""
         config, n = self.config, len(indices)
         # drawn on the host; non_blocking: a GPU step does not wait for the copies
         perm = mixup.permutation(n, self.mix_generator).to(self.device, non_blocking=True)
@@ -152,15 +157,28 @@ class Session(SessionSetup):
             lam = mixup.beta_ratio(n, config.mixup_beta_a, self.mix_generator).to(self.device, non_blocking=True)
         elif config.mixing == "fixed_lambda":
             lam = mixup.fixed_ratio(n, config.fixed_lambda, self.device)
+        elif config.uses_published_similarity:
+            return perm, None
         else:
-            # clamped: rounding puts the s of a sample paired with itself a hair above 1
-            similarity = self.similarity.pair_similarity(self.similarity_rows[indices], perm).clamp(0.0, 1.0)
-            if config.mixing == "lhmix_shuffled":
-                similarity = mixup.shuffled(similarity, self.shuffle_generator)
-            lam = mixup.lhmix_ratio(similarity, config.alpha, config.beta)
-            self.observe("s", similarity)
+            return perm, self.similarity_ratio(self.similarity.pair_similarity(self.similarity_rows[indices], perm))
         self.observe("lambda", lam)
         return perm, lam
+
+    def similarity_ratio(self, similarity: torch.Tensor) -> torch.Tensor:
+        """LH-Mix's lambda of each pair's s (the shuffled control: of another pair's s); both observed."""
+        # clamped: rounding puts the s of a sample paired with itself a hair above 1
+        similarity = similarity.clamp(0.0, 1.0)
+        if self.config.mixing == "lhmix_shuffled":
+            similarity = mixup.shuffled(similarity, self.shuffle_generator)
+        lam = mixup.lhmix_ratio(similarity, self.config.alpha, self.config.beta)
+        self.observe("s", similarity)
+        self.observe("lambda", lam)
+        return lam
+
+    def published_ratio(self, sequences: torch.Tensor, perm: torch.Tensor) -> torch.Tensor:
+        """lambda from the published similarity of the batch's label sequences (in the objective's forward)."""
+        pad = self.label_sequences.pad_token_id if self.config.label_mask else None
+        return self.similarity_ratio(published_similarity.pair_similarity(self.model, sequences, perm, pad))
 
     def observe(self, name: str, values: torch.Tensor) -> None:
         """Add values to this epoch's histogram of `name` (on the device: no host sync)."""
@@ -200,15 +218,19 @@ class Objective(nn.Module):
     """The training loss of one batch, as one module so that DDP sees every parameter use:
     the mean (Mixup-mixed) ZMLCE, plus mlm_weight x HPT's MLM loss from the same forward pass."""
 
-    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator, loss_form: str):
+    def __init__(self, model: HTCModel, mlm_weight: float, mlm_generator: torch.Generator, loss_form: str,
+                 published_ratio: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None):
         super().__init__()
         self.model, self.mlm_weight, self.mlm_generator = model, mlm_weight, mlm_generator
+        self.published_ratio = published_ratio  # lambda of (label sequences, perm): Session.published_ratio
         self.loss_slices = losses.loss_slices(model.depth_slices, loss_form)
         # Batches (on a GPU) whose MLM positions overflowed their budget; read in the loss checks.
         self.mlm_overflows: torch.Tensor | None = None
 
-    def forward(self, input_ids, attention_mask, targets, perm=None, lam=None):
+    def forward(self, input_ids, attention_mask, targets, perm=None, lam=None, label_sequences=None):
         model, chosen = self.model, None
+        if label_sequences is not None:  # before the text's forward pass, as the released code
+            lam = self.published_ratio(label_sequences, perm)
         if self.mlm_weight > 0:
             corrupted, chosen = model.corrupt_text(input_ids, attention_mask, self.mlm_generator)
             hidden = model.encode(corrupted, attention_mask)

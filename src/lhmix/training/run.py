@@ -36,7 +36,8 @@ MODEL_FOLDER = "model"  # the best dev checkpoint as a Hugging Face / safetensor
 # The fingerprints are built from every TrainConfig field (and the resolved device, the world size, the
 # classifier's weights, the library code and the data); a warm-up's leaves out what only the run after it
 # reads, so that every variant of a family and seed shares one warm-up.
-RUN_ONLY_SETTINGS = frozenset({"mixing", "max_epochs", "mixup_beta_a", "fixed_lambda", "alpha", "beta"})
+RUN_ONLY_SETTINGS = frozenset({"mixing", "max_epochs", "mixup_beta_a", "fixed_lambda", "alpha", "beta",
+                               "similarity_source", "label_length", "label_mask"})
 
 
 def fingerprint_settings(config: TrainConfig, device_type: str, world_size: int) -> dict:
@@ -53,7 +54,9 @@ class Run:
         self.started = time.perf_counter()
         self.config, self.procs = config, procs
         self.checkpoint_dir, self.live_dir, self.data_dir = Path(checkpoint_dir), live_dir, Path(data_dir)
-        similarity = SimilarityTable.load(similarity_path) if config.uses_similarity else None
+        # the published similarity needs no table: its s comes from the classifier's own encoder
+        frozen_table = config.uses_similarity and not config.uses_published_similarity
+        similarity = SimilarityTable.load(similarity_path) if frozen_table else None
         if warm_start is not None and not Path(warm_start).is_file():
             raise LhmixError(f"warm-up state {warm_start} not found: run its warm-up stage (stages/warmup.py) first")
         self.session = Session(config, self.data_dir, procs, device, similarity)

@@ -14,6 +14,7 @@ from lhmix.core.errors import LhmixError
 from lhmix.data.documents import Documents, read_dataset
 from lhmix.model.classifier import HTCModel
 from lhmix.model.encoders import load_tokenizer
+from lhmix.model.published_similarity import LabelSequences
 from lhmix.model.similarity_table import SimilarityTable
 from lhmix.training.batches import Encoded, train_subset
 from lhmix.training.config import TrainConfig
@@ -75,8 +76,12 @@ class SessionSetup:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, fused=True)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
-        self.similarity, self.similarity_rows = similarity, None
-        if config.uses_similarity:
+        self.similarity, self.similarity_rows, self.label_sequences = similarity, None, None
+        if config.uses_published_similarity:  # s from the classifier's own encoder (lhmix.model.published_similarity)
+            self.label_sequences = LabelSequences.build(
+                self.tokenizer, self.hierarchy, self.train_split.label_lists, config.label_length,
+                self.model.encoder.config.max_position_embeddings).to(device)
+        elif config.uses_similarity:
             if similarity is None:
                 raise LhmixError(f"{config.variant} needs a similarity table (stages/similarity.py)")
             similarity.vectors = similarity.vectors.to(device)
