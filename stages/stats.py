@@ -14,13 +14,20 @@ from lhmix.reporting import results as reporting_results
 from lhmix.reporting.tables import markdown
 
 
+def target_mdd(params) -> dict[str, float]:
+    """stats.target_mdd: the MDD per F1 (points) the design aims at."""
+    return {metric: params.number(f"stats.target_mdd.{metric}", minimum=0, strict_minimum=True)
+            for metric in ("micro_f1", "macro_f1")}
+
+
 def write(processed: Path, out: Path) -> str:
     dataset, params = processed.name, read_params()
     plan = Plan.from_params(params)
     dataset_stats = read_json(processed / "stats.json")
     results = reporting_results.collect(plan, dataset, dataset_stats, Hierarchy.load(processed / "labels.json"),
                                         params.number("stats.equivalence_margin", minimum=0, strict_minimum=True),
-                                        params.get("figure6.label"), data_root=processed.parent)
+                                        params.get("figure6.label"), data_root=processed.parent,
+                                        target_mdd=target_mdd(params))
     write_json(results, out / "results.json")
     for name, content in reporting_results.dvc_metrics(results).items():
         write_json(content, out / "metrics" / name)

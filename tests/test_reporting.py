@@ -11,7 +11,7 @@ from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import figure6, paper, plots, report, results, run_files, stats, table5, tables
+from lhmix.reporting import figure6, markdown, paper, plots, report, results, run_files, stats, table5, tables
 from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
@@ -146,6 +146,19 @@ def collected(tmp_path):
 
 def _claim(collected, name, metric):
     return next(c for c in collected["claims"] if c["claim"] == name and c["metric"] == metric)
+
+
+def test_each_test_says_how_many_seeds_reach_the_target_mdd(tmp_path):
+    _write_runs(tmp_path)
+    targeted = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, 1.0, root=tmp_path,
+                               data_root=tmp_path / "processed", target_mdd={"micro_f1": 0.7, "macro_f1": 1.0})
+    entry = next(c for c in targeted["claims"] if c["claim"] == "lhmix_vs_prompt" and c["metric"] == "macro_f1")
+    assert entry["mdd_target"] == 1.0
+    assert entry["seeds_needed"] == stats.seeds_needed(entry["test"], entry["sd"], entry["mdd_alpha"], 1.0)
+    micro = next(e for e in targeted["mechanism"] if e["metric"] == "micro_f1" and e["sd"])
+    assert micro["mdd_target"] == 0.7
+    assert f"{micro['seeds_needed']} seeds for 0.7" in markdown.mdd_cell(micro)
+    assert targeted["config"]["target_mdd"] == {"micro_f1": 0.7, "macro_f1": 1.0}
 
 
 def test_claims_pair_within_a_family_and_use_welch_across(collected):

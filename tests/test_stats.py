@@ -147,6 +147,22 @@ def test_minimal_detectable_difference_from_the_t_distribution():
     assert stats.minimal_detectable_difference(stats.Comparison(stats.PAIRED, "1 pairs", 0.0), 0.05) is None
 
 
+def test_seeds_needed_is_the_fewest_that_reach_the_target():
+    def mdd(n, sd, alpha):
+        return stats.minimal_detectable_difference(stats.Comparison(stats.PAIRED, f"{n} pairs", 0.0, sd=sd,
+                                                                    seeds=(n, n)), alpha)
+    # 1.68 SD at n = 5 (above), and n = 4 detects only more: a target of 1.7 SD needs 5 seeds, at any SD
+    assert stats.seeds_needed(stats.PAIRED, 1.0, 0.05, 1.7) == 5
+    assert stats.seeds_needed(stats.PAIRED, 2.0, 0.05, 3.4) == 5
+    assert mdd(4, 1.0, 0.05) > 1.7
+    for sd, alpha, target in ((0.7, 0.005, 1.0), (1.27, 0.05 / 12, 1.0), (0.5, 0.05, 0.7)):
+        n = stats.seeds_needed(stats.PAIRED, sd, alpha, target)
+        assert mdd(n, sd, alpha) <= target < mdd(n - 1, sd, alpha)
+    welch = stats.seeds_needed(stats.WELCH, 1.0, 0.05, 2.03)   # two groups of 5 detect 2.02 pooled SD (above)
+    assert welch == 5
+    assert stats.seeds_needed(stats.PAIRED, None, 0.05, 1.0) is None
+
+
 def test_holm_against_hand_computed_values():
     # usable p: 0.01, 0.04, 0.03 (m = 3): sorted 0.01 x 3 = 0.03; 0.03 x 2 = 0.06; 0.04 x 1 = 0.04 -> max 0.06
     assert stats.holm([0.01, 0.04, 0.03, None, math.nan]) == pytest.approx([0.03, 0.06, 0.06, None, None])

@@ -123,7 +123,7 @@ KNOWN_KEYS = {
                 "back_translation": {"models": ANY, "max_length": ANY, "seeds": ANY}},
     "table6": {"graphs": ANY, "seeds": ANY},
     "figure6": {"label": ANY, "seed": ANY},
-    "stats": {"equivalence_margin": ANY},
+    "stats": {"equivalence_margin": ANY, "target_mdd": {"micro_f1": ANY, "macro_f1": ANY}},
 }
 
 

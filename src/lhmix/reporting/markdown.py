@@ -62,10 +62,13 @@ def bootstrap_cell(entry: dict) -> str:
 
 
 def mdd_cell(entry: dict) -> str:
-    """'2.10 (α 0.0050)': the minimal detectable difference and the alpha it is stated at."""
+    """'2.10 (α 0.0050; 14 seeds for 1.0)': the minimal detectable difference, the alpha it is stated at, and
+    the seeds that would bring it to the design's target (stats.target_mdd)."""
     if entry.get("mdd") is None:
         return "n/a"
-    return f"{entry['mdd']:.2f} (α {entry['mdd_alpha']:.4f})"
+    needed = entry.get("seeds_needed")
+    target = f"; {needed} seeds for {entry['mdd_target']:g}" if needed is not None else ""
+    return f"{entry['mdd']:.2f} (α {entry['mdd_alpha']:.4f}{target})"
 
 
 def verdict_cell(entry: dict) -> str:

@@ -21,7 +21,7 @@ from lhmix.reporting.mechanism import mechanism
 from lhmix.reporting.per_depth import per_depth, per_depth_differences
 from lhmix.reporting.verdicts import claims
 from lhmix.reporting.run_files import read_run_metrics
-from lhmix.reporting.stats import mean_std, pooled_histogram, usable
+from lhmix.reporting.stats import mean_std, pooled_histogram, seeds_needed, usable
 from lhmix.reporting.variants import (HPT, REGIMES, SPREAD, best_in_warmup, by_variant, in_regime, ordered_variants)
 from lhmix.training.progress import TIMING_KEYS
 
@@ -103,7 +103,8 @@ def regime_runs(plan: Plan, dataset: str, where: dict) -> list[tuple[Run, str]]:
     return named + [(run, HPT) for run in plan.hpt_runs(dataset, **where)]
 
 
-def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: float) -> dict:
+def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: float,
+                target_mdd: dict[str, float]) -> dict:
     """Every tested comparison (the verdict table, the mechanism questions, per depth) on `rows` (main and HPT
     runs), the F1 ones with their bootstrap interval; the rows with their F1 at thresholds tuned on dev (prompt
     family)."""
@@ -113,6 +114,11 @@ def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: fl
              per_depth_differences(rows)}
     flat = [entry for entries in parts.values() for entry in entries]
     flat = evidence.with_intervals(flat, runs, rows, decisions, test_set)
+    for entry in flat:   # the tests with a family (per depth is descriptive)
+        target = target_mdd.get(entry.get("metric", "").removeprefix("tuned_"))
+        if target is not None and entry.get("mdd_alpha") is not None:
+            entry.update(mdd_target=target,
+                         seeds_needed=seeds_needed(entry["test"], entry["sd"], entry["mdd_alpha"], target))
     out, start = {"rows": rows}, 0
     for name, entries in parts.items():
         out[name], start = flat[start:start + len(entries)], start + len(entries)
@@ -170,10 +176,12 @@ def curves(rows: list[dict]) -> list[dict]:
 
 
 def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy, equivalence_margin: float,
-            figure6_label=None, root=None, data_root: Path = PROCESSED) -> dict:
+            figure6_label=None, root=None, data_root: Path = PROCESSED, target_mdd: dict | None = None) -> dict:
     """Everything the tables and figures of one dataset show, read from exactly the runs params name
     (a missing one is an error naming its path); `figure6_label` as params.yaml's figure6.label,
-    `equivalence_margin` as stats.equivalence_margin (F1 points)."""
+    `equivalence_margin` as stats.equivalence_margin and `target_mdd` as stats.target_mdd (F1 points: the
+    MDD per metric the design aims at, each test then says how many seeds would reach it)."""
+    target_mdd = target_mdd or {}
     where = {} if root is None else {"root": root}
     main_runs = plan.main_runs(dataset, **where)
     main = _rows(main_runs, _run_row)
@@ -186,14 +194,15 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     extra = regime_runs(plan, dataset, where)
     extra_rows = [{**row, "variant": name} for row, (_, name) in zip(_rows([run for run, _ in extra], _run_row), extra)]
     tested = comparisons(main_runs + [run for run, _ in extra], main + extra_rows, Path(data_root) / dataset,
-                         equivalence_margin)
+                         equivalence_margin, target_mdd)
     main, extra_rows = tested["rows"][:len(main)], tested["rows"][len(main):]
     hpt = [row for row in extra_rows if row["variant"] == HPT]
     spread = [row for row in extra_rows if row["variant"] != HPT]
     return {
         "dataset": dataset_stats,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
-                   "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin},
+                   "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin,
+                   "target_mdd": target_mdd},
         "main": main, "spread": spread, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
         "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
         # the spread regime's variants and HPT beside the main ones: their F1, and the lambda the mixings used

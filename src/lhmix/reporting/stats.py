@@ -179,6 +179,20 @@ def minimal_detectable_difference(comparison: Comparison, alpha: float, power: f
     return float(effect) * comparison.sd
 
 
+def seeds_needed(test: str, sd: float | None, alpha: float, target: float, power: float = POWER) -> int | None:
+    """The fewest seeds (pairs, or runs per variant for Welch) at which a test of spread `sd` has an MDD of at
+    most `target`, two-sided at `alpha`: how many seeds the design needs, from the spread these seeds show.
+    None without a spread."""
+    if sd is None or not sd > 0:
+        return None
+    effect = target / sd
+    if test == PAIRED:
+        n = TTestPower().solve_power(effect_size=effect, nobs=None, alpha=alpha, power=power)
+    else:
+        n = TTestIndPower().solve_power(effect_size=effect, nobs1=None, ratio=1.0, alpha=alpha, power=power)
+    return max(2, math.ceil(float(n) - 1e-9))
+
+
 def no_verdict_reason(comparison: Comparison, p: float | None) -> str:
     """Why a comparison is inconclusive without reaching the threshold ('' when it has a usable p)."""
     if comparison.note:
