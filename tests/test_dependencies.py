@@ -3,6 +3,7 @@ a declared dep. (The params side, every key read is declared and nothing declare
 checked on a real `dvc repro` in tests/test_pipeline.py with `undeclared_params`: the keys a stage
 reads are only known by running it.)"""
 import ast
+import functools
 import shlex
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def module_file(name: str) -> Path | None:
     return None
 
 
-def imported_modules(path: Path) -> set[str]:
+@functools.cache  # every stage of a script walks the same files: each is parsed once
+def imported_modules(path: Path) -> frozenset[str]:
     """lhmix modules a file imports (anywhere in it, lazy imports included), with their packages."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -50,7 +52,7 @@ def imported_modules(path: Path) -> set[str]:
             names.update(f"{node.module}.{alias.name}" for alias in node.names
                          if module_file(f"{node.module}.{alias.name}"))
     packages = {".".join(name.split(".")[:end]) for name in names for end in range(1, name.count(".") + 1)}
-    return names | packages
+    return frozenset(names | packages)
 
 
 # Modules loaded by name at run time: stages/prepare.py has lhmix.datasets.prepare() import the reader
@@ -80,6 +82,7 @@ def code_files(script: Path, arguments: list[str] = ()) -> set[Path]:
     return {path for path in seen if not _docstring_only(path)}
 
 
+@functools.cache
 def _docstring_only(path: Path) -> bool:
     body = ast.parse(path.read_text(encoding="utf-8")).body
     return all(isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) for node in body)
