@@ -9,6 +9,7 @@ from lhmix.core.params import Params
 from lhmix.core.profiles import overridden
 from lhmix.training.config import TrainConfig
 from script_loader import load_script
+from toy import project  # noqa: F401  (a fixture)
 
 ROOT = Path(__file__).parents[1]
 
@@ -159,3 +160,23 @@ def test_published_markdown_has_a_row_per_regime_with_its_quantiles(ablation):
     assert lines[2].startswith("| main (1, 0.75) | 0.900/0.950/1.000 / 0.900/0.950/1.000 | "
                                "0.500/0.510/0.520 / 0.500/0.510/0.520 | 0.510 (0.51) | 70.00 / 50.50 | 70.00 / 50.00 |")
     assert lines[3].startswith("| spread (10, 1) |")
+
+
+def test_published_rows_train_each_regime_and_a_control_at_its_mean_lambda(ablation, project, tmp_path,
+                                                                           monkeypatch):
+    """The whole published path on the toy project: one warm-up, per regime a published prompt_lhmix and the
+    fixed-lambda control at its mean lambda to 0.01 (shared when two regimes round alike), the state removed."""
+    from toy import PARAMS
+
+    monkeypatch.setattr(ablation, "processed_folder", lambda dataset: project / "data" / "processed" / dataset)
+    params = overridden(PARAMS, {"similarity": {"label_length": 16}, "train": {"max_epochs": 2}})
+    results = ablation.run_published(params, "toy", 0, tmp_path)
+    assert set(results) == set(ablation.PUBLISHED_REGIMES)
+    for regime, runs in results.items():
+        lhmix, control = runs["lhmix"], runs["fixed_lambda"]
+        ratio = ablation.regime_ratio(params, regime)
+        assert (lhmix["mixing"], lhmix["alpha"], lhmix["beta"]) == ("lhmix", ratio["alpha"], ratio["beta"])
+        assert "s_q50" in lhmix["history"][-1]
+        assert control["fixed_lambda"] == round(lhmix["lambda"]["mean"], 2)
+        assert (control["mixing"], control["epochs_run"]) == ("fixed_lambda", 2)
+    assert not (tmp_path / "published-similarity" / "s0" / "warmup.pt").exists()

@@ -19,12 +19,14 @@ the fixed-lambda control at the published run's own mean lambda (to 0.01), both 
 per seed trained as the default's; with the 5/50/95 % of s and lambda in the first and the last mixed epoch.
 
     python tools/ablation.py [--seeds 0 1] [--only NAME ...]   (needs `dvc repro` done: it reads the main runs)
+    python tools/ablation.py --only 'published similarity'      the released code's similarity alone
 
 --only runs the changes named and keeps the other rows of reports/ablation.json as they were measured
 (each row records when and on what it was measured).
 
 Two seeds by default: each configuration retrains the prompt family's warm-up and three runs per seed,
-about 33 minutes for the four configurations and two seeds on the 2-core machine (README).
+about 33 minutes for the four configurations and two seeds on the 2-core machine (README). A published-similarity
+step costs about 6 frozen ones at 512 tokens on that machine (`make bench`): its rows take longer than any other.
 """
 from __future__ import annotations
 
