@@ -88,3 +88,13 @@ def test_bench_writes_only_its_own_report():
     assert "open(" not in source
     assert "write_json" not in source
     assert "write_torch" not in source
+
+
+def test_the_published_similarity_row_names_its_padding_mask_and_ratio():
+    bench = load_script("tools/bench.py")
+    row = {"label_length": 512, "attention_mask": False, "timed_steps": 8, "frozen_median_step_seconds": 0.6112,
+           "published_median_step_seconds": 7.5819, "published_vs_frozen": 5.84}
+    assert bench.published_similarity_line(row) == ("| prompt_lhmix step, published similarity (512 tokens, no mask) "
+                                                    "vs frozen | 7.5819 s vs 0.6112 s (5.84x, paired on the batch) |")
+    assert "(64 tokens, masked)" in bench.published_similarity_line({**row, "label_length": 64, "attention_mask": True})
+    assert bench.PARTS["published"] is bench.part_published
