@@ -267,7 +267,7 @@ def test_real_label_paths(real_synsets):
 
 def test_readme_carries_the_licence_notice():
     licence = (wordnet.locate_dict_dir() / "LICENSE.txt").read_text(encoding="ascii")
-    readme = (REPO / "data/raw/wordnet/README.md").read_text(encoding="utf-8")
+    readme = (REPO / "docs/data/wordnet.md").read_text(encoding="utf-8")
     assert " ".join(licence.split()) in " ".join(readme.split())
 
 

@@ -55,7 +55,7 @@ The corpus is LDC2008T19 (The New York Times Annotated Corpus, LDC licence): cop
 folder nyt_corpus/data (the YYYY/MM.tgz archives) to data/raw/nyt/data. The split lists
 idnewnyt_train.json, idnewnyt_val.json, idnewnyt_test.json and the label list nyt_label.vocab of
 the published HTC setup are in the data/ folder of the HiAGM repository (Alibaba-NLP/HiAGM);
-put them in data/raw/nyt/. See data/raw/nyt/README.md."""
+put them in data/raw/nyt/. See docs/data/nyt.md."""
 
 # One line of a split list: the published script keeps the text between "Nytimes/YYYY/" and ".xml".
 _LISTED_PATH = re.compile(r"(?:.*/)?(?P<year>\d{4})/(?P<number>\d+)\.xml")

@@ -57,7 +57,7 @@ data/raw/rcv1/rcv1/, or put a tar archive of those folders at data/raw/rcv1/rcv1
 rcv1-v2.topics.qrels, rcv1.topics.hier.orig and lyrl2004_tokens_train.dat (each may stay .gz)
 are online appendices 8, 2 and 12 of Lewis et al., "RCV1: A New Benchmark Collection for Text
 Categorization Research", JMLR 5 (2004); put them in data/raw/rcv1/.
-See data/raw/rcv1/README.md."""
+See docs/data/rcv1.md."""
 OPTIONS = {"dev_fraction": 0.1, "include_headline": False, "skip_malformed": False}
 SPLIT_STATE = 0  # random_state of the published train_test_split
 DROP_REASONS = ("not_in_rcv1_v2", "empty_text", "train_id_without_topics", "train_id_not_in_corpus",

