@@ -66,6 +66,7 @@ def install_in_dvc() -> None:
     from dvc.stage import Stage
 
     from lhmix.core.errors import LhmixError
+    from lhmix.pipeline import dry_run
 
     reproduce = Stage.reproduce
 
@@ -77,6 +78,7 @@ def install_in_dvc() -> None:
         return reproduce(self, *args, **kwargs)
 
     Stage.reproduce = guarded_reproduce
+    dry_run.install_in_dvc()   # not a check: the same hook, so that `dvc repro --dry` works on a fresh clone
 
 
 def install(site_packages: str | None = None) -> Path:
