@@ -221,3 +221,40 @@ def test_corruption_needs_the_mlm_parts(tokenizer):
     model = HTCModel.create("prompt", "tiny-random", HIERARCHY, tokenizer)
     with pytest.raises(LhmixError, match="mlm_loss=True"):
         model.corrupt_text(*batch([[101, 102]]), torch.Generator())
+
+
+def _tied_and_separate_gradients(model, input_ids, mask, chosen, loss_of):
+    """Every parameter's gradient of loss_of(hidden, decoder or None) through encode (the table used twice)
+    and through encode_tied (one TiedWords node)."""
+    gradients = []
+    for tied in (False, True):
+        model.zero_grad(set_to_none=True)
+        hidden, decoder = (model.encode_tied(input_ids, mask) if tied
+                           else (model.encode(input_ids, mask), None))
+        loss_of(hidden, decoder).backward()
+        gradients.append({name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None})
+    return gradients
+
+
+def test_tied_words_give_the_gradients_of_separate_uses_bit_for_bit(prompt_model, tokenizer):
+    texts = ["the the the data data networks", "data"]  # repeated ids, and padding in the second row
+    input_ids, mask = batch(build_inputs(tokenizer, texts, "prompt", 2, 24), tokenizer.pad_token_id)
+    chosen = mask.bool() & (torch.arange(input_ids.shape[1]) >= prompt_length(2))
+    separate, tied = _tied_and_separate_gradients(
+        prompt_model, input_ids, mask, chosen,
+        lambda hidden, decoder: prompt_model.scores(prompt_model.states(hidden)).sum()
+        + prompt_model.mlm_loss(hidden, chosen, input_ids, decoder=decoder))
+    assert set(tied) == set(separate)
+    assert [name for name in separate if not torch.equal(tied[name], separate[name])] == []
+    assert (input_ids == tokenizer.pad_token_id).any()
+    assert len(input_ids[0].unique()) < mask[0].sum()  # ids repeated: their rows summed before the decoder's
+
+
+def test_tied_words_without_the_decoder_give_the_lookups_gradient(prompt_model, tokenizer):
+    input_ids, mask = batch(build_inputs(tokenizer, ["data data genes", "genes"], "prompt", 2, 16),
+                            tokenizer.pad_token_id)
+    separate, tied = _tied_and_separate_gradients(prompt_model, input_ids, mask, None,
+                                                  lambda hidden, decoder: hidden.square().sum())
+    name = "encoder.embeddings.word_embeddings.weight"
+    assert torch.equal(tied[name], separate[name])
+    assert separate[name][tokenizer.pad_token_id].abs().sum() == 0  # padding gets no gradient

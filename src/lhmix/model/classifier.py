@@ -21,6 +21,11 @@ cross-entropy at the chosen positions, scored by T and a decoder tied to the inp
 the checkpoint's output bias (zeros when it has none). The prompt template is never corrupted.
 The `bert` family is plain [CLS] fine-tuning (the papers' BERT rows) and has no MLM loss.
 
+The decoder tied to the input embeddings gets a dense gradient over the whole vocabulary at every step; the
+lookup's gradient touches only the batch's token rows. `TiedWords` hands both to autograd as one node whose
+backward adds the lookup's rows into the decoder's gradient, instead of autograd's dense zeros for the lookup
+and a second vocabulary-sized sum (the same floating-point additions, bit for bit: tests/test_classifier.py).
+
 Inputs (the template, the [MASK] positions) come from lhmix.model.inputs.
 
 New parameters are initialised explicitly after the weights are loaded:
@@ -55,6 +60,40 @@ def replacement_ids(tokenizer) -> Tensor:
     tokens = tokenizer.convert_ids_to_tokens(list(range(tokenizer.vocab_size)))
     return torch.tensor([index for index, token in enumerate(tokens)
                          if index not in special and not token.startswith("[unused")], dtype=torch.long)
+
+
+class TiedWords(torch.autograd.Function):
+    """(the input embeddings of `ids`, the embedding table itself as the MLM decoder) from one autograd node.
+
+    Backward: the decoder's dense gradient plus, row by row, the lookup's gradient. The lookup's rows are summed
+    per distinct id by the kernel nn.Embedding's backward uses (positions in order, padding left out), and each
+    sum is added to its decoder row once: the additions autograd makes when the two uses are separate, without
+    a vocabulary-sized zero tensor for the lookup and a second vocabulary-sized sum (measured on SPLADE-tiny,
+    2 CPU cores: a tenth of a prompt step's forward and backward)."""
+
+    @staticmethod
+    def forward(ctx, ids: Tensor, weight: Tensor, padding_idx: int | None):
+        ctx.save_for_backward(ids)
+        ctx.padding_idx, ctx.table_shape = padding_idx, weight.shape
+        return nn.functional.embedding(ids, weight, padding_idx), weight.view_as(weight)
+
+    @staticmethod
+    def backward(ctx, embeds_grad: Tensor | None, decoder_grad: Tensor | None):
+        (ids,) = ctx.saved_tensors
+        if embeds_grad is None:
+            return None, decoder_grad, None
+        distinct, inverse = torch.unique(ids, return_inverse=True)
+        rows = torch.ops.aten.embedding_dense_backward(embeds_grad, inverse, len(distinct), -1, False)
+        if ctx.padding_idx is not None:
+            kept = distinct != ctx.padding_idx
+            distinct, rows = distinct[kept], rows[kept]
+        if decoder_grad is None:
+            return None, rows.new_zeros(ctx.table_shape).index_add_(0, distinct, rows), None
+        # Added in place: the decoder feeds a matrix product (lhmix.model.classifier.HTCModel._mlm_logits), whose
+        # gradient is a fresh tensor or its transpose; anything else (an expanded view) is copied first.
+        if not (decoder_grad.is_contiguous() or decoder_grad.T.is_contiguous()):
+            decoder_grad = decoder_grad.contiguous()
+        return None, decoder_grad.index_add_(0, distinct, rows), None
 
 
 class HTCModel(nn.Module):
@@ -144,6 +183,18 @@ class HTCModel(nn.Module):
                                              markers.to(words.weight.dtype).expand(len(input_ids), -1, -1))
         return self.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
 
+    def encode_tied(self, input_ids: Tensor, attention_mask: Tensor) -> tuple[Tensor, Tensor]:
+        """(encode's hidden states, the MLM decoder weight) for a training step with HPT's MLM loss: the input
+        embeddings and the decoder come from one TiedWords node (same values and gradients as encode and the
+        embedding weight, less work) on a CPU. With hierarchy injection, which reads the table a third time, and
+        on a GPU, where TiedWords' torch.unique would make the host wait for the device: encode and the weight."""
+        words = self.encoder.get_input_embeddings()
+        if self.injection is not None or input_ids.device.type != "cpu":
+            return self.encode(input_ids, attention_mask), words.weight
+        embeds, decoder = TiedWords.apply(input_ids, words.weight, words.padding_idx)
+        hidden = self.encoder(inputs_embeds=embeds, attention_mask=self.encoder_mask(attention_mask)).last_hidden_state
+        return hidden, decoder
+
     def encoder_mask(self, attention_mask: Tensor) -> Tensor:
         """The attention mask as the encoder gets it. On a GPU with SDPA attention, the 4-D boolean mask
         (True: a key to attend to) that transformers would build from the 2-D one, built here: from a 2-D
@@ -201,8 +252,10 @@ class HTCModel(nn.Module):
         corrupted = torch.where(randomised, self.replacement_ids[pick], corrupted)
         return corrupted, chosen
 
-    def mlm_loss(self, hidden: Tensor, chosen: Tensor, original_ids: Tensor, budget: int | None = None) -> Tensor:
-        """Vocabulary cross-entropy at the chosen positions (mean; 0 when none was chosen).
+    def mlm_loss(self, hidden: Tensor, chosen: Tensor, original_ids: Tensor, budget: int | None = None,
+                 decoder: Tensor | None = None) -> Tensor:
+        """Vocabulary cross-entropy at the chosen positions (mean; 0 when none was chosen); `decoder`: the tied
+        weight from encode_tied (default: the input embedding table).
 
         budget None: the chosen positions by boolean indexing, whose shape the host must read (on a GPU,
         a wait for the device). budget K: K positions gathered, the chosen ones first in the same order,
@@ -211,16 +264,17 @@ class HTCModel(nn.Module):
         if budget is None:
             if not chosen.any():
                 return hidden.new_zeros(())
-            return nn.functional.cross_entropy(self._mlm_logits(hidden[chosen]).float(), original_ids[chosen])
+            return nn.functional.cross_entropy(self._mlm_logits(hidden[chosen], decoder).float(), original_ids[chosen])
         flat = chosen.flatten()
         positions = torch.argsort(flat.to(torch.int8), descending=True, stable=True)[:budget]
         taken = flat[positions].float()
-        logits = self._mlm_logits(hidden.flatten(0, 1)[positions]).float()
+        logits = self._mlm_logits(hidden.flatten(0, 1)[positions], decoder).float()
         losses = nn.functional.cross_entropy(logits, original_ids.flatten()[positions], reduction="none")
         return (losses * taken).sum() / taken.sum().clamp(min=1.0)
 
-    def _mlm_logits(self, states: Tensor) -> Tensor:
-        decoder = self.encoder.get_input_embeddings().weight
+    def _mlm_logits(self, states: Tensor, decoder: Tensor | None = None) -> Tensor:
+        if decoder is None:
+            decoder = self.encoder.get_input_embeddings().weight
         return self.mlm_transform(states) @ decoder.T + self.mlm_bias
 
 

@@ -228,12 +228,12 @@ class Objective(nn.Module):
         self.mlm_overflows: torch.Tensor | None = None
 
     def forward(self, input_ids, attention_mask, targets, perm=None, lam=None, label_sequences=None):
-        model, chosen = self.model, None
+        model, chosen, decoder = self.model, None, None
         if label_sequences is not None:  # before the text's forward pass, as the released code
             lam = self.published_ratio(label_sequences, perm)
         if self.mlm_weight > 0:
             corrupted, chosen = model.corrupt_text(input_ids, attention_mask, self.mlm_generator)
-            hidden = model.encode(corrupted, attention_mask)
+            hidden, decoder = model.encode_tied(corrupted, attention_mask)
         else:
             hidden = model.encode(input_ids, attention_mask)
         states = model.states(hidden)
@@ -246,7 +246,7 @@ class Objective(nn.Module):
         if chosen is not None:
             # On the CPU, boolean indexing costs no wait; on a GPU a fixed budget keeps the step sync-free.
             budget = None if hidden.device.type == "cpu" else mlm_budget(chosen.numel())
-            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids, budget)
+            loss = loss + self.mlm_weight * model.mlm_loss(hidden, chosen, input_ids, budget, decoder)
             if budget is not None:
                 if self.mlm_overflows is None:
                     self.mlm_overflows = torch.zeros((), dtype=torch.long, device=hidden.device)
