@@ -157,7 +157,7 @@ def _check_what_dvc_shows(project: Path) -> None:
     env = {"COLUMNS": "200"}
     metrics = _run(["dvc", "metrics", "show"], project, env=env).stdout
     assert "results/wordnet/metrics/prompt_lhmix.json" in metrics
-    assert "claims/lhmix_vs_prompt.json" in metrics
+    assert "claims/lhmix_vs_prompt/macro_f1.json" in metrics
     assert max(map(len, metrics.splitlines())) <= 200, metrics
     assert EXP_SHOW in (REPO / "README.md").read_text()
     table = _run(["dvc", "exp", "show", "--no-pager", *shlex.split(EXP_SHOW)[3:]], project, env=env).stdout

@@ -2,11 +2,16 @@
 (lhmix.pipeline.plan), with hand-computed expectations."""
 import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lhmix.core.errors import LhmixError
+from lhmix.core.files import write_json
 from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
@@ -328,20 +333,42 @@ def test_timing_counts_each_stage_once(collected):
     assert "| **total** | 55 | 502 | 222 |  |" in tables.timing(collected)
 
 
-def test_metrics_files_hold_the_headline_keys_one_row_each(collected):
+def test_metrics_files_are_keyed_for_what_they_hold_one_row_each(collected):
     files = results.dvc_metrics(collected)
-    lhmix = files["prompt_lhmix.json"]
-    assert (lhmix["macro_f1"], lhmix["macro_f1_std"], lhmix["macro_ap"]) == (52.0, 1.0, 62.0)
-    assert lhmix["labels_per_doc"] == 2.5
-    assert lhmix["lambda"] == 0.5155
+    assert files["prompt_lhmix.json"] == {"micro_f1": 61.0, "micro_f1_std": 1.0, "macro_f1": 52.0,
+                                          "macro_f1_std": 1.0, "lambda": 0.5155}
     assert "lambda" not in files["prompt.json"]
-    assert files["claims/lhmix_vs_mixup.json"]["macro_f1"] == 2.0
-    assert "micro_f1_p" not in files["claims/lhmix_vs_prompt.json"]  # no test: no p
-    assert {"micro_f1", "micro_f1_p", "micro_ap"} <= set(files["claims/mixup_vs_prompt.json"])
-    assert "micro_ap_p" not in files["claims/mixup_vs_prompt.json"]
+    # a claim of the verdict table, per metric: the difference in F1 points, the Holm p, the verdict
+    mixup = _claim(collected, "mixup_vs_prompt", "micro_f1")
+    assert files["claims/mixup_vs_prompt/micro_f1.json"] == {
+        "diff": round(mixup["diff"], 4), "p_holm": round(mixup["p_holm"], 6), "verdict": mixup["verdict"]}
+    assert files["claims/lhmix_vs_mixup/macro_f1.json"]["diff"] == 2.0
+    assert files["claims/lhmix_vs_prompt/micro_f1.json"] == {"diff": 0.0, "verdict": "inconclusive"}  # no test
+    assert set(files["claims/mixup_vs_prompt/micro_ap.json"]) >= {"diff", "verdict"}
+    # the mechanism questions, per regime: their equivalence verdicts beside the claims' one-sided ones
+    spread = files["mechanism/lhmix_vs_shuffled_spread/macro_f1.json"]
+    assert spread["verdict"] == "too weak to tell"
+    assert {"mechanism/lhmix_vs_shuffled/micro_f1.json", "mechanism/lhmix_vs_fixed/macro_f1.json"} <= set(files)
     columns = {key for content in files.values() for key in content}
-    assert len(columns) <= 10  # DVC's table: a column per key
-    assert all(not isinstance(value, (dict, list)) for content in files.values() for value in content.values())
+    assert columns == {"micro_f1", "micro_f1_std", "macro_f1", "macro_f1_std", "lambda", "diff", "p_holm", "verdict"}
+
+
+def test_dvc_metrics_show_fits_200_columns(collected, tmp_path):
+    """DVC gives every key of every file a column, padded to the longest of key and values, beside the path."""
+    root = tmp_path / "repo"
+    files = results.dvc_metrics(collected)
+    # the widest values a row can hold: the longest verdict (an equivalence margin of 0.75), a two-digit difference
+    files["mechanism/lhmix_vs_shuffled_spread/macro_f1.json"].update(diff=-12.3456, p_holm=0.000123,
+                                                                      verdict="equivalent within +-0.75")
+    for name, content in files.items():
+        write_json(content, root / "results" / "wordnet" / "metrics" / name)   # wordnet: the longest dataset name
+    dvc = Path(sys.executable).parent / "dvc"
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run([dvc, "init", "-q"], cwd=root, check=True)
+    shown = subprocess.run([dvc, "metrics", "show", "results/wordnet/metrics"], cwd=root, capture_output=True,
+                           text=True, check=True, env={**os.environ, "COLUMNS": "200"}).stdout
+    assert "mechanism/lhmix_vs_shuffled_spread/macro_f1.json" in shown and "equivalent within +-0.75" in shown
+    assert max(map(len, shown.splitlines())) <= 200, shown
 
 
 def test_markdown_tables(collected):

@@ -127,7 +127,7 @@ def figure6_introduction(f: dict) -> str:
 def figure6_note(f: dict) -> str:
     return (f"The top {max(f['tops'])} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; "
             "relation is where the label sits from the chosen one in the tree (peer: same depth, another parent). All "
-            "ranks: `figure6.json` (`dvc metrics show`). Before is the initial label words (mean token embedding of "
+            "ranks: `results/<dataset>/figure6.json` (a file beside the metrics, not a DVC metric). Before is the initial label words (mean token embedding of "
             "the name), so the change mixes training itself with LH-Mix: the control tells them apart.")
 
 

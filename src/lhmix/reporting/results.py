@@ -232,12 +232,15 @@ def augmentation_missing(dataset: str, data_root: Path) -> dict[str, str]:
 
 
 def dvc_metrics(results: dict) -> dict[str, dict]:
-    """The files `dvc metrics show/diff` read, {name: content}: one row of DVC's table each, over ten columns at
-    most, so that the table fits a terminal. <variant>.json: micro/macro-F1 mean and std, micro/macro AP, labels
-    per document and the mean lambda used (`lambda`: it moves with alpha and beta even when F1 does not);
-    claims/<claim>.json: the difference on each metric and, on F1, its Holm-adjusted p (`micro_f1_p`). Short
-    keys: DVC pads each column to its name. The mechanism questions: claims/<question>[_spread].json, their
-    differences. Everything else is in results.json and tables.md."""
+    """The files `dvc metrics show/diff` read, {name: content}, F1 in points (%) as everywhere in results/ (the
+    run files and training logs under runs/ hold fractions): one row of DVC's table each, so that the table fits
+    a 200-column terminal (DVC pads each column to its key, and gives every key of every file a column).
+    <variant>.json: micro/macro-F1, mean and std over seeds, and the mean lambda used (`lambda`: it moves with
+    alpha and beta even when F1 does not). One file per tested comparison and metric, keyed for what it holds:
+    claims/<claim>/<metric>.json, a claim of the verdict table, and mechanism/<question>[_spread]/<metric>.json, a
+    mechanism question: `diff` (better - worse, in the metric's points), `p_holm` (the family's Holm-adjusted p of
+    no difference, where a test ran) and `verdict`. APs, labels per document, every other p: results.json and
+    tables.md."""
     files = {}
     for variant, by_metric in results["summary"].items():
         entry = {}
@@ -245,21 +248,17 @@ def dvc_metrics(results: dict) -> dict[str, dict]:
             entry[metric] = round(by_metric[metric]["mean"], 4)
             if by_metric[metric]["std"] is not None:
                 entry[f"{metric}_std"] = round(by_metric[metric]["std"], 4)
-        entry.update({metric: round(by_metric[metric]["mean"], 4) for metric in APS})
         extra = results["diagnostics"][variant]
-        entry["labels_per_doc"] = round(extra["predicted_per_doc"], 4)
         if "lambda" in extra:
             entry["lambda"] = round(extra["lambda"]["mean"], 4)
         files[f"{variant}.json"] = entry
-    claims = defaultdict(dict)
-    for claim in results["claims"]:
-        if claim["metric"] not in (*F1S, *APS):   # F1 at tuned thresholds: results.json and tables.md
-            continue
-        entry = claims[claim["claim"]]
-        entry[claim["metric"]] = round(claim["diff"], 4)
-        if claim["metric"] in F1S and usable(claim["p_holm"]):
-            entry[f"{claim['metric']}_p"] = round(claim["p_holm"], 6)
-    for question in results["mechanism"]:   # the difference; its two p and verdict: results.json and tables.md
-        claims[question["claim"] + REGIMES[question["regime"]]][question["metric"]] = round(question["diff"], 4)
-    files.update({f"claims/{name}.json": entry for name, entry in claims.items()})
+    for folder, tested in (("claims", results["claims"]), ("mechanism", results["mechanism"])):
+        for comparison in tested:
+            if comparison["metric"] not in (*F1S, *APS):   # F1 at tuned thresholds: results.json and tables.md
+                continue
+            name = comparison["claim"] + (REGIMES[comparison["regime"]] if folder == "mechanism" else "")
+            entry = {"diff": round(comparison["diff"], 4)}
+            if usable(comparison["p_holm"]):
+                entry["p_holm"] = round(comparison["p_holm"], 6)
+            files[f"{folder}/{name}/{comparison['metric']}.json"] = {**entry, "verdict": comparison["verdict"]}
     return files
