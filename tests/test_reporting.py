@@ -16,7 +16,8 @@ from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import figure6, markdown, paper, plots, report, results, run_files, stats, table5, tables
+from lhmix.reporting import (figure6, markdown, paper, plots, report, results, run_files, stats, table5, tables,
+                             variants)
 from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
@@ -518,6 +519,47 @@ def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp
     assert "](../results/wordnet/figures/fig5_sweeps.png)" in page
     assert "(../results/wordnet/svg/fig5_sweeps.svg)" in page
     assert {p.parent.name for p in paths if p.suffix == ".svg"} == {"svg"}  # beside figures/, not in it
+
+
+def _svg_text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def test_figures_name_variants_as_the_papers_do_and_keep_svg_text(collected, tmp_path):
+    as_json = json.loads(json.dumps(collected))
+    warm = as_json["sweeps"]["alpha"][-1]   # its best dev epoch a warm-up epoch: it scores the warm-up's model
+    warm.update(best_epoch=1, warmup_epochs=2, epochs_run=4)
+    svgs = {p.stem: _svg_text(p) for p in plots.draw_all(as_json, tmp_path / "figures") if p.suffix == ".svg"}
+    curves = svgs["training_curves"]
+    assert "<text" in curves   # text as text, not paths
+    for name in ("BERT + Mixup", "Prompt (HPT w/o graph)", "LH-Mix (Prompt + LH-Mix)", "LH-Mix, shuffled s (control)"):
+        assert name in curves, name
+    assert ">prompt_lhmix<" not in curves and ">bert_mixup<" not in curves
+    assert "mean ± std over the seeds still training (3 seeds at the start" in curves
+    assert "mean ± std over 3 seeds" in svgs["fig7_depth_frequency"]
+    assert "min-max over the pairs" in svgs["fig3_lambda"]
+    assert "3 runs pooled" in svgs["fig3_lambda"]
+    assert "best dev epoch in the warm-up" in svgs["fig5_sweeps"]
+    assert "mean ± std over 3 seeds" in svgs["fig5_sweeps"]   # the band of the prompt's main runs, for scale
+    assert "so no error bars" in svgs["fig5_sweeps"] and "so no error bars" in svgs["fig4_sparse"]
+    warm.update(best_epoch=3)
+    again = {p.stem: _svg_text(p) for p in plots.draw_all(as_json, tmp_path / "again") if p.suffix == ".svg"}
+    assert "best dev epoch in the warm-up" not in again["fig5_sweeps"]
+
+
+@pytest.mark.parametrize("variant, name", [("bert", "BERT"), ("prompt", "Prompt (HPT w/o graph)"),
+                                           ("prompt_lhmix", "LH-Mix (Prompt + LH-Mix)"), ("hpt", "HPT"),
+                                           ("prompt_lhmix_spread", "LH-Mix (Prompt + LH-Mix), spread α, β"),
+                                           ("prompt_eda", "prompt_eda")])
+def test_paper_names(variant, name):
+    assert variants.paper_name(variant) == name
+
+
+def test_seed_count_says_when_variants_average_different_numbers_of_seeds():
+    rows = lambda *seeds: [{"seed": s} for s in seeds]   # noqa: E731
+    assert plots._seed_count({"a": rows(0, 1, 2), "b": rows(0, 1, 2)}) == "3 seeds"
+    assert plots._seed_count({"a": rows(0), "b": rows(0)}) == "1 seed"
+    assert plots._seed_count({"a": rows(0, 1, 2), "b": rows(0, 1)}) == "2 to 3 seeds"
 
 
 def test_table7_sets_augmentation_against_lhmix(collected):

@@ -4,7 +4,9 @@ the same results.
 Figure 3: the LH-Mix ratio lambda(s) over the paper's alpha and beta grids (LH-Mix Eq. 4), and the s of
 the actual training pairs with the lambda they give; Figure 4: sparse training data; Figure 5: alpha and
 beta sweeps; Figure 6: the label words nearest one label, before and after training (t-SNE); Figure 7: F1 by
-depth and by label frequency; the dev-set training curves.
+depth and by label frequency; the dev-set training curves. Variants carry the papers' names
+(lhmix.reporting.variants.PAPER_NAMES); every figure says how many seeds each point averages, with error bars
+of one std over them where there are several; SVG text stays text (searchable, citable).
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from lhmix.core.ratios import lhmix_lambda  # noqa: E402
 from lhmix.reporting.report import SVG_FOLDER  # noqa: E402
 from lhmix.reporting.stats import mean_std  # noqa: E402
 from lhmix.core.vocabulary import CONTROL_FAMILY, CONTROLS, variant_name  # noqa: E402
-from lhmix.reporting.variants import by_variant, family  # noqa: E402
+from lhmix.reporting.variants import LHMIX, best_in_warmup, by_variant, family, paper_name  # noqa: E402
 
 CONTROL_VARIANTS = {variant_name(CONTROL_FAMILY, control) for control in CONTROLS}
 
@@ -36,7 +38,7 @@ PAPER_ALPHAS = (0.1, 0.3, 0.6, 1, 2, 5, 10)
 PAPER_BETAS = (0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1)
 F1_LABELS = {"micro_f1": "micro-F1 (%)", "macro_f1": "macro-F1 (%)"}
 STYLE = {"font.size": 10, "axes.labelsize": 10.5, "axes.titlesize": 11, "legend.fontsize": 9,
-         "xtick.labelsize": 9.5, "ytick.labelsize": 9.5, "svg.hashsalt": "lhmix-report", "svg.fonttype": "path"}
+         "xtick.labelsize": 9.5, "ytick.labelsize": 9.5, "svg.hashsalt": "lhmix-report", "svg.fonttype": "none"}
 S_BINS_PER_BAR = 5  # the s panel draws bars of 0.005: 5 of the run files' 0.001 bins
 DODGE = 0.04        # variants drawn side by side, this far apart on x, so equal values hide no curve
 DPI = 150
@@ -45,7 +47,7 @@ DPI = 150
 def _line_style(variant: str) -> dict:
     line = CONTROL_LINE if variant in CONTROL_VARIANTS else FAMILY_LINES.get(family(variant), "-")
     return {"color": VARIANT_COLOURS.get(variant, "grey"), "linestyle": line,
-            "marker": "o", "markersize": 4, "label": variant}
+            "marker": "o", "markersize": 4, "label": paper_name(variant)}
 
 
 def _dodge(index: int, count: int) -> float:
@@ -85,6 +87,18 @@ def _empty(axis, what: str) -> None:
     axis.text(0.5, 0.5, f"no {what}", ha="center", va="center", transform=axis.transAxes)
 
 
+def _runs(count: int, what: str = "run") -> str:
+    return f"{count} {what}{'' if count == 1 else 's'}"
+
+
+def _seed_count(runs: dict[str, list[dict]]) -> str:
+    """How many seeds the variants' means average: '5 seeds', or '2 to 5 seeds' when variants differ."""
+    counts = sorted({len({r["seed"] for r in rows}) for rows in runs.values()}) or [0]
+    if len(counts) == 1:
+        return _runs(counts[0], "seed")
+    return f"{counts[0]} to {counts[-1]} seeds"
+
+
 def _ratio(s: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     return lhmix_lambda(np.clip(s, 0.0, 1.0), alpha, beta)
 
@@ -98,9 +112,10 @@ def _grid_panel(axis, values, name: str, fixed: str, ratio) -> None:
     axis.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
 
 
-def _similarity_panel(axis, s_hist: dict | None, alpha: float, beta: float) -> None:
-    """Pooled s of the main prompt_lhmix runs' training pairs (bars) and lambda(s) at the configured ratio."""
-    axis.set(title=rf"prompt_lhmix training pairs ($\alpha$ = {alpha:g}, $\beta$ = {beta:g})", xlabel="similarity $s$")
+def _similarity_panel(axis, s_hist: dict | None, runs: int, alpha: float, beta: float) -> None:
+    """Pooled s of the main LH-Mix runs' training pairs (bars) and lambda(s) at the configured ratio."""
+    axis.set(title=rf"LH-Mix training pairs, {_runs(runs)} pooled ($\alpha$ = {alpha:g}, $\beta$ = {beta:g})",
+             xlabel="similarity $s$")
     if not s_hist or not s_hist.get("n"):
         _empty(axis, "LH-Mix training pairs recorded")
         return
@@ -121,7 +136,8 @@ def _similarity_panel(axis, s_hist: dict | None, alpha: float, beta: float) -> N
     right.set_ylabel(r"$\lambda(s)$ (black line)")
     right.set_ylim(0.48, max(beta, 0.6) + 0.02)
     lam_low, lam_high = _ratio(np.array([high, low]), alpha, beta)
-    axis.text(0.03, 0.97, f"$s$ in [{low:.3f}, {high:.3f}]\n" + rf"$\rightarrow\ \lambda$ in [{lam_low:.3f}, {lam_high:.3f}]",
+    axis.text(0.03, 0.97, f"min-max over the pairs:\n$s$ in [{low:.3f}, {high:.3f}]\n"
+              + rf"$\rightarrow\ \lambda$ in [{lam_low:.3f}, {lam_high:.3f}]",
               transform=axis.transAxes, va="top", ha="left", fontsize=9.5,
               bbox={"facecolor": "white", "edgecolor": "grey", "alpha": 0.9})
 
@@ -132,8 +148,8 @@ def lambda_figure(results: dict, out: Path) -> list[Path]:
     figure, (left, middle, right) = plt.subplots(1, 3, figsize=(14, 4.2), layout="constrained")
     _grid_panel(left, PAPER_ALPHAS, r"\alpha", r"\beta = 1", lambda s, a: _ratio(s, a, 1.0))
     _grid_panel(middle, PAPER_BETAS, r"\beta", r"\alpha = 1", lambda s, b: _ratio(s, 1.0, b))
-    s_hist = results["diagnostics"].get("prompt_lhmix", {}).get("s")
-    _similarity_panel(right, s_hist, config["alpha"], config["beta"])
+    lhmix = results["diagnostics"].get(LHMIX, {})
+    _similarity_panel(right, lhmix.get("s"), lhmix.get("runs", 0), config["alpha"], config["beta"])
     return _save(figure, out, "fig3_lambda")
 
 
@@ -154,29 +170,42 @@ def sparse_figure(results: dict, out: Path) -> list[Path]:
         else:
             _empty(axis, "sparse runs in params.yaml")
         axis.set(xlabel="fraction of the training set", ylabel=label)
-    figure.suptitle(f"sparse data: one run per point (seed {results['config']['sweep_seed']})")
+    figure.suptitle(f"sparse data: one run per point (seed {results['config']['sweep_seed']}), so no error bars")
     _legend_below(figure, axes[0])
     return _save(figure, out, "fig4_sparse")
 
 
 def sweeps_figure(results: dict, out: Path) -> list[Path]:
-    """Figure 5: prompt_lhmix over the alpha grid (beta = 1) and the beta grid (alpha = 1), one row per F1,
-    beside prompt without Mixup from the same warm-up (dashed)."""
+    """Figure 5: LH-Mix over the alpha grid (beta = 1) and the beta grid (alpha = 1), one row per F1, one run per
+    point (params sweeps.seed: no error bars), beside the prompt without Mixup from the same warm-up (dotted) and,
+    for scale, the main runs' spread of that prompt over their seeds (band, mean +- std). A point whose best dev
+    epoch is a warm-up epoch scores the warm-up's model, not an LH-Mix one: it is marked."""
     seed = results["config"]["sweep_seed"]
-    baseline = next((r for r in results["main"] if r["variant"] == "prompt" and r["seed"] == seed), None)
-    figure, axes = plt.subplots(2, 2, figsize=(9, 6.5), layout="constrained", sharex="col")
+    prompts = [r for r in results["main"] if r["variant"] == "prompt"]
+    baseline = next((r for r in prompts if r["seed"] == seed), None)
+    figure, axes = plt.subplots(2, 2, figsize=(9, 6.8), layout="constrained", sharex="col")
     for column, (grid, symbol, fixed) in enumerate((("alpha", r"\alpha", r"\beta = 1"),
                                                     ("beta", r"\beta", r"\alpha = 1"))):
         rows = sorted(results["sweeps"][grid], key=lambda r: r[grid])
         for row_index, (metric, label) in enumerate(F1_LABELS.items()):
             axis = axes[row_index, column]
             if rows:
-                axis.plot([r[grid] for r in rows], [r[metric] for r in rows], **_line_style("prompt_lhmix"))
+                axis.plot([r[grid] for r in rows], [r[metric] for r in rows], **_line_style(LHMIX))
+                warm = [r for r in rows if best_in_warmup(r)]
+                if warm:
+                    axis.scatter([r[grid] for r in warm], [r[metric] for r in warm], s=110, marker="s",
+                                 facecolor="none", edgecolor="black", linewidths=1.4, zorder=4,
+                                 label="best dev epoch in the warm-up: the warm-up's model")
             else:
                 _empty(axis, f"{grid} sweep in params.yaml")
+            if len(prompts) > 1:
+                spread = mean_std(r[metric] for r in prompts)
+                axis.axhspan(spread["mean"] - spread["std"], spread["mean"] + spread["std"],
+                             color=VARIANT_COLOURS["prompt"], alpha=0.15, linewidth=0,
+                             label=f"{paper_name('prompt')}, main runs: mean ± std over {_runs(len(prompts), 'seed')}")
             if baseline:
                 axis.axhline(baseline[metric], color=VARIANT_COLOURS["prompt"], linestyle=":",
-                             label=f"prompt (no Mixup), seed {seed}")
+                             label=f"{paper_name('prompt')}, seed {seed} (same warm-up)")
             axis.set_ylabel(label)
             if row_index == 0:
                 axis.set_title(f"${fixed}$")
@@ -187,10 +216,13 @@ def sweeps_figure(results: dict, out: Path) -> list[Path]:
                 axes[0, column].set_xscale("log")
             for axis in axes[:, column]:
                 _grid_ticks(axis, sorted({r[grid] for r in rows}))
-    figure.suptitle(f"prompt_lhmix sweeps: one run per point (seed {seed})")
-    _legend_below(figure, axes[0, 0])
+    figure.suptitle(f"{paper_name(LHMIX)} sweeps: one run per point (seed {seed}), so no error bars")
+    handles = {}
+    for axis in axes.flat:   # the warm-up marker may appear in any panel: one legend entry per label
+        handles.update(zip(*reversed(axis.get_legend_handles_labels())))
+    if handles:
+        figure.legend(list(handles.values()), list(handles), loc="outside lower center", ncol=2, frameon=False)
     return _save(figure, out, "fig5_sweeps")
-
 
 def _grouped_bars(axis, groups: list[str], runs: dict[str, list[dict]], value) -> None:
     """Bars per group and variant: mean over seeds, error bar = std over seeds (none for one seed)."""
@@ -200,9 +232,8 @@ def _grouped_bars(axis, groups: list[str], runs: dict[str, list[dict]], value) -
         stats = [mean_std(value(r, group) for r in rows) for group in groups]
         errors = [s["std"] if s["std"] is not None else 0.0 for s in stats]
         axis.bar(positions + index * width, [s["mean"] for s in stats], width, yerr=errors, capsize=2,
-                 color=VARIANT_COLOURS.get(variant, "grey"), label=variant)
+                 color=VARIANT_COLOURS.get(variant, "grey"), label=paper_name(variant))
     axis.set_xticks(positions + 0.4 - width / 2, groups)
-
 
 def depth_frequency_figure(results: dict, out: Path) -> list[Path]:
     """Figure 7: macro-F1 per depth and per label-frequency bucket, mean +- std over seeds."""
@@ -215,33 +246,49 @@ def depth_frequency_figure(results: dict, out: Path) -> list[Path]:
     _grouped_bars(right, buckets, runs, lambda r, bucket: r["by_frequency"][bucket])
     left.set(ylabel="macro-F1 (%)", title="by depth")
     right.set(ylabel="macro-F1 (%)", title="by training frequency of the label")
-    figure.suptitle(f"test macro-F1, mean +- std over {len(results['config']['seeds'])} seeds")
-    _legend_below(figure, left)
+    figure.suptitle(f"test macro-F1, mean ± std over {_seed_count(runs)}")
+    _legend_below(figure, left, columns=4)
     return _save(figure, out, "fig7_depth_frequency")
 
 
 def curves_figure(results: dict, out: Path) -> list[Path]:
-    """Dev micro- and macro-F1 per epoch, mean +- std over seeds, one line per variant."""
+    """Dev micro- and macro-F1 per epoch, mean +- std over the seeds whose run reached that epoch, one line per
+    variant; early stopping ends runs at different epochs, so the lower panels count those seeds and a hollow
+    marker is a mean over fewer seeds than the variant has."""
     runs = by_variant(results["main"])
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
-    for axis, metric in zip(axes, F1_LABELS):
+    figure, axes = plt.subplots(2, 2, figsize=(10, 5.6), layout="constrained", sharex=True,
+                                gridspec_kw={"height_ratios": [3, 1]})
+    for column, metric in enumerate(F1_LABELS):
+        axis, counts = axes[0, column], axes[1, column]
         for index, (variant, rows) in enumerate(runs.items()):
             epochs = sorted({p["epoch"] for r in rows for p in r["history"]})
-            stats = [mean_std(p[f"dev_{metric}"] for r in rows for p in r["history"] if p["epoch"] == e)
-                     for e in epochs]
-            axis.errorbar([e + _dodge(index, len(runs)) for e in epochs], [s["mean"] for s in stats],
-                          yerr=[s["std"] if s["std"] is not None else 0.0 for s in stats], capsize=2,
-                          **_line_style(variant))
+            values = [[p[f"dev_{metric}"] for r in rows for p in r["history"] if p["epoch"] == e] for e in epochs]
+            stats = [mean_std(v) for v in values]
+            x = [e + _dodge(index, len(runs)) for e in epochs]
+            style = _line_style(variant)
+            axis.errorbar(x, [s["mean"] for s in stats], yerr=[s["std"] if s["std"] is not None else 0.0 for s in stats],
+                          capsize=2, **{**style, "marker": None})
+            full = [len(v) == len(rows) for v in values]
+            for filled in (True, False):
+                axis.plot([p for p, f in zip(x, full) if f == filled],
+                          [s["mean"] for s, f in zip(stats, full) if f == filled], linestyle="none", marker="o",
+                          markersize=4, color=style["color"],
+                          markerfacecolor=style["color"] if filled else "white")
+            counts.step(epochs, [len(v) for v in values], where="mid", color=style["color"],
+                        linestyle=style["linestyle"])
         warmup = max((r["warmup_epochs"] for r in results["main"]), default=0)
         if warmup:
-            axis.axvline(warmup + 0.5, color="grey", linestyle=":", linewidth=1)
+            for panel in (axis, counts):
+                panel.axvline(warmup + 0.5, color="grey", linestyle=":", linewidth=1)
             axis.text(warmup + 0.55, 0.02, "Mixup starts", transform=axis.get_xaxis_transform(), fontsize=9)
-        axis.set(xlabel="epoch (warm-up included)", ylabel=f"dev {F1_LABELS[metric]}")
-        axis.xaxis.get_major_locator().set_params(integer=True)
-    figure.suptitle(f"dev set, mean +- std over {len(results['config']['seeds'])} seeds")
-    _legend_below(figure, axes[0])
+        axis.set(ylabel=f"dev {F1_LABELS[metric]}")
+        counts.set(xlabel="epoch (warm-up included)", ylabel="seeds")
+        counts.yaxis.get_major_locator().set_params(integer=True)
+        counts.xaxis.get_major_locator().set_params(integer=True)
+    figure.suptitle(f"dev set, mean ± std over the seeds still training ({_seed_count(runs)} at the start; "
+                    "hollow: fewer, lower panels: how many)")
+    _legend_below(figure, axes[0, 0], columns=4)
     return _save(figure, out, "training_curves")
-
 
 def _entered(neighbour: dict, tops: list[int]) -> int | None:
     """The smallest top k the label entered after training, if any."""
@@ -261,7 +308,7 @@ def label_words_figure(results: dict, out: Path) -> list[Path]:
               None: {"s": 22, "facecolor": "#BBBBBB", "edgecolor": "none", "label": "other labels shown"}}
     figure, axes = plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
     for axis, when, title in ((axes[0], "before", "label words at initialisation"),
-                              (axes[1], "after", f"after training ({f['variant']}, seed {f['seed']})")):
+                              (axes[1], "after", f"after training ({paper_name(f['variant'])}, seed {f['seed']}: one run)")):
         for key, style in groups.items():
             members = [n for n in f["neighbours"] if _entered(n, tops) == key]
             if members:

@@ -9,6 +9,8 @@ The report's vocabulary beyond the training vocabulary lives here, in one place:
   (prompt_lhmix_spread, ...), since the runs of both regimes are named alike in their folders;
 - HPT is the hierarchical prompt with HPT's graph injection (prompt + GAT), the paper's Table 4 baseline: its runs
   on the main seeds, or else the Table 6 runs of prompt with graph gat.
+- the papers' names of the variants, which the figures use (PAPER_NAMES): the ablation of LH-Mix's Table 3 (BERT,
+  the prompt without HPT's graph, each with Mixup or LH-Mix), HPT, and this project's controls of LH-Mix.
 A variant's pairing group says which runs share a warm-up state per seed (a paired test) and which share only
 the seed number (Welch).
 """
@@ -23,11 +25,25 @@ REGIMES = {MAIN: "", SPREAD: "_spread"}  # regime -> suffix of its variants' nam
 MECHANISM_VARIANTS = (LHMIX, SHUFFLED, FIXED)
 VARIANT_ORDER = (VARIANTS + tuple(v + suffix for suffix in REGIMES.values() if suffix for v in MECHANISM_VARIANTS)
                  + (HPT,))
+PAPER_NAMES = {"bert": "BERT", "bert_mixup": "BERT + Mixup", "bert_lhmix": "BERT + LH-Mix",
+               "prompt": "Prompt (HPT w/o graph)", "prompt_mixup": "Prompt + Mixup", LHMIX: "LH-Mix (Prompt + LH-Mix)",
+               SHUFFLED: "LH-Mix, shuffled s (control)", FIXED: "Prompt, fixed-λ mix (control)", HPT: "HPT"}
+REGIME_NAMES = {SPREAD: "spread α, β"}
 
 
 def in_regime(variant: str, regime: str) -> str:
     """prompt_lhmix in the spread regime -> prompt_lhmix_spread."""
     return variant + REGIMES[regime]
+
+
+def paper_name(variant: str) -> str:
+    """The name a reader of the papers knows a variant by: prompt_lhmix -> LH-Mix (Prompt + LH-Mix); a second
+    regime's variant adds its regime (prompt_lhmix_spread -> LH-Mix (Prompt + LH-Mix), spread α, β); a name
+    outside the vocabulary stays as it is."""
+    for regime, suffix in REGIMES.items():
+        if suffix and variant.endswith(suffix) and variant[:-len(suffix)] in PAPER_NAMES:
+            return f"{PAPER_NAMES[variant[:-len(suffix)]]}, {REGIME_NAMES[regime]}"
+    return PAPER_NAMES.get(variant, variant)
 
 
 def family(variant: str) -> str:
