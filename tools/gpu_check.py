@@ -11,7 +11,7 @@
   5. the tiny profile's pipeline (conf/profile/tiny.yaml, train.device cuda, the splade-tiny encoders that
      travel as wheels) twice, in two copies of the repository at once, through tools/repro_parallel.py,
      and whether every run's metrics came out identical (timings aside).
-Sized for about 6 minutes on one H200. `--device cpu --small` runs every part at toy sizes (tests).
+96 s on one H200 (reports/gpu.md: "whole check"). `--device cpu --small` runs every part at toy sizes (tests).
 """
 from __future__ import annotations
 
