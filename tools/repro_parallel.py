@@ -5,6 +5,14 @@ threads a sequential `dvc repro` uses, so that every output is bit for bit the s
 each T instead (faster with N x T <= cores, but another thread count changes the last bits of results). With --executor slurm each stage is a SLURM job through submitit, the repository and DVC's
 cache on a shared filesystem (README, "Paper scale"); --executor submitit-local runs the same path on this
 machine. Afterwards `dvc status` is clean, as after `dvc repro`.
+
+Each submitit job asks for its stage kind's resources (lhmix.pipeline.resources): reporting and data stages
+(check, prepare, similarity, augment*, stats, plots, report) gpus_per_node=0 cpus_per_task=8 mem_gb=32
+timeout_min=120; training stages gpus_per_node=1 cpus_per_task=8 mem_gb=64 timeout_min=720. --slurm KEY=VALUE
+overrides KEY for both kinds, --slurm cpu.KEY=VALUE or gpu.KEY=VALUE for one. --dry-run prints the plan
+with each stage's kind and device or resources. A stage still running as the job of a runner that was killed
+(SIGKILL, a lost session) keeps its outputs: the next runner refuses, naming it, or with --on-running wait
+waits for it and commits it.
 """
 import argparse
 import os
@@ -12,7 +20,7 @@ import sys
 from pathlib import Path
 
 from lhmix.core.logs import configure_console
-from lhmix.pipeline import runner
+from lhmix.pipeline import resources, runner
 
 
 def devices(value: str | None) -> list[str]:
@@ -25,11 +33,11 @@ def devices(value: str | None) -> list[str]:
     return [str(i) for i in range(torch.cuda.device_count())]
 
 
-def slurm_parameter(text: str) -> tuple[str, object]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"'{text}': expected KEY=VALUE, e.g. slurm_partition=gpu")
-    return key, int(value) if value.isdigit() else value
+def slurm_parameter(text: str) -> tuple[str, str, object]:
+    try:
+        return resources.override(text)
+    except resources.LhmixError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def main(argv=None) -> int:
@@ -44,8 +52,13 @@ def main(argv=None) -> int:
     arguments.add_argument("--submitit-folder", type=Path, default=Path(".dvc/tmp/submitit"),
                            help="submitit's job files (on the shared filesystem for slurm)")
     arguments.add_argument("--slurm", type=slurm_parameter, action="append", default=[], metavar="KEY=VALUE",
-                           help="submitit executor parameter, repeatable: slurm_partition=gpu, gpus_per_node=1, "
-                                "cpus_per_task=8, timeout_min=720, slurm_mem=64G")
+                           help="submitit parameter for every stage, or with cpu. / gpu. for one kind, repeatable: "
+                                "gpu.slurm_partition=gpu, cpu.slurm_partition=cpu, gpu.timeout_min=1440 "
+                                "(defaults above)")
+    arguments.add_argument("--dry-run", action="store_true", help="print the plan, run and change nothing")
+    arguments.add_argument("--on-running", choices=("refuse", "wait"), default="refuse",
+                           help="a stage still running as the job of a killed runner: refuse to start, naming it "
+                                "(default), or wait for it and commit it")
     options = arguments.parse_args(argv)
     if options.jobs < 1:
         arguments.error(f"--jobs {options.jobs}: expected a whole number >= 1")
@@ -58,9 +71,11 @@ def main(argv=None) -> int:
         executor = runner.LocalProcesses(options.jobs, devices(options.devices), options.threads)
     else:
         executor = runner.Submitit(options.jobs, options.submitit_folder,
-                                   "local" if options.executor == "submitit-local" else "slurm", dict(options.slurm))
+                                   "local" if options.executor == "submitit-local" else "slurm", options.slurm)
     try:
-        return runner.run(Path.cwd(), executor, options.targets or None)
+        if options.dry_run:
+            return runner.dry_run(Path.cwd(), executor, options.targets or None)
+        return runner.run(Path.cwd(), executor, options.targets or None, options.on_running)
     except runner.LhmixError as error:
         print(f"repro_parallel: {error}", file=sys.stderr)
         return 1

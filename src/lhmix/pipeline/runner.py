@@ -22,11 +22,19 @@ depend on it; the others finish; the failures are named at the end (exit status 
 one's log (.dvc/tmp/parallel/<runner>/<stage>.log, a folder per runner). SIGTERM (SLURM at a job's time
 limit) or SIGINT stops every running stage, each local worker's whole process group or each submitit job,
 and the runner exits 128 + the signal's number with one line; what they wrote is not committed.
+A runner left alone: `--dry-run` prints the plan (the stages in order, each one's kind and its device or cluster
+resources, lhmix.pipeline.resources) and changes nothing; a timestamped "k of N stages, ETA" line follows every
+stage that ends (Progress). Restarts: each started job is recorded (lhmix.pipeline.jobs); a runner that finds a
+recorded job still running (its predecessor was killed without stopping it) never removes that stage's outs: it
+refuses in one line naming stage and job (on_running 'refuse'), or waits for it and commits it as its own
+('wait'); a recorded job that ended meanwhile is committed when it succeeded, and runs again otherwise.
 """
 from __future__ import annotations
 
 import os
+import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +45,7 @@ from typing import Protocol
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.logs import logger
-from lhmix.pipeline import guard
+from lhmix.pipeline import guard, jobs, resources
 
 LOG_DIR = Path(".dvc/tmp/parallel")
 POLL_SECONDS = 0.2
@@ -54,8 +62,13 @@ class StageJob:
 
 class Executor(Protocol):
     slots: int
+    name: str   # local, submitit-local or slurm, as in jobs.JobRecord
+
+    def describe(self, stage: str) -> str: ...
 
     def start(self, job: StageJob, slot: int): ...
+
+    def record(self, job: StageJob, handle) -> jobs.JobRecord: ...
 
     def poll(self, handle) -> int | None: ...
 
@@ -71,6 +84,13 @@ class LocalProcesses:
     slots: int
     devices: list[str] = field(default_factory=list)
     threads: int | None = None
+    name = "local"
+
+    def describe(self, stage: str) -> str:
+        device = (f"GPU {self.devices[0]}" if len(self.devices) == 1 else
+                  f"one of GPUs {','.join(self.devices)} (the free slot's)" if self.devices else "CPU")
+        threads = f", {self.threads} CPU threads" if self.threads is not None else ""
+        return f"{resources.kind_of(stage)}-kind stage; {device}{threads}"
 
     def environment(self, slot: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -84,17 +104,28 @@ class LocalProcesses:
         job.log.parent.mkdir(parents=True, exist_ok=True)
         handle = open(job.log, "w", encoding="utf-8")
         # its own process group (session), so that stopping it reaches every process its commands started
-        process = subprocess.Popen(["bash", "-c", shell_script(job.commands)], cwd=job.wdir,
+        # its exit status also goes to a file, for a runner started after this one died (jobs.Recorded)
+        script = (f"{shell_script(job.commands)}\nstatus=$?\n"
+                  f"echo $status > {shlex.quote(str(status_file(job)))}\nexit $status")
+        process = subprocess.Popen(["bash", "-c", script], cwd=job.wdir,
                                    env=self.environment(slot), stdout=handle, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         handle.close()
         return process
+
+    def record(self, job: StageJob, handle) -> jobs.JobRecord:
+        return jobs.JobRecord(job.name, self.name, str(handle.pid), str(job.log), time.time(),
+                              process_start=jobs.process_start(handle.pid), status_file=str(status_file(job)))
 
     def poll(self, handle) -> int | None:
         return handle.poll()
 
     def stop(self, handle) -> None:
         stop_group(handle)
+
+
+def status_file(job: StageJob) -> Path:
+    return job.log.with_suffix(".exit")
 
 
 def stop_group(process: subprocess.Popen) -> None:
@@ -138,21 +169,39 @@ def run_commands(commands: tuple[str, ...], wdir: str, log: str) -> int:
 @dataclass
 class Submitit:
     """Each job submitted through submitit: `cluster` 'slurm' on a cluster (a shared filesystem holds the
-    repository and DVC's cache), 'local' for submitit's local executor (tests, one machine)."""
+    repository and DVC's cache), 'local' for submitit's local executor (tests, one machine). Each stage asks for
+    its kind's resources (lhmix.pipeline.resources), `overrides` (kind or '', key, value) applied."""
     slots: int
     folder: Path
     cluster: str = "slurm"
-    parameters: dict = field(default_factory=dict)
+    overrides: list = field(default_factory=list)
 
     def __post_init__(self):
-        import submitit
+        self.name = "slurm" if self.cluster == "slurm" else "submitit-local"
+        self.executors = {}   # kind -> submitit's executor, made at its first job (it makes the folder)
 
-        self.executor = submitit.AutoExecutor(folder=str(self.folder), cluster=self.cluster)
-        if self.parameters:
-            self.executor.update_parameters(**self.parameters)
+    def executor(self, kind: str):
+        if kind not in self.executors:
+            import submitit
+
+            self.executors[kind] = submitit.AutoExecutor(folder=str(self.folder), cluster=self.cluster)
+            self.executors[kind].update_parameters(**resources.resources(kind, self.overrides))
+        return self.executors[kind]
+
+    def describe(self, stage: str) -> str:
+        kind = resources.kind_of(stage)
+        asked = " ".join(f"{key}={value}" for key, value in sorted(resources.resources(kind, self.overrides).items()))
+        return f"{kind}-kind stage; {self.name}: {asked}"
 
     def start(self, job: StageJob, slot: int):
-        return self.executor.submit(run_commands, job.commands, job.wdir, str(job.log))
+        executor = self.executor(resources.kind_of(job.name))
+        executor.update_parameters(name=f"lhmix:{job.name}")
+        return executor.submit(run_commands, job.commands, job.wdir, str(job.log))
+
+    def record(self, job: StageJob, handle) -> jobs.JobRecord:
+        started = jobs.process_start(int(handle.job_id)) if self.name == "submitit-local" else None
+        return jobs.JobRecord(job.name, self.name, str(handle.job_id), str(job.log), time.time(),
+                              process_start=started, folder=str(self.folder.resolve()))
 
     def poll(self, handle) -> int | None:
         if not handle.done():
@@ -268,24 +317,100 @@ def safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.@" else "_" for c in name)
 
 
-def run(root: Path, executor: Executor, targets: list[str] | None = None) -> int:
-    """Reproduce the pipeline at `root` with `executor`; returns 0, or 1 when a stage failed. On SIGTERM or
+def run(root: Path, executor: Executor, targets: list[str] | None = None, on_running: str = "refuse") -> int:
+    """Reproduce the pipeline at `root` with `executor`; returns 0, or 1 when a stage failed. A job a killed
+    runner left running is waited for (`on_running` 'wait') or refused ('refuse': StillRunning). On SIGTERM or
     SIGINT, raises Stopped after every running stage was stopped."""
-    running: dict[str, tuple[object, int, float, StageJob]] = {}
+    running: dict[str, Running] = {}
     signals = StopOnSignal()
     previous = {signum: signal.signal(signum, signals.handler) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
         with Pipeline(root) as pipeline:
-            return _run(pipeline, executor, targets, running, signals)
+            records = jobs.JobRecords(root)
+            try:
+                return _run(pipeline, executor, targets, running, signals, on_running, records)
+            finally:   # a signal, or any other way out (an error of DVC's), leaves no worker running
+                for signum in previous:
+                    signal.signal(signum, signal.SIG_IGN)
+                for name, entry in running.items():
+                    entry.owner.stop(entry.handle)
+                    records.remove(name)
     except Stopped as stopped:
         raise Stopped(stopped.signum, list(running)) from None
-    finally:   # a signal, or any other way out (an error of DVC's), leaves no worker running
-        for signum in previous:
-            signal.signal(signum, signal.SIG_IGN)
-        for handle, *_ in running.values():
-            executor.stop(handle)
+    finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def dry_run(root: Path, executor: Executor, targets: list[str] | None = None) -> int:
+    """Print the plan (the stages to consider in order, each one's kind and device or resources, and the recorded
+    jobs of an earlier runner) and change nothing."""
+    with Pipeline(root) as pipeline:
+        order, _ = pipeline.plan(targets)
+        recorded = {name: jobs.Recorded(record) for name, record in jobs.JobRecords(root).records.items()}
+    print(f"plan: {len(order)} stage(s) to consider, in this order, {executor.slots} at a time ({executor.name})")
+    width = max((len(name) for name in order), default=0)
+    for number, name in enumerate(order, 1):
+        print(f"{number:4d}. {name:<{width}}  {executor.describe(name)}")
+    for name, job in recorded.items():
+        print(f"recorded by an earlier runner: {name}, {job.record.describe()}, "
+              f"{'still running' if job.running() else 'ended'}")
+    if order:
+        print("a stage below a changed one is asked again when its turn comes, and skipped if its inputs came out "
+              "identical; nothing was run, removed or recorded")
+    return 0
+
+
+class StillRunning(LhmixError):
+    pass
+
+
+@dataclass
+class Running:
+    handle: object
+    owner: object      # what polls and stops it: the executor that started it, or ADOPTED
+    slot: int | None
+    started: float     # time.time()
+    log: Path
+
+
+class Adopted:
+    """The owner of the jobs.Recorded jobs of an earlier runner that this one waits for."""
+
+    def poll(self, handle: jobs.Recorded) -> int | None:
+        return handle.poll()
+
+    def stop(self, handle: jobs.Recorded) -> None:
+        handle.stop(STOP_SECONDS)
+
+
+ADOPTED = Adopted()
+
+
+def settle_recorded(pipeline: Pipeline, records: jobs.JobRecords, on_running: str) -> dict[str, jobs.Recorded]:
+    """The recorded jobs still running, to wait for; refused (StillRunning, nothing changed) unless `on_running` is
+    'wait'. Each recorded job that ended while no runner watched is committed when it succeeded; its record goes."""
+    found = {name: jobs.Recorded(record) for name, record in records.records.items()}
+    still = {name: job for name, job in found.items() if job.running()}
+    if still and on_running != "wait":
+        named = "; ".join(f"stage '{name}' is still running as {job.record.describe()}" for name, job in still.items())
+        raise StillRunning(f"{named}: its outputs are kept; wait for it with --on-running wait, or cancel it "
+                           "and start again")
+    for name, job in found.items():
+        if name in still:
+            logger.info(f"waiting for {name}, still running as {job.record.describe()} (log {job.record.log})")
+            continue
+        status = job.status()
+        unrecorded = pipeline.commit(name) if status == 0 else None
+        if status == 0 and unrecorded is None:
+            logger.info(f"done while no runner watched: {name} ({job.record.describe()}); committed")
+        else:
+            why = (f"DVC could not record it: {unrecorded}" if status == 0 else
+                   f"exit {status}" if status is not None else "no exit status")
+            logger.warning(f"ended while no runner watched: {name} ({job.record.describe()}, {why}); "
+                           "run again if it changed")
+        records.remove(name)
+    return still
 
 
 class StopOnSignal:
@@ -312,9 +437,14 @@ class StopOnSignal:
             raise Stopped(self.pending)
 
 
-def _run(pipeline: Pipeline, executor: Executor, targets: list[str] | None, running: dict,
-         signals: StopOnSignal) -> int:
+def _run(pipeline: Pipeline, executor: Executor, targets: list[str] | None, running: dict[str, Running],
+         signals: StopOnSignal, on_running: str, records: jobs.JobRecords) -> int:
+    adopted = settle_recorded(pipeline, records, on_running)
     order, needs = pipeline.plan(targets)
+    for name in adopted:   # waited for even when the targets do not reach it: it writes into this workspace
+        if name not in needs:
+            order.append(name)
+            needs[name] = set()
     if not order:
         logger.info("Data and pipelines are up to date.")
         return 0
@@ -322,44 +452,60 @@ def _run(pipeline: Pipeline, executor: Executor, targets: list[str] | None, runn
     log_dir = pipeline.root / LOG_DIR / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"   # this runner's logs
     done, failed, blocked, skipped = set(), {}, set(), set()
     free_slots = list(range(executor.slots))
-    pending = list(order)
+    for name, job in adopted.items():
+        running[name] = Running(job, ADOPTED, free_slots.pop(0) if free_slots else None, job.record.started,
+                                Path(job.record.log))
+    pending = [name for name in order if name not in adopted]
+    progress = Progress(order, executor.slots)
     while pending or running:
+        settled = False
+        for name, entry in list(running.items()):
+            status = entry.owner.poll(entry.handle)
+            if status is None:
+                continue
+            del running[name]
+            if entry.slot is not None:
+                free_slots.append(entry.slot)
+            seconds = time.time() - entry.started
+            with signals.deferred():
+                unrecorded = pipeline.commit(name) if status == 0 else None
+                records.remove(name)
+            settled = True
+            if status == 0 and unrecorded is None:
+                done.add(name)
+                progress.ran(name, seconds)
+                logger.info(f"done: {name} ({seconds:.1f} s)")
+                continue
+            failed[name] = entry.log
+            why = (f"its command exited 0, but DVC could not record it: {unrecorded}" if status == 0
+                   else f"exit {status}, {seconds:.1f} s")
+            logger.error(f"failed: {name} ({why}); log {entry.log}")
         for name in [n for n in pending if needs[n] & (set(failed) | blocked)]:
             pending.remove(name)
             blocked.add(name)
             logger.error(f"not run: {name} (depends on a failed stage)")
+            settled = True
         for name in [n for n in pending if needs[n] <= done]:
             if not free_slots:
                 break
             pending.remove(name)
-            with signals.deferred():   # outs removed and the worker started, or neither
+            with signals.deferred():   # outs removed, the worker started and recorded, or none of these
                 job = pipeline.job(name, log_dir)
                 if job is not None:
                     slot = free_slots.pop(0)
-                    running[name] = (executor.start(job, slot), slot, time.perf_counter(), job)
+                    handle = executor.start(job, slot)
+                    running[name] = Running(handle, executor, slot, time.time(), job.log)
+                    records.add(executor.record(job, handle))
             if job is None:
                 logger.info(f"up to date after its dependencies: {name}")
                 done.add(name)
                 skipped.add(name)
+                settled = True
                 continue
-            logger.info(f"running stage '{name}' (slot {slot}; log {job.log})")
-        for name, (handle, slot, started, job) in list(running.items()):
-            status = executor.poll(handle)
-            if status is None:
-                continue
-            del running[name]
-            free_slots.append(slot)
-            seconds = time.perf_counter() - started
-            with signals.deferred():
-                unrecorded = pipeline.commit(name) if status == 0 else None
-            if status == 0 and unrecorded is None:
-                done.add(name)
-                logger.info(f"done: {name} ({seconds:.1f} s)")
-                continue
-            failed[name] = job.log
-            why = (f"its command exited 0, but DVC could not record it: {unrecorded}" if status == 0
-                   else f"exit {status}, {seconds:.1f} s")
-            logger.error(f"failed: {name} ({why}); log {job.log}")
+            logger.info(f"running stage '{name}' ({executor.describe(name)}; slot {slot}; log {job.log})")
+        if settled:
+            logger.info(progress.line(done | set(failed) | blocked, len(failed) + len(blocked),
+                                      {name: time.time() - entry.started for name, entry in running.items()}))
         if running:
             time.sleep(POLL_SECONDS)
     ran = len(done) - len(skipped)
@@ -369,3 +515,57 @@ def _run(pipeline: Pipeline, executor: Executor, targets: list[str] | None, runn
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:] if log.is_file() else []
         print(f"\nstage '{name}' failed; the end of {log}:\n" + "\n".join(tail), file=sys.stderr)
     return 1 if failed else 0
+
+
+class Progress:
+    """The "k of N stages, ETA" line the runner logs whenever stages end (the estimate: eta)."""
+
+    def __init__(self, order: list[str], workers: int):
+        self.kinds = {name: resources.kind_of(name) for name in order}
+        self.workers = workers
+        self.durations: dict[str, list[float]] = {}   # kind -> seconds of each stage of that kind that ran
+
+    def ran(self, name: str, seconds: float) -> None:
+        self.durations.setdefault(self.kinds[name], []).append(seconds)
+
+    def line(self, ended: set[str], unsuccessful: int, running: dict[str, float]) -> str:
+        """`ended`: the stages that ended (`unsuccessful` of them failed or not run); `running`: each running
+        stage's seconds so far."""
+        remaining = [(kind, running.get(name, 0.0)) for name, kind in self.kinds.items() if name not in ended]
+        failed = f" ({unsuccessful} failed or not run)" if unsuccessful else ""
+        head = f"{len(ended)} of {len(self.kinds)} stages{failed}, {len(running)} running"
+        if not remaining:
+            return head
+        seconds, basis = eta(self.durations, remaining, self.workers)
+        if seconds is None:
+            return f"{head}; ETA unknown until a stage has run"
+        finish = time.strftime("%H:%M", time.localtime(time.time() + seconds))
+        return f"{head}; ETA {clock(seconds)}, at {finish} ({basis})"
+
+
+def eta(durations: dict[str, list[float]], remaining: list[tuple[str, float]],
+        workers: int) -> tuple[float | None, str]:
+    """Seconds until the `remaining` stages ((kind, seconds it has run so far) each) end, and how they were
+    estimated; None when no stage has run. Each is expected to take the median time of the stages of its kind
+    that ran, or of all stages that ran when none of its kind did; what is left of those times (never below 0),
+    summed, is shared by min(workers, stages remaining) workers. Dependencies are not modelled: a chain that
+    keeps workers idle ends later."""
+    everything = [seconds for kind in durations for seconds in durations[kind]]
+    if not everything:
+        return None, ""
+    left, basis = 0.0, []
+    for kind in sorted({kind for kind, _ in remaining}):
+        own = durations.get(kind, [])
+        typical = statistics.median(own or everything)
+        basis.append(f"{kind}: median {clock(typical)} of {len(own)} {kind} stage(s)" if own else
+                     f"{kind}: median {clock(typical)} of all {len(everything)} stage(s) that ran")
+        left += sum(max(typical - ran, 0.0) for of, ran in remaining if of == kind)
+    return left / min(workers, len(remaining)), "; ".join(basis) + f"; over {min(workers, len(remaining))} worker(s)"
+
+
+def clock(seconds: float) -> str:
+    """1h02m, 3m05s, 12s."""
+    seconds = round(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
