@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lhmix.pipeline.resources import kind_of, named_kind
+from lhmix.pipeline.resources import RESOURCES, kind_of, named_kind
 from lhmix.pipeline.runner import clock, eta
 from tests.test_runner_safety import REPO, RUNNER, _environment, _synthetic, _wait_for
 
@@ -166,3 +166,14 @@ def test_a_job_that_ended_while_no_runner_watched_is_committed_not_rerun(tmp_pat
     assert (root / "runs.txt").read_text() == "run\n"
     assert (root / "r").read_text() == "partial\ntwo\n"
     assert _status_clean(root)
+
+
+def test_the_readme_and_the_help_quote_the_resource_defaults():
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    usage = " ".join(RUNNER.read_text(encoding="utf-8").split())
+    cpu, gpu = RESOURCES["cpu"], RESOURCES["gpu"]
+    assert f"ask for no GPU, {cpu['cpus_per_task']} CPUs, {cpu['mem_gb']} GB and {cpu['timeout_min']} min" in readme
+    assert (f"for {gpu['gpus_per_node']} GPU, {gpu['cpus_per_task']} CPUs, {gpu['mem_gb']} GB and "
+            f"{gpu['timeout_min']} min") in readme
+    for kind in (cpu, gpu):
+        assert " ".join(f"{key}={value}" for key, value in kind.items()) in usage
