@@ -177,3 +177,17 @@ def test_the_readme_and_the_help_quote_the_resource_defaults():
             f"{gpu['timeout_min']} min") in readme
     for kind in (cpu, gpu):
         assert " ".join(f"{key}={value}" for key, value in kind.items()) in usage
+
+
+@pytest.mark.parametrize("text, problem", [("{not json", r"1: not JSON"),
+                                           ('{"a": {"stage": "a"}}', r": the record of stage 'a' is not one")])
+def test_a_damaged_job_record_is_named_in_one_line_and_nothing_runs(tmp_path, text, problem):
+    root = _synthetic(tmp_path / "repo", {"a": {"cmd": "echo a > a.out", "outs": ["a.out"]}})
+    records = root / ".dvc" / "tmp" / "parallel" / "jobs.json"
+    records.parent.mkdir(parents=True)
+    records.write_text(text)
+    result = _runner(root, "--jobs", "1", "--devices", "")
+    assert result.returncode == 1
+    assert re.fullmatch(rf"repro_parallel: {re.escape(str(records))}:?{problem}.*", result.stderr.strip()), \
+        result.stderr
+    assert not (root / "a.out").exists()

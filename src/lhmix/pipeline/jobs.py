@@ -15,6 +15,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lhmix.core.errors import MalformedInput
 from lhmix.core.files import read_json, write_json
 from lhmix.core.logs import logger
 
@@ -42,8 +43,14 @@ class JobRecords:
 
     def __init__(self, root: Path):
         self.path = root / RECORDS
-        self.records = {name: JobRecord(**entry) for name, entry in read_json(self.path).items()} \
-            if self.path.is_file() else {}
+        self.records = {}
+        for name, entry in (read_json(self.path) if self.path.is_file() else {}).items():
+            try:
+                self.records[name] = JobRecord(**entry)
+            except TypeError:
+                raise MalformedInput(self.path, None, f"the record of stage '{name}' is not one this runner writes "
+                                                      f"(fields {', '.join(sorted(JobRecord.__dataclass_fields__))})"
+                                     ) from None
 
     def add(self, record: JobRecord) -> None:
         self.records[record.stage] = record
