@@ -1,6 +1,7 @@
 """tools/repro_parallel.py (lhmix.pipeline.runner) left alone on a cluster, on small synthetic DVC repositories
 (seconds each), through submitit's local executor and local workers: the dry run, "k of N stages, ETA" lines,
 resources by stage kind, and a restart while a killed runner's job still runs (issue 28, item 3)."""
+import os
 import re
 import signal
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lhmix.pipeline.jobs import JobRecord, Recorded, process_start
 from lhmix.pipeline.resources import RESOURCES, kind_of, named_kind
 from lhmix.pipeline.runner import clock, eta
 from tests.test_runner_safety import REPO, RUNNER, _environment, _synthetic, _wait_for
@@ -191,3 +193,21 @@ def test_a_damaged_job_record_is_named_in_one_line_and_nothing_runs(tmp_path, te
     assert re.fullmatch(rf"repro_parallel: {re.escape(str(records))}:?{problem}.*", result.stderr.strip()), \
         result.stderr
     assert not (root / "a.out").exists()
+
+
+def test_a_local_job_whose_leader_was_killed_alone_still_runs_while_its_group_does():
+    worker = subprocess.Popen(["bash", "-c", "sleep 30 & wait"], start_new_session=True)
+    record = JobRecord("train_x", "local", str(worker.pid), "x.log", time.time(),
+                       process_start=process_start(worker.pid), status_file="x.exit")
+    try:
+        time.sleep(0.3)   # the sleep started
+        assert Recorded(record).running()
+        worker.kill()     # the leader only
+        worker.wait()
+        assert Recorded(record).running()   # its sleep goes on in its group
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while Recorded(record).running():
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

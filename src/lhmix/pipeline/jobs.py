@@ -66,11 +66,31 @@ class JobRecords:
 
 def process_start(pid: int) -> int | None:
     """The start time of a living process (clock ticks since boot), None when there is none (or a zombie)."""
+    fields = _stat(pid)
+    return None if fields is None else int(fields[19])
+
+
+def group_alive(leader: int, started: int | None) -> bool:
+    """Whether the process group that `leader` (started at `started`) led still has a process: the leader itself,
+    or, the leader gone (killed alone), what its commands started in its group. A process now holding the
+    leader's pid with another start time means the group is gone: Linux reuses no pid its groups still use."""
+    now = process_start(leader)
+    if now is not None:
+        return now == started
+    for entry in Path("/proc").iterdir():
+        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and int(fields[2]) == leader:
+            return True
+    return False
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state first), None for no process or a zombie."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return None if fields[0] in ("Z", "X") else int(fields[19])
+    return None if fields[0] in ("Z", "X") else fields
 
 
 class Recorded:
@@ -88,6 +108,8 @@ class Recorded:
     def running(self) -> bool:
         if self.record.executor == "slurm":
             return not self.job.done(force_check=True)
+        if self.record.executor == "local":
+            return group_alive(int(self.record.job_id), self.record.process_start)
         return process_start(int(self.record.job_id)) == self.record.process_start
 
     def status(self) -> int | None:
