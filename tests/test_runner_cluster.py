@@ -211,3 +211,16 @@ def test_a_local_job_whose_leader_was_killed_alone_still_runs_while_its_group_do
     while Recorded(record).running():
         assert time.monotonic() < deadline
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("given, refusal", [("foo=1", "the cpu stages' parameters: Parameter 'foo' need to be "
+                                                       "prefixed by an executor name."),
+                                            ("gpu.timeout_min=1.5", "the gpu stages' parameters: Parameter "
+                                                                    "\"timeout_min\" expected type")])
+def test_a_parameter_submitit_refuses_stops_the_runner_before_anything_runs(tmp_path, given, refusal):
+    root = _synthetic(tmp_path / "repo", CHAIN)
+    result = _runner(root, *_submitit(tmp_path), "--slurm", given)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(f"repro_parallel: --slurm: submitit refuses {refusal}"), result.stderr
+    assert "\n" not in result.stderr.strip()
+    assert not (root / "p").exists()

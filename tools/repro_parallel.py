@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     try:
         if options.dry_run:
             return runner.dry_run(Path.cwd(), executor, options.targets or None)
+        if isinstance(executor, runner.Submitit):
+            executor.prepare()
         return runner.run(Path.cwd(), executor, options.targets or None, options.on_running)
     except runner.LhmixError as error:
         print(f"repro_parallel: {error}", file=sys.stderr)

@@ -184,9 +184,19 @@ class Submitit:
         if kind not in self.executors:
             import submitit
 
-            self.executors[kind] = submitit.AutoExecutor(folder=str(self.folder), cluster=self.cluster)
-            self.executors[kind].update_parameters(**resources.resources(kind, self.overrides))
+            executor = submitit.AutoExecutor(folder=str(self.folder), cluster=self.cluster)
+            try:
+                executor.update_parameters(**resources.resources(kind, self.overrides))
+            except (NameError, AssertionError) as error:   # submitit's for an unknown key, a value of a wrong type
+                raise LhmixError(f"--slurm: submitit refuses the {kind} stages' parameters: "
+                                 f"{str(error).splitlines()[0]}") from None
+            self.executors[kind] = executor
         return self.executors[kind]
+
+    def prepare(self) -> None:
+        """Every kind's executor made now, so that a parameter submitit refuses stops the runner before it starts."""
+        for kind in resources.RESOURCES:
+            self.executor(kind)
 
     def describe(self, stage: str) -> str:
         kind = resources.kind_of(stage)
