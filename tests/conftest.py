@@ -1,5 +1,16 @@
-"""One tokenisation cache per test session, outside the repository (lhmix.training.token_cache)."""
+"""Per test session: one tokenisation cache outside the repository (lhmix.training.token_cache) and one toy project
+(tests/toy.py)."""
 import os
 import tempfile
 
+import pytest
+
 os.environ.setdefault("LHMIX_CACHE_DIR", tempfile.mkdtemp(prefix="lhmix-test-cache-"))
+
+
+@pytest.fixture(scope="session")
+def toy_project(tmp_path_factory):
+    """The toy project, built once per session: read it only (toy.project copies it for each test module)."""
+    from toy import make_project
+
+    return make_project(tmp_path_factory.mktemp("toy-project"))

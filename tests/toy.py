@@ -4,6 +4,7 @@ stage scripts on it; every run takes a second or two.
 """
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -51,14 +52,21 @@ def make_dataset(folder: Path) -> Path:
     return folder / "data" / "processed" / "toy"
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
+def make_project(root: Path) -> Path:
     """A project folder as the stages see it: data/processed/toy and data/similarity/toy.pt."""
-    root = tmp_path_factory.mktemp("project")
     data_dir = make_dataset(root)
     hierarchy, splits = read_dataset(data_dir)
     precompute("minilm", hierarchy, splits["train"].labels, max_length=32).save(
         root / "data" / "similarity" / "toy.pt")
+    return root
+
+
+@pytest.fixture(scope="module")
+def project(toy_project, tmp_path_factory):
+    """The session's toy project (conftest.py; its similarity table loads a model), copied for each test module:
+    some write into it."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(toy_project, root, dirs_exist_ok=True)
     return root
 
 
