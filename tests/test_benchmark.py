@@ -8,6 +8,7 @@ import pytest
 
 from lhmix import benchmark
 from script_loader import load_script
+from toy import config, project  # noqa: F401  (project is a fixture)
 
 # hidden 4, feed-forward 8, 2 layers
 TOY = SimpleNamespace(hidden_size=4, intermediate_size=8, num_hidden_layers=2, vocab_size=10)
@@ -84,7 +85,7 @@ def test_bench_writes_only_its_own_report():
     source = (Path(__file__).parents[1] / "tools" / "bench.py").read_text()
     written = re.findall(r'Path\("([^"]+)"\)\.write_', source)
     assert written
-    assert all(path.startswith("reports/bench.") for path in written)
+    assert all(path.startswith(("reports/bench.", "reports/bench-speedup.")) for path in written)
     assert "open(" not in source
     assert "write_json" not in source
     assert "write_torch" not in source
@@ -98,3 +99,42 @@ def test_the_published_similarity_row_names_its_padding_mask_and_ratio():
                                                     "vs frozen | 7.5819 s vs 0.6112 s (5.84x, paired on the batch) |")
     assert "(64 tokens, masked)" in bench.published_similarity_line({**row, "label_length": 64, "attention_mask": True})
     assert bench.PARTS["published"] is bench.part_published
+
+
+def test_step_breakdown_times_the_training_steps_own_computation(project):
+    """The breakdown's phases compute the loss of Session.train_step: two fresh sessions of one seed, one
+    stepped by the breakdown and one by train_step, give the same losses step after step."""
+    import torch
+
+    from lhmix.training.batches import length_batches
+    from lhmix.training.devices import Processes
+    from lhmix.training.loop import Session
+
+    def session():
+        return Session(config("prompt", warmup_epochs=0, mlm_weight=1.0), project / "data" / "processed" / "toy",
+                       Processes(), torch.device("cpu"))
+    timed = session()
+    batches = length_batches(timed.train_split.lengths, 16, 0, 1)[:3]
+    phases, losses = benchmark.step_breakdown(timed, batches)
+    stepped = session()
+    assert losses == [stepped.train_step(batch, False)[0].item() for batch in batches]
+    assert list(phases) == list(benchmark.STEP_PHASES)
+    assert all(seconds > 0 for seconds in phases.values())
+
+
+def test_against_an_old_tree_runs_old_new_old_and_divides_by_the_old_runs_mean(monkeypatch, tmp_path):
+    bench = load_script("tools/bench.py")
+    calls, rates = [], iter([100.0, 160.0, 60.0])
+
+    def run_part(part, tree=bench.ROOT):
+        calls.append((part, tree))
+        variants = {"prompt": {"examples_per_second": next(rates), "mfu": 0.1},
+                    "prompt_lhmix": {"step_time_vs_prompt": 1.01}}
+        return {"matmul": {"peak_gflops": 200.0}, "variants": variants}
+    monkeypatch.setattr(bench, "run_part", run_part)
+    comparison = bench.compare(tmp_path)
+    assert calls == [("train", tmp_path), ("train", bench.ROOT), ("train", tmp_path)]
+    assert [run["tree"] for run in comparison["runs"]] == ["old", "new", "old"]
+    assert comparison["old_examples_per_second"] == 80.0
+    assert comparison["new_vs_old"] == 2.0
+    assert "160.0 / 80.0 = 2.0x" in bench.comparison_markdown(comparison)

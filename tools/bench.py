@@ -6,10 +6,18 @@ Each part runs in its own process so that peak resident memory is that part's ow
               CPU; on a GPU the autocast dtype, bf16, every timing synchronised), padding share
   similarity  distinct local hierarchies, encode time, ratio to encoding every training document
   eval        test docs/s including metrics, share of time outside the encoder, RCV1-sized metrics
-and finally a no-op `dvc repro`.
+and finally a no-op `dvc repro`. The train part also breaks a prompt step down into its phases
+(lhmix.benchmark.step_breakdown).
+
+`--against OLD` compares this tree's training step with another checkout's (e.g. `git worktree add /tmp/old
+<commit>`): the train part of OLD (its tools/bench.py, its src/ first on PYTHONPATH), of this tree, and of OLD
+again, one after the other in this folder with the same venv, so that a machine whose speed drifts slows both
+alike -> reports/bench-speedup.{json,md}: each run's prompt examples/s and matmul peak, the ratio to the two old
+runs' mean.
 """
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -17,6 +25,9 @@ import sys
 import time
 from pathlib import Path
 
+CALLER_ENVIRONMENT = dict(os.environ)  # each part's, before lhmix.training.threads sets OpenMP's wait policy
+
+import lhmix.training.threads  # noqa: F401,E402  (before torch: OpenMP's wait policy, as in the training stages)
 import numpy as np
 import torch
 from lhmix import benchmark
@@ -33,6 +44,8 @@ from lhmix.training.metrics import F1Accumulator
 
 VARIANTS = ("prompt", "prompt_mixup", "prompt_lhmix", "bert")
 ROUNDS, STEPS_PER_ROUND = 8, 4
+BREAKDOWN_STEPS = 16
+ROOT = Path(__file__).resolve().parents[1]
 RCV1_TEST_DOCS, RCV1_LABELS = 781_265, 103
 
 
@@ -95,6 +108,7 @@ def part_train(params: dict, dataset: str) -> dict:
         # Paired on the batch: the same batch through both variants, so lengths cancel out.
         entry["step_time_vs_prompt"] = round(statistics.median(
             mine / theirs for mine, theirs in zip(times[name], times["prompt"])), 3)
+    phases, _ = benchmark.step_breakdown(prompt, timed[:BREAKDOWN_STEPS + 1])
     lengths = prompt.train_split.lengths
     max_length = prompt.config.max_length
     full_vocabulary = full_vocabulary_scoring_seconds(prompt, batch_size, int(np.median(lengths)))
@@ -103,6 +117,7 @@ def part_train(params: dict, dataset: str) -> dict:
         "encoder": prompt.config.classifier, "timed_steps_per_variant": ROUNDS * STEPS_PER_ROUND,
         "matmul": {"before": peak_before, "after": peak_after, "peak_gflops": peak},
         "variants": variants,
+        "prompt_step_phases_seconds": {phase: round(seconds, 5) for phase, seconds in phases.items()},
         "padding_share": {
             "length_aware_batches": round(benchmark.padding_share(lengths, batches), 4),
             "random_batches": round(benchmark.padding_share(
@@ -239,6 +254,7 @@ def markdown(results: dict) -> str:
     lines = ["| variant | examples/s | step vs prompt | model GFLOP/s | MFU |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {name} | {v['examples_per_second']} | {v['step_time_vs_prompt']} | {v['model_gflops_per_second']} | "
               f"{v['mfu']} |" for name, v in train["variants"].items()]
+    lines += phase_lines(train)
     padding = train["padding_share"]
     lines += ["", "| measure | value |", "| --- | --- |",
               f"| torch.matmul peak ({train['matmul']['before'].get('dtype', 'float32')}, {train['device']}, "
@@ -263,6 +279,58 @@ def markdown(results: dict) -> str:
               f"| peak RSS: training / evaluation | {train['peak_rss_mib']} / {evaluation['peak_rss_mib']} MiB |",
               "| no-op `dvc repro` | " + (f"{results['dvc_noop']['seconds']} s" if results["dvc_noop"]["seconds"]
                                           is not None else f"not measured: {results['dvc_noop']['why']}") + " |"]
+    lines += ["", "Against an older checkout: `python tools/bench.py --against OLD` runs the train part of OLD, of "
+              "this tree and of OLD again, one after the other -> reports/bench-speedup.md (each run's examples/s "
+              "and peak, the ratio)."]
+    return "\n".join(lines) + "\n"
+
+
+def phase_lines(train: dict) -> list[str]:
+    phases = train.get("prompt_step_phases_seconds", {})
+    total = sum(phases.values())
+    return (["", f"Prompt step by phase (median of {BREAKDOWN_STEPS} steps, lhmix.benchmark.step_breakdown):", "",
+             "| phase | ms | share |", "| --- | --- | --- |"]
+            + [f"| {phase} | {seconds * 1000:.2f} | {seconds / total:.0%} |" for phase, seconds in phases.items()]
+            + [f"| sum | {total * 1000:.2f} | 100% |"]) if phases else []
+
+
+def run_part(part: str, tree: Path = ROOT) -> dict:
+    """One part of the bench of the checkout `tree` (its tools/bench.py, its src/ first on PYTHONPATH) in a process."""
+    environment = {**CALLER_ENVIRONMENT, "PYTHONPATH": os.pathsep.join(
+        filter(None, [str(tree / "src"), CALLER_ENVIRONMENT.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, str(tree / "tools" / "bench.py"), "--part", part], capture_output=True,
+                          text=True, env=environment)
+    if done.returncode != 0:
+        print(done.stderr, file=sys.stderr)
+        raise SystemExit(f"bench: part '{part}' of {tree} failed")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(old: Path) -> dict:
+    """The train part of `old`, of this tree and of `old` again, in turn: prompt examples/s, the ratio to the old
+    runs' mean, each run's matmul peak and its prompt_lhmix step against its prompt step."""
+    runs = []
+    for name, tree in (("old", old), ("new", ROOT), ("old", old)):
+        train = run_part("train", tree)
+        runs.append({"tree": name, "path": str(tree), "peak_gflops": train["matmul"]["peak_gflops"],
+                     **{key: train["variants"]["prompt"][key] for key in ("examples_per_second", "mfu")},
+                     "lhmix_step_vs_prompt": train["variants"]["prompt_lhmix"]["step_time_vs_prompt"],
+                     "prompt_step_phases_seconds": train.get("prompt_step_phases_seconds")})
+    old_rate = statistics.mean(run["examples_per_second"] for run in runs if run["tree"] == "old")
+    return {"runs": runs, "old_examples_per_second": round(old_rate, 1),
+            "new_examples_per_second": runs[1]["examples_per_second"],
+            "new_vs_old": round(runs[1]["examples_per_second"] / old_rate, 2)}
+
+
+def comparison_markdown(comparison: dict) -> str:
+    lines = ["Prompt training step, this tree against an older one, run old / new / old in one call of "
+             "`tools/bench.py --against OLD` (each the train part of `make bench`, in its own process):", "",
+             "| run | tree | prompt examples/s | MFU | matmul peak GFLOP/s | prompt_lhmix step / prompt step |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {number} | {run['tree']} | {run['examples_per_second']} | {run['mfu']} | {run['peak_gflops']} | "
+              f"{run['lhmix_step_vs_prompt']} |" for number, run in enumerate(comparison["runs"], start=1)]
+    lines += ["", f"new / mean of the old runs: {comparison['new_examples_per_second']} / "
+                  f"{comparison['old_examples_per_second']} = {comparison['new_vs_old']}x"]
     return "\n".join(lines) + "\n"
 
 
@@ -270,18 +338,25 @@ def main(argv=None) -> int:
     arguments = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     arguments.add_argument("--part", choices=sorted(PARTS), help="run one part and print its JSON (used by the "
                                                                  "whole bench, which runs each part in a process)")
+    arguments.add_argument("--against", type=Path, metavar="OLD",
+                           help="compare the training step with the checkout OLD (old / new / old) "
+                           "-> reports/bench-speedup.*")
     options = arguments.parse_args(argv)
+    if options.against:
+        load_params()
+        comparison = compare(options.against.resolve())
+        Path("reports").mkdir(exist_ok=True)
+        Path("reports/bench-speedup.json").write_text(json.dumps(comparison, indent=2) + "\n", encoding="utf-8")
+        Path("reports/bench-speedup.md").write_text(comparison_markdown(comparison), encoding="utf-8")
+        print(comparison_markdown(comparison))
+        return 0
     if options.part:
         print(json.dumps(PARTS[options.part](*load_params())))
         return 0
     load_params()
     results = {}
     for part in PARTS:
-        done = subprocess.run([sys.executable, __file__, "--part", part], capture_output=True, text=True)
-        if done.returncode != 0:
-            print(done.stderr, file=sys.stderr)
-            raise SystemExit(f"bench: part '{part}' failed")
-        results[part] = json.loads(done.stdout.strip().splitlines()[-1])
+        results[part] = run_part(part)
     results["dvc_noop"] = dvc_noop()
     Path("reports").mkdir(exist_ok=True)
     Path("reports/bench.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")

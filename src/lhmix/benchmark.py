@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from lhmix.model import losses as losses_module
 from lhmix.training.batches import Encoded, collate, length_batches, sorted_batches
 
 
@@ -213,6 +214,47 @@ def head_work(session, batch: list[int]) -> tuple[int, float]:
         return transformed, 0.0
     text_tokens = float((session.train_split.lengths[batch] - model.text_start - 1).clip(min=0).sum())
     return transformed, 0.15 * text_tokens
+
+
+STEP_PHASES = ("collate", "corruption", "encoder forward", "label head and ZMLCE", "MLM loss", "backward",
+               "optimizer")
+
+
+def step_breakdown(session, batches: list[list[int]]) -> tuple[dict[str, float], list[float]]:
+    """Median seconds of each phase of a prompt training step without mixing, over `batches` (the first one a
+    warm-up), and each step's loss: Objective.forward's calls, timed one by one (a CPU returns from each when
+    it is done; on a GPU each phase is synchronised). The losses equal the training step's (tests)."""
+    model, objective, device = session.model, session.plain_objective, session.device
+    seconds = {phase: [] for phase in STEP_PHASES}
+    losses = []
+    model.train()
+    for batch_indices in batches:
+        marks = [time.perf_counter()]
+
+        def mark():
+            synchronise(device)
+            marks.append(time.perf_counter())
+        batch = collate(session.train_split, batch_indices, session.tokenizer.pad_token_id,
+                        session.num_labels).to(device)
+        mark()
+        corrupted, chosen = model.corrupt_text(batch.input_ids, batch.attention_mask, objective.mlm_generator)
+        mark()
+        hidden, decoder = model.encode_tied(corrupted, batch.attention_mask)
+        mark()
+        logits = model.scores(model.states(hidden)).float()
+        loss = losses_module.zmlce(logits, batch.targets, objective.loss_slices).mean()
+        mark()
+        loss = loss + objective.mlm_weight * model.mlm_loss(hidden, chosen, batch.input_ids, None, decoder)
+        mark()
+        session.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        mark()
+        session.optimizer.step()
+        mark()
+        losses.append(loss.item())
+        for phase, start, end in zip(STEP_PHASES, marks, marks[1:]):
+            seconds[phase].append(end - start)
+    return {phase: statistics.median(times[1:]) for phase, times in seconds.items()}, losses
 
 
 def adam_step_seconds(model: torch.nn.Module, fused: bool, repeats: int = 5) -> float:
