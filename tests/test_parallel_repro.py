@@ -1,9 +1,10 @@
 """tools/repro_parallel.py (lhmix.pipeline.runner): DVC's stages N at a time give what `dvc repro` gives.
 
 On the tiny profile, a few stages with branches (the similarity table beside two warm-ups, two trainings
-beside each other): sequential `dvc repro` in one copy, the runner with 2 workers in another, and the
-submitit path through submitit's local executor in a third. Outputs are compared file by file, timings
-aside (seconds and examples/s, the run logs' timestamps), which differ between any two runs.
+beside each other): sequential `dvc repro` (the session's whole profile, tests/shared_repro.py, when another test
+builds it), the runner with 2 workers in a copy, and the submitit path through submitit's local executor in
+another. Outputs are compared file by file, timings aside (seconds and examples/s, the run logs' timestamps),
+which differ between any two runs.
 """
 import json
 import re
@@ -49,10 +50,33 @@ def _outputs(root: Path, stages=None) -> dict[str, object]:
 
 
 @pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
+def sequential(request, tmp_path_factory):
+    """`dvc repro` of the tiny profile, one stage after the other (read only): the session's whole pipeline when
+    another test builds it anyway, else TARGETS alone in a copy of its own."""
+    if any("tiny_repro" in item.fixturenames for item in request.session.items):
+        return request.getfixturevalue("tiny_repro").root
     root = _copy_with_profile(tmp_path_factory.mktemp("sequential") / "repo", "tiny")
     _run(["dvc", "repro", *TARGETS], root)
     return root
+
+
+def _upstream(root: Path, targets: list[str]) -> set[str]:
+    """The stages `dvc repro targets` runs in a fresh copy: the targets and every stage they depend on."""
+    from dvc.repo import Repo
+    from dvc.repo.graph import get_subgraph_of_nodes
+
+    with Repo(str(root)) as repo:
+        graph = repo.index.graph
+        stages = [stage for stage in graph if stage.name in targets]
+        assert len(stages) == len(targets), targets
+        return {stage.name for stage in get_subgraph_of_nodes(graph, stages).nodes}
+
+
+def _recorded_since_copied(root: Path) -> set[str]:
+    """The stages whose dvc.lock entry differs from the one the copy was committed with."""
+    committed = yaml.safe_load(_run(["git", "show", "HEAD:dvc.lock"], root).stdout)["stages"]
+    lock = yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    return {name for name, entry in lock.items() if committed.get(name) != entry}
 
 
 def _parallel(root: Path, *options) -> subprocess.CompletedProcess:
@@ -72,7 +96,9 @@ def test_two_workers_give_what_dvc_repro_gives(sequential, tmp_path):
     result = _parallel(root, "--jobs", "2", "--devices", "")
     assert _most_at_once(result.stderr) == 2, result.stderr
     assert "Data and pipelines are up to date" in _run(["dvc", "status", *TARGETS], root).stdout
-    expected, got = _outputs(sequential), _outputs(root)
+    stages = _upstream(root, TARGETS)
+    assert _recorded_since_copied(root) == stages  # the runner ran these and nothing else
+    expected, got = _outputs(sequential, stages), _outputs(root, stages)
     assert sorted(got["files"]) == sorted(expected["files"])
     for name in expected["files"]:
         assert got["files"][name] == expected["files"][name], name

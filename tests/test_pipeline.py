@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from shared_repro import writable_copy
 from test_dependencies import stage_definitions, undeclared_params
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,8 +69,9 @@ def _commit(root: Path, message: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return _copy_with_profile(tmp_path_factory.mktemp("pipeline") / "repo", "tiny")
+def project(tiny_repro, tmp_path_factory):
+    """The session's tiny `dvc repro` (conftest.py), copied: the experiments change it."""
+    return writable_copy(tiny_repro.root, tmp_path_factory.mktemp("pipeline") / "repo")
 
 
 def test_listed_dataset_without_raw_files_fails_in_prepare_with_instructions(tmp_path):
@@ -98,9 +100,8 @@ def test_shapes_that_cannot_run_stop_in_the_check_stage(tmp_path, overrides, rep
 
 
 @pytest.mark.slow
-def test_repro_then_experiments(project):
-    first = _run(["dvc", "repro"], project)
-    ran = _stages_run(first.stdout)
+def test_repro_then_experiments(project, tiny_repro):
+    ran = _stages_run(tiny_repro.stdout)  # the first `dvc repro` of the project
     assert {"check", "prepare@wordnet", "similarity@wordnet", "stats@wordnet", "report"} <= ran
     for mixing in ("none", "mixup", "lhmix"):
         assert len([s for s in ran if s.startswith(f"train_{mixing}@")]) == 2 * 2
@@ -179,8 +180,9 @@ def experiment_name(output: str) -> str:
 
 
 @pytest.mark.slow
-def test_out_of_range_beta_fails_naming_the_parameter(project):
-    result = _run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "beta=0.3"], project, check=False)
+def test_out_of_range_beta_fails_naming_the_parameter(tmp_path):
+    root = _copy_with_profile(tmp_path / "repo", "tiny")
+    result = _run(["dvc", "exp", "run", "-S", "profile=tiny", "-S", "beta=0.3"], root, check=False)
     assert result.returncode != 0
     assert "parameter 'beta' = 0.3: expected a number in (0.5, 1]" in result.stderr + result.stdout
 
