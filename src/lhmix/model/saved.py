@@ -9,6 +9,8 @@ head.safetensors                           everything of the classifier that is 
                                            transform and output bias, the graph of HPT's hierarchy injection
 labels.json                                the label tree, in the processed data's format (id, name, parent):
                                            row i of label_words is label i
+README.md                                  the model card: data, variant, seed, test scores, settings, how to
+                                           load it, the papers (written before the digests, so they cover it)
 classifier.json                            the family, head, graph and MLM loss that rebuild the model, the
                                            run's settings, the format's name, the SHA-256 of every other
                                            file (`files`) and of its own content (`digest`)
@@ -42,17 +44,19 @@ from lhmix.data.hierarchy import Hierarchy
 
 FORMAT = "lhmix-classifier-2"
 ENCODER = "encoder."
-HEAD_FILE, CONFIG_FILE, LABELS_FILE, ENCODER_WEIGHTS = ("head.safetensors", "classifier.json", "labels.json",
-                                                        "model.safetensors")
+HEAD_FILE, CONFIG_FILE, LABELS_FILE, ENCODER_WEIGHTS, CARD_FILE = (
+    "head.safetensors", "classifier.json", "labels.json", "model.safetensors", "README.md")
 # classifier.json's keys and their JSON types
 DESCRIPTION = {"format": str, "family": str, "head": str, "graph": str, "mlm_loss": bool, "settings": dict,
                "files": dict, "digest": str}
 RECOVERY = "re-run the stage that trained it (dvc repro -f)"
 
 
-def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, folder: str | Path) -> Path:
+def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, folder: str | Path,
+                    results: dict | None = None) -> Path:
     """Write `model` (an HTCModel) into `folder`, replacing it whole only once every file is written; a write
-    that fails (a full disk) names its file and leaves `folder` as it was."""
+    that fails (a full disk) names its file and leaves `folder` as it was. `results` (the run's dataset, variant,
+    seed, test micro_f1 and macro_f1 as fractions, best_epoch) go into the model card."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
@@ -70,9 +74,12 @@ def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, fold
             save_file(head, scratch / HEAD_FILE, metadata={"format": FORMAT})
         with _writing(folder, LABELS_FILE):
             (scratch / LABELS_FILE).write_text(json.dumps(hierarchy.to_json(), indent=1) + "\n", encoding="utf-8")
-        described = stamped({"format": FORMAT, "family": model.family, "head": model.head,
-                             "graph": "none" if model.injection is None else model.injection.kind,
-                             "mlm_loss": model.has_mlm_loss, "settings": settings}, scratch)
+        described = {"format": FORMAT, "family": model.family, "head": model.head,
+                     "graph": "none" if model.injection is None else model.injection.kind,
+                     "mlm_loss": model.has_mlm_loss, "settings": settings}
+        with _writing(folder, CARD_FILE):
+            (scratch / CARD_FILE).write_text(model_card(described, len(hierarchy), results), encoding="utf-8")
+        described = stamped(described, scratch)
         with _writing(folder, CONFIG_FILE):
             (scratch / CONFIG_FILE).write_text(json.dumps(described, indent=1, sort_keys=True) + "\n",
                                                encoding="utf-8")
@@ -84,6 +91,55 @@ def save_classifier(model, tokenizer, hierarchy: Hierarchy, settings: dict, fold
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return folder
+
+
+def model_card(described: dict, num_labels: int, results: dict | None) -> str:
+    """The folder's README.md: what it was trained on and how, how well it scored, how to use it."""
+    settings, results = described["settings"], results or {}
+    title = " ".join(str(results[key]) for key in ("variant", "dataset") if key in results) or "LH-Mix repro"
+    seed = results.get("seed", settings.get("seed", "not recorded"))
+    if "micro_f1" in results:
+        scores = (f"| micro-F1 | macro-F1 |\n|---:|---:|\n| {100 * results['micro_f1']:.2f} % | "
+                  f"{100 * results['macro_f1']:.2f} % |\n\nOn the test split, with the checkpoint of the best dev "
+                  f"epoch ({results.get('best_epoch', '?')}); labels decided where their score is above 0.")
+    else:
+        scores = "Not recorded: this folder was saved outside a run's test scoring."
+    rows = "\n".join(f"| {key} | {json.dumps(value)} |" for key, value in sorted(settings.items()))
+    return f"""# {title} classifier (seed {seed})
+
+A hierarchical text classifier trained by lhmix-repro, a reproduction of **LH-Mix** (Local Hierarchy Correlation
+Guided Mixup over Hierarchical Prompt Tuning, Kong, Zhang and Wang, KDD 2025) and its base, **HPT**
+(Hierarchy-aware Prompt Tuning, Wang et al., EMNLP 2022).
+
+- Data: {results.get("dataset", "not recorded")}, {num_labels} labels (`{LABELS_FILE}`)
+- Variant: {results.get("variant", settings.get("variant", "not recorded"))}, seed {seed}
+- Model: family {described["family"]}, head {described["head"]}, graph {described["graph"]}, MLM loss \
+{"yes" if described["mlm_loss"] else "no"}
+
+## Test scores
+
+{scores}
+
+## How to use it
+
+```python
+from lhmix.model.saved import load_classifier
+model, tokenizer, described = load_classifier("path/to/this/model")
+```
+
+```sh
+echo "a text to classify" | python tools/predict.py path/to/this/model
+```
+
+`load_classifier` checks every file of this folder (this card included) against the SHA-256 digests in
+`{CONFIG_FILE}`: the folder is a run's output, not meant to be edited.
+
+## Training settings
+
+| setting | value |
+|---|---|
+{rows}
+"""
 
 
 def stamped(described: dict, folder: Path) -> dict:

@@ -33,6 +33,7 @@ from lhmix.training.progress import Progress, Timing
 DATA_FILES = ("labels.json", "train.jsonl", "dev.jsonl")
 LOG_FILE = "train.log"  # beside metrics.json: every record of the run, timestamped
 MODEL_FOLDER = "model"  # the best dev checkpoint as a Hugging Face / safetensors folder (lhmix.model.saved)
+CARD_RESULTS = ("dataset", "variant", "seed", "micro_f1", "macro_f1", "best_epoch")  # in its model card
 # The fingerprints are built from every TrainConfig field (and the resolved device, the world size, the
 # classifier's weights, the library code and the data); a warm-up's leaves out what only the run after it
 # reads, so that every variant of a family and seed shares one warm-up.
@@ -190,8 +191,9 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         if session.initial_label_words is not None:
             write_label_words(out_dir / "label_words.npz", session.initial_label_words.numpy(),
                               session.model.label_words.detach().cpu().numpy())
-        save_classifier(session.model, session.tokenizer, session.hierarchy, asdict(config), out_dir / MODEL_FOLDER)
         metrics = run_metrics(config, test, progress, run.timing, run.context())
+        save_classifier(session.model, session.tokenizer, session.hierarchy, asdict(config), out_dir / MODEL_FOLDER,
+                        results={key: metrics[key] for key in CARD_RESULTS})
         write_json(metrics, out_dir / "metrics.json")
         logger.info(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
             f"(best epoch {progress.best_epoch}, {progress.stop_reason}); wrote {out_dir}")
