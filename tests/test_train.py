@@ -161,7 +161,7 @@ def test_each_run_keeps_a_timestamped_log_beside_its_metrics(project, tmp_path):
     out = run(project, tmp_path, "prompt", max_epochs=2)
     lines = (out / "train.log").read_text().splitlines()
     assert len(lines) == 3  # two epochs and the test result
-    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO prompt-s0 epoch 1: train loss ", lines[0])
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO prompt-s0 epoch 1/2 \(cap\): \d+\.\d s, train loss ", lines[0])
     assert "test micro-F1" in lines[-1]
 
 

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from lhmix.core.errors import LhmixError
 from lhmix.core.logs import logger
+from lhmix.core.progress_log import ProgressLog
 from lhmix.model import losses, mixup, published_similarity
 from lhmix.model.classifier import HTCModel, mlm_budget
 from lhmix.model.similarity_table import SimilarityTable
@@ -54,7 +54,10 @@ def fit(session: Session, progress: Progress, last_epoch: int, keep_epoch: KeepE
     config, procs = session.config, session.procs
     while progress.epoch < last_epoch and not progress.stopped_early:
         epoch = progress.epoch + 1
-        train_loss, seconds, mixing = session.train_epoch(epoch)
+        # where early stopping may end the run before last_epoch, last_epoch is a cap, not a count
+        can_stop = last_epoch > config.warmup_epochs or config.early_stopping == "published"
+        label = f"{config.run_name()} epoch {epoch}/{last_epoch}" + (" (cap)" if can_stop else "")
+        train_loss, seconds, mixing = session.train_epoch(epoch, label)
         rng_states = session.gather_rng_states()
         if procs.main:
             progress.add_mixing(mixing)
@@ -63,7 +66,7 @@ def fit(session: Session, progress: Progress, last_epoch: int, keep_epoch: KeepE
                                        config.early_stopping)
             progress.history[-1].update(mixup.epoch_summary(mixing))
             keep_epoch(progress, improved, seconds, rng_states)
-            logger.info(f"{config.run_name()} epoch {epoch}: train loss {train_loss:.4f}, dev micro-F1 "
+            logger.info(f"{label}: {seconds:.1f} s, train loss {train_loss:.4f}, dev micro-F1 "
                 f"{dev['micro_f1']:.4f} macro-F1 {dev['macro_f1']:.4f} (P {dev['precision']:.3f} "
                 f"R {dev['recall']:.3f}), {len(session.train_split) / seconds:.1f} examples/s"
                 + (" (best)" if progress.best_epoch == epoch else "")
@@ -90,9 +93,10 @@ class Session(SessionSetup):
 
     # ----------------------------------------------------------------------- training
 
-    def train_epoch(self, epoch: int) -> tuple[float, float, dict]:
+    def train_epoch(self, epoch: int, label: str | None = None) -> tuple[float, float, dict]:
         """One pass over the training set: (mean loss, seconds, what the mixing used as
-        {name: (histogram counts, sum)} for lambda and, LH-Mix, s; empty without mixing)."""
+        {name: (histogram counts, sum)} for lambda and, LH-Mix, s; empty without mixing). Its progress
+        is logged under `label` (default "epoch <epoch>")."""
         config, procs = self.config, self.procs
         mixing_on = config.mixing != "none" and epoch > config.warmup_epochs
         batches = length_batches(self.train_split.lengths, config.batch_size, config.seed, epoch,
@@ -102,8 +106,7 @@ class Session(SessionSetup):
         # Losses reach the host (a sync on a GPU) only every `check_every` steps; on the CPU, every step.
         check_every = 1 if self.device.type == "cpu" else GPU_SYNC_EVERY
         unchecked: list[tuple[int, torch.Tensor]] = []
-        bar = tqdm(total=len(self.train_split), desc=f"epoch {epoch}", unit="ex", leave=False,
-                   disable=None if procs.main else True, mininterval=1.0, dynamic_ncols=True)
+        steps = ProgressLog(label or f"epoch {epoch}", len(batches), "step", enabled=procs.main)
         self.observed = {}
         start = time.perf_counter()
         for step, batch_indices in enumerate(batches, start=1):
@@ -111,14 +114,14 @@ class Session(SessionSetup):
             loss_sum[0] += loss.double() * size
             loss_sum[1] += size
             unchecked.append((step, loss))
-            bar.update(len(batch_indices))
             if len(unchecked) >= check_every or step == len(batches):
                 last = _check_finite(unchecked, epoch)
                 _check_mlm_budget(self.plain_objective, epoch, step)
                 unchecked = []
-                bar.set_postfix(loss=f"{last:.4f}", refresh=False)
+                steps.note = f"loss {last:.4f}"
+            steps.advance()
         seconds = time.perf_counter() - start
-        bar.close()
+        steps.finish()
         if procs.world_size > 1:
             dist.all_reduce(loss_sum)
             for name in sorted(self.observed):
@@ -198,8 +201,10 @@ class Session(SessionSetup):
         self.model.eval()
         accumulator = F1Accumulator(self.num_labels)
         scores = np.zeros((len(split), self.num_labels), dtype=np.float32) if keep_predictions else None
-        for indices in tqdm(sorted_batches(split.lengths, self.config.eval_batch_size), desc=desc,
-                            unit="batch", leave=False, disable=None, mininterval=1.0):
+        batches = sorted_batches(split.lengths, self.config.eval_batch_size)
+        scoring = ProgressLog(f"{self.config.run_name()} {desc} scoring ({len(split):,} documents)",
+                              len(batches), "batch")
+        for indices in batches:
             batch = collate(split, indices, self.tokenizer.pad_token_id, self.num_labels).to(self.device)
             with autocast(self.device, self.amp_dtype):
                 logits = self.model(batch.input_ids, batch.attention_mask).float().cpu().numpy()
@@ -207,6 +212,8 @@ class Session(SessionSetup):
             accumulator.update(predicted, batch.targets.bool().cpu().numpy())
             if scores is not None:
                 scores[indices] = logits
+            scoring.advance()
+        scoring.finish()
         self.model.train()
         result = accumulator.result(self.hierarchy, self.train_label_counts)
         if scores is not None:
