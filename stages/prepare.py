@@ -5,6 +5,7 @@ from pathlib import Path
 
 from lhmix.core.stage import dataset_name, parser, read_params, run_stage
 from lhmix.datasets import prepare
+from lhmix.datasets.contract import summary
 
 
 def main(argv=None) -> int:
@@ -18,7 +19,7 @@ def main(argv=None) -> int:
     def body() -> str:
         cfg = read_params().get(f"prepare.{name}") or {}
         stats = prepare(name, cfg, raw_dir=args.raw, out_dir=args.out)
-        return f"prepare {name}: {stats['splits']} docs, {stats['num_labels']} labels, dropped {stats['dropped']}"
+        return f"prepare {name}: {summary(stats)}"
     return run_stage(f"prepare {name}", body)
 
 

@@ -273,23 +273,25 @@ def test_readme_carries_the_licence_notice():
 
 @pytest.fixture(scope="module")
 def stage_outputs(tmp_path_factory):
-    """`stages/prepare.py wordnet ...` run twice, under two hash seeds, each in its own copy."""
-    outputs = []
+    """`stages/prepare.py wordnet ...` run twice, under two hash seeds, each in its own copy; its outputs,
+    params and what it printed."""
+    outputs, printed = [], []
     for hash_seed in ("1", "2"):
         workdir = tmp_path_factory.mktemp(f"hashseed{hash_seed}")
         shutil.copy(REPO / "params.yaml", workdir)
         (workdir / "stages").mkdir()
         shutil.copy(REPO / "stages/prepare.py", workdir / "stages")
-        subprocess.run([sys.executable, "stages/prepare.py", "wordnet", "--raw", "data/raw/wordnet",
-                        "--out", "data/processed/wordnet"], cwd=workdir, check=True,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed}, timeout=120)
+        done = subprocess.run([sys.executable, "stages/prepare.py", "wordnet", "--raw", "data/raw/wordnet",
+                               "--out", "data/processed/wordnet"], cwd=workdir, check=True, stdout=subprocess.PIPE,
+                              text=True, env={"PATH": "/usr/bin:/bin", "PYTHONHASHSEED": hash_seed}, timeout=120)
         outputs.append(workdir / "data/processed/wordnet")
+        printed.append(done.stdout)
     params = yaml.safe_load((REPO / "params.yaml").read_text())["prepare"]["wordnet"]
-    return outputs, params
+    return outputs, params, printed
 
 
 def test_stage_output_is_byte_identical_across_hash_seeds(stage_outputs):
-    (first, second), _ = stage_outputs
+    (first, second), _, _ = stage_outputs
     names = sorted(path.name for path in first.iterdir())
     assert names == ["dev.jsonl", "labels.json", "stats.json", "test.jsonl", "train.jsonl"]
     assert sorted(path.name for path in second.iterdir()) == names
@@ -298,7 +300,7 @@ def test_stage_output_is_byte_identical_across_hash_seeds(stage_outputs):
 
 
 def test_full_build_statistics(stage_outputs):
-    (folder, _), params = stage_outputs
+    (folder, _), params, _ = stage_outputs
     stats = json.loads((folder / "stats.json").read_text())
     labels = json.loads((folder / "labels.json").read_text())
     splits = {name: [json.loads(line) for line in open(folder / f"{name}.jsonl")]
@@ -357,3 +359,13 @@ def test_a_data_line_is_read_as_written():
                                    Path("data.adj"), 1)
     assert line == wordnet.DataLine("00014358", "00", "s", ("abounding", "galore(ip)"),
                                     (("&", "00013887", "a", "0000"),), "plenty")
+
+
+def test_the_stage_prints_one_readable_summary_line(stage_outputs):
+    (folder, _), _, (printed, _) = stage_outputs
+    stats = json.loads((folder / "stats.json").read_text())
+    sizes = stats["splits"]
+    assert printed.splitlines() == [
+        f"prepare wordnet: train {sizes['train']:,}, dev {sizes['dev']:,}, test {sizes['test']:,} documents, "
+        f"{stats['num_labels']:,} labels, depth {stats['depth']}; dropped "
+        + ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in stats["dropped"].items())]

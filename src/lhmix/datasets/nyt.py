@@ -39,10 +39,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm import tqdm
 
 from lhmix.datasets.contract import PreparedDataset
 from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.core.progress_log import ProgressLog
 from lhmix.data.hierarchy import Hierarchy
 
 NAME = "nyt"
@@ -200,7 +200,8 @@ def read_articles(corpus: Path, wanted: list[Listed]) -> dict[str, Article]:
     archives = [archive for year in sorted(set(year_of.values()))
                 for archive in sorted((corpus / year).glob("**/*.tgz"))]
     articles: dict[str, Article] = {}
-    for archive in tqdm(archives, desc="nyt: month archives", unit="archive", mininterval=2.0):
+    progress = ProgressLog("prepare nyt: reading the month archives", len(archives), "archive")
+    for archive in archives:
         year = archive.relative_to(corpus).parts[0]
         for member_name, content in listed_members(archive, year, year_of):
             where = f"{archive}:{member_name}"
@@ -209,6 +210,8 @@ def read_articles(corpus: Path, wanted: list[Listed]) -> dict[str, Article]:
                 raise MalformedInput(archive, None, f"{member_name}: document {number} is in the "
                                                     f"corpus twice")
             articles[number] = parse_article(content, where)
+        progress.advance()
+    progress.finish()
     missing = [entry for entry in wanted if entry.number not in articles]
     if missing:
         shown = [corpus / entry.year / f"*.tgz: {entry.number}.xml (listed at {entry.where})"

@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from sklearn.model_selection import train_test_split
-from tqdm import tqdm
 
 from lhmix.datasets.contract import PreparedDataset
 from lhmix.core.errors import MalformedInput, ParamError, RawDataMissing
+from lhmix.core.progress_log import ProgressLog
 from lhmix.data.hierarchy import Hierarchy
 
 NAME = "rcv1"
@@ -352,20 +352,21 @@ def collect_train(corpus: Path, wanted: set[int], topics: dict[int, tuple[int, .
     (they are the first days of the corpus)."""
     found: dict[int, dict] = {}
     seen: set[int] = set()
-    with tqdm(total=len(wanted), desc="rcv1: train/dev stories", unit="story", mininterval=2.0) as progress:
-        for story in stories(corpus):
-            doc_id, where = story[0], story[1]
-            if doc_id not in wanted:
-                continue
-            if doc_id in seen:
-                raise MalformedInput(where, None, f"story {doc_id} is in the corpus twice")
-            seen.add(doc_id)
-            progress.update()
-            text = reader.text(story)
-            if text is not None:
-                found[doc_id] = {"id": str(doc_id), "labels": list(topics[doc_id]), "text": text}
-            if len(seen) == len(wanted):
-                break
+    progress = ProgressLog("prepare rcv1: reading the train/dev stories", len(wanted), "story")
+    for story in stories(corpus):
+        doc_id, where = story[0], story[1]
+        if doc_id not in wanted:
+            continue
+        if doc_id in seen:
+            raise MalformedInput(where, None, f"story {doc_id} is in the corpus twice")
+        seen.add(doc_id)
+        progress.advance()
+        text = reader.text(story)
+        if text is not None:
+            found[doc_id] = {"id": str(doc_id), "labels": list(topics[doc_id]), "text": text}
+        if len(seen) == len(wanted):
+            break
+    progress.finish()
     reader.dropped["train_id_not_in_corpus"] += len(wanted) - len(seen)
     return [found[doc_id] for doc_id in sorted(found)]
 
@@ -375,21 +376,22 @@ def stream_test(corpus: Path, topics: dict[int, tuple[int, ...]], train_ids: fro
     """Every story with topics that is not a LYRL training story, one at a time in corpus order."""
     seen: set[int] = set()
     expected = sum(1 for doc_id in topics if doc_id not in train_ids)
-    with tqdm(total=expected, desc="rcv1: test stories", unit="story", mininterval=2.0) as progress:
-        for story in stories(corpus):
-            doc_id, where = story[0], story[1]
-            if doc_id in seen:
-                raise MalformedInput(where, None, f"story {doc_id} is in the corpus twice")
-            seen.add(doc_id)
-            if doc_id in train_ids:
-                continue
-            labels = topics.get(doc_id)
-            if labels is None:
-                reader.dropped["not_in_rcv1_v2"] += 1
-                continue
-            progress.update()
-            text = reader.text(story)
-            if text is not None:
-                yield {"id": str(doc_id), "labels": list(labels), "text": text}
+    progress = ProgressLog("prepare rcv1: test", expected, "story")
+    for story in stories(corpus):
+        doc_id, where = story[0], story[1]
+        if doc_id in seen:
+            raise MalformedInput(where, None, f"story {doc_id} is in the corpus twice")
+        seen.add(doc_id)
+        if doc_id in train_ids:
+            continue
+        labels = topics.get(doc_id)
+        if labels is None:
+            reader.dropped["not_in_rcv1_v2"] += 1
+            continue
+        progress.advance()
+        text = reader.text(story)
+        if text is not None:
+            yield {"id": str(doc_id), "labels": list(labels), "text": text}
+    progress.finish()
     reader.dropped["in_qrels_not_in_corpus"] += sum(
         1 for doc_id in topics if doc_id not in seen and doc_id not in train_ids)

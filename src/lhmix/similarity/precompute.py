@@ -14,12 +14,14 @@ once; training only looks rows up. The table is keyed by the sorted label ids of
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 from torch import Tensor
 
 from lhmix.core.errors import ParamError
+from lhmix.core.progress_log import ProgressLog
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.model.encoders import load_encoder, load_tokenizer
 from lhmix.model.similarity_table import SimilarityTable, local_hierarchy_key
@@ -76,6 +78,8 @@ def encode_texts(encoder, tokenizer, texts: list[str], max_length: int, batch_si
     device = next(encoder.parameters()).device
     ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
     vectors = []
+    encoding = ProgressLog(f"similarity: encoding {len(texts):,} local hierarchies",
+                           math.ceil(len(ids) / batch_size), "batch")
     with torch.inference_mode():
         for start in range(0, len(ids), batch_size):
             batch = ids[start:start + batch_size]
@@ -88,6 +92,8 @@ def encode_texts(encoder, tokenizer, texts: list[str], max_length: int, batch_si
             hidden = encoder(input_ids=input_ids.to(device),
                              attention_mask=attention_mask.to(device)).last_hidden_state
             vectors.append(hidden[:, 0])
+            encoding.advance()
+    encoding.finish()
     if not vectors:
         return torch.zeros((0, encoder.config.hidden_size))
     return torch.cat(vectors)
