@@ -3,6 +3,8 @@ log written to a non-terminal stream, and prepare's one-line summary."""
 import io
 import logging
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -58,6 +60,11 @@ def test_a_phase_shorter_than_the_interval_stays_silent_and_a_stream_gets_its_pa
     hidden.advance()
     hidden.finish()
     assert records(caplog) == ["prepare rcv1: test, story 1,000, 40.0 s elapsed, 25.0/s"]
+
+
+def test_the_helper_loads_without_torch():
+    code = "import sys, lhmix.core.progress_log\nassert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_durations_read_as_seconds_minutes_or_hours():
