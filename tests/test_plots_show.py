@@ -1,6 +1,7 @@
 """`dvc plots show` on a fresh clone: the committed .dvc/config names no HTML template (the offline page is
 git-ignored and written by `make plots-template`, which sets it in .dvc/config.local only when written)."""
 import configparser
+import json
 import os
 import shutil
 import subprocess
@@ -60,3 +61,29 @@ def test_template_writer_without_npm_fails_in_one_line_and_writes_nothing(tmp_pa
     assert result.returncode == 1
     assert result.stderr.strip() == f"{out}: not written: npm is not installed"
     assert not out.exists()
+
+
+def test_a_runs_curves_show_on_demand_and_a_dvc_yaml_inside_an_output_is_not_read(tmp_path):
+    """The README's per-run view: `dvc plots show -x step <run>/live/plots/metrics` renders the curves write_curves
+    wrote against the epoch, with nothing declared. And why dvclive writes no dvc.yaml of its own (dvcyaml=False): DVC
+    reads no dvc.yaml inside a stage's output, so a run folder's own would reach neither `dvc plots show` nor
+    the tools built on it (measured on DVC 3.67)."""
+    from lhmix.training.outputs import write_curves
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    (tmp_path / "dvc.yaml").write_text("stages:\n  train:\n    cmd: 'true'\n    outs: [runs/a]\n")
+    _run(["git", "init", "-q"], tmp_path)
+    _run(["dvc", "init", "-q"], tmp_path, env)
+    live = tmp_path / "runs" / "a" / "live"
+    write_curves(live, [{"epoch": 1, "train_loss": 0.9, "dev_macro_f1": 0.2},
+                        {"epoch": 2, "train_loss": 0.5, "dev_macro_f1": 0.4}])
+    (tmp_path / "runs" / ".gitignore").write_text("/a\n")  # as `dvc repro` leaves an output
+    (live / "dvc.yaml").write_text("plots:\n- plots/metrics:\n    x: step\n")
+
+    def curve(*options):
+        shown = _run(["dvc", "plots", "show", "--json", *options, "runs/a/live/plots/metrics"], tmp_path, env).stdout
+        values = json.loads(shown)["data"]["runs/a/live/plots/metrics/dev/macro_f1.tsv"][0]["content"]["data"]["values"]
+        return [(int(row["step"]), float(row["macro_f1"])) for row in values]
+    assert curve("-x", "step") == [(1, 0.2), (2, 0.4)]  # the epochs
+    assert curve() == [(0, 0.2), (1, 0.4)]  # without -x, DVC's own "step" is the row number: hence -x in the README
+    assert json.loads(_run(["dvc", "plots", "show", "--json"], tmp_path, env).stdout) == {}
