@@ -100,6 +100,22 @@ def test_shapes_that_cannot_run_stop_in_the_check_stage(tmp_path, overrides, rep
 
 
 @pytest.mark.slow
+def test_predict_classifies_as_a_run_of_the_profile_did(tiny_repro, tmp_path):
+    """tools/predict.py with a model/ folder of the tiny profile's pipeline, on that run's test split: the
+    decisions of its predictions.npz (scored at the run's eval batch size, so in the very same batches)."""
+    from test_predict import recorded_decisions
+
+    run = tiny_repro.root / "runs" / "wordnet" / "main" / "prompt_lhmix-s0"
+    settings = json.loads((run / "model" / "classifier.json").read_text())["settings"]
+    out = tmp_path / "predictions.jsonl"
+    _run([sys.executable, str(REPO / "tools" / "predict.py"), str(run / "model"), "--format", "jsonl", "--input",
+          "data/processed/wordnet/test.jsonl", "--output", str(out), "--batch-size", str(settings["eval_batch_size"]),
+          "--device", "cpu"], tiny_repro.root)
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(row["id"], row["labels"]) for row in rows] == recorded_decisions(run)
+
+
+@pytest.mark.slow
 def test_repro_then_experiments(project, tiny_repro):
     ran = _stages_run(tiny_repro.stdout)  # the first `dvc repro` of the project
     assert {"check", "prepare@wordnet", "similarity@wordnet", "stats@wordnet", "report"} <= ran

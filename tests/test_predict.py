@@ -24,6 +24,15 @@ def trained(project, tmp_path_factory):  # noqa: F811
     return run(project, tmp_path_factory.mktemp("predict"), "prompt_lhmix", max_epochs=3)
 
 
+def recorded_decisions(out) -> list[tuple[str, list[str]]]:
+    """(id, names of the labels decided) of each test document, from the run's predictions.npz."""
+    recorded = np.load(out / "predictions.npz")
+    decisions = np.unpackbits(recorded["packed"], axis=1, count=int(recorded["num_labels"])).astype(bool)
+    names = label_names(Hierarchy.load(out / MODEL_FOLDER / "labels.json"))
+    return [(str(identifier), [names[index] for index in np.flatnonzero(row)])
+            for identifier, row in zip(recorded["ids"], decisions)]
+
+
 def predict(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(TOOL), *map(str, args)], input=stdin, capture_output=True, text=True,
                           timeout=300, cwd=REPO)
@@ -34,13 +43,9 @@ def test_the_folder_decides_as_the_run_did_on_its_test_split(trained, project): 
     documents = read_documents(test_file.read_bytes(), str(test_file), "jsonl")
     predictor = Predictor(trained / MODEL_FOLDER, device="cpu")
     rows = list(predictor.predictions(documents, batch_size=5))  # not the run's eval batch size: same decisions
-    recorded = np.load(trained / "predictions.npz")
-    decisions = np.unpackbits(recorded["packed"], axis=1, count=int(recorded["num_labels"])).astype(bool)
-    names = [label.name for label in Hierarchy.load(trained / MODEL_FOLDER / "labels.json").labels]
-    assert [row["id"] for row in rows] == list(recorded["ids"])
-    expected = [[names[index] for index in np.flatnonzero(row)] for row in decisions]
-    assert [row["labels"] for row in rows] == expected
-    assert any(expected)  # the toy model learned something: the comparison is not of empty lists only
+    expected = recorded_decisions(trained)
+    assert [(row["id"], row["labels"]) for row in rows] == expected
+    assert any(labels for _, labels in expected)  # the toy model decides some labels: not only empty lists compared
     for row in rows:
         assert set(row["scores"]) == set(row["labels"])
         assert all(score > 0 for score in row["scores"].values())
