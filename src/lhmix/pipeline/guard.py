@@ -45,7 +45,7 @@ def check_stage(stage) -> None:
         return
     params = Params.load(root / "params.yaml")
     check_known_keys(params.values, "params.yaml")
-    check_params(params)
+    check_params(params, root)
     for out in stage.outs:
         if out.protocol == "local" and not Path(os.path.abspath(out.fs_path)).is_relative_to(root):
             raise LhmixError(f"{stage.addressing}: out '{os.path.relpath(out.fs_path, root)}' lies outside the "

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lhmix.core.errors import LhmixError, MalformedInput, ParamError
+from lhmix.core.errors import LhmixError, MalformedInput, ParamError, RawDataMissing
 from lhmix.core.files import read_json
 from lhmix.core.params import Params, check_integer, check_number
 from lhmix.core.ratios import check_fixed_ratio
@@ -22,6 +22,7 @@ from lhmix.core.vocabulary import (CONTROL_FAMILY, CONTROLS, DATASETS, FAMILIES,
 # together). Stage scripts get their paths on the command line; these are for the readers of the pipeline's
 # files (the runs below, stats, tools).
 RUNS = Path("runs")
+RAW = Path("data/raw")
 PROCESSED = Path("data/processed")
 SIMILARITY = Path("data/similarity")
 
@@ -236,14 +237,20 @@ SEED_LIMIT = 2**32
 OTHER_SEEDS = ("prepare.wordnet.seed",)
 
 
-def check_params(params: Params) -> "Plan":
-    """What the check stage holds: the shape (Plan.from_params) and the seeds outside it. lhmix.pipeline.guard
-    runs it too, before DVC acts on any other stage."""
+def check_params(params: Params, root: Path = Path(".")) -> "Plan":
+    """What the check stage holds: the shape (Plan.from_params), the seeds outside it, and a raw-data folder
+    for every listed dataset (`root`: the repository). lhmix.pipeline.guard runs it too, before DVC acts on any
+    other stage: without the folder, DVC would stop prepare on a missing dependency before its reader could say
+    what to put there."""
     plan = Plan.from_params(params)
     for key in OTHER_SEEDS:
         value = params.get(key, None)
         if value is not None:
             check_seed(key, value)
+    for dataset in plan.datasets:
+        if not (root / RAW / dataset).is_dir():
+            raise RawDataMissing(dataset, [RAW / dataset], f"Place the files docs/data/{dataset}.md lists in "
+                                 f"{RAW / dataset}/ (or `dvc pull` them where they are under DVC).")
     return plan
 
 
