@@ -143,7 +143,7 @@ def test_a_profile_chosen_by_dvc_exp_run_shows_in_dvc_exp_show(tmp_path):
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     for name in filter(None, listed):
-        if not name.startswith(("results/", "reports/", "data/raw/")) and (ROOT / name).is_file():
+        if not name.startswith(("results/", "reports/")) and (ROOT / name).is_file():   # raw data is ignored
             (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, tmp_path / name)
 
