@@ -7,7 +7,6 @@ command line, as dvc.yaml declares it. Under torchrun: DDP."""
 import sys
 from pathlib import Path
 
-import lhmix.training.threads  # noqa: F401  (first: OpenMP's wait policy, before torch loads)
 from lhmix.core.errors import LhmixError
 from lhmix.core.stage import checkpoint_folder, data_folder, parser, read_params, run_stage
 from lhmix.core.vocabulary import CONTROLS, FAMILIES, MIXINGS, variant_name

@@ -5,7 +5,6 @@ stages/train.py --warm-start), its course and timing to --out/metrics.json."""
 import sys
 from pathlib import Path
 
-import lhmix.training.threads  # noqa: F401  (first: OpenMP's wait policy, before torch loads)
 from lhmix.core.stage import checkpoint_folder, data_folder, parser, read_params, run_stage
 from lhmix.core.vocabulary import FAMILIES
 from lhmix.core.vocabulary import GRAPHS

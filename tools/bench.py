@@ -25,9 +25,8 @@ import sys
 import time
 from pathlib import Path
 
-CALLER_ENVIRONMENT = dict(os.environ)  # each part's, before lhmix.training.threads sets OpenMP's wait policy
+CALLER_ENVIRONMENT = dict(os.environ)  # each part's environment
 
-import lhmix.training.threads  # noqa: F401,E402  (before torch: OpenMP's wait policy, as in the training stages)
 import numpy as np
 import torch
 from lhmix import benchmark
