@@ -398,15 +398,15 @@ def test_markdown_tables(collected):
 def test_paper_numbers_in_units_of_the_lhmix_std():
     summary = {"prompt_lhmix": {"micro_f1": {"mean": 87.29, "std": 0.1, "n": 3},
                                 "macro_f1": {"mean": 81.46, "std": 0.2, "n": 3}},
-               "prompt+gat": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
-                              "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
+               "hpt": {"micro_f1": {"mean": 87.16, "std": 0.1, "n": 3},
+                       "macro_f1": {"mean": 81.93, "std": 0.2, "n": 3}}}
     rows = {(r["paper"], r["metric"]): r for r in paper.comparison("wos", summary)}
     table4 = rows[("Table 4, LH-Mix (5 seeds)", "micro_f1")]
     assert table4["diff"] == pytest.approx(0.14)
     assert table4["diff_in_std"] == pytest.approx(1.0)
     # macro: 81.46 - 81.82 = -0.36 = -2 x 0.18
     assert rows[("Table 4, LH-Mix (5 seeds)", "macro_f1")]["diff_in_std"] == pytest.approx(-2.0)
-    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs prompt+gat (HPT's model here): 0
+    # Table 2 rows in the same unit: (87.29 - 87.27) / 0.14, HPT vs hpt (prompt + gat on the main seeds): 0
     assert rows[("Table 2, LH-Mix (one run)", "micro_f1")]["diff_in_std"] == pytest.approx(0.02 / 0.14)
     assert rows[("Table 2, HPT (one run)", "macro_f1")]["diff"] == pytest.approx(0.0)
     assert len(rows) == 6
@@ -447,17 +447,20 @@ def test_table2_quotes_the_baselines_beside_our_rows(collected):
     assert ("| BERT | 78.24 | 65.62 | HGCLR (Wang et al., ACL 2022), Table 2 (their BERT run) | bert (3 seeds) | "
             "41.00 +- 1.00 | 30.33 +- 0.58 |") in text
     assert "| BERT+HiMatch (Chen et al. 2021) | - | - | HGCLR (Wang et al., ACL 2022), Table 2 | not reproduced |" in text
-    assert ("| HPT | 80.42 | 70.42 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat (2 seeds) | "
-            "62.50 +- 0.71 | 53.00 +- 1.41 |") in text
+    # HPT beside `hpt`, prompt + gat over its seeds (the fixture's HPT runs: seeds 0, 1 or 0, 1, 2)
+    n = len(collected["hpt"])
+    ours = "62.50 +- 0.71 | 53.00 +- 1.41" if n == 2 else "63.00 +- 1.00 | 54.00 +- 2.00"
+    assert f"| HPT | 80.42 | 70.42 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | hpt ({n} seeds) | {ours} |" in text
     assert "| LH-Mix | 80.57 | 71.26 |" in text
     assert "not reproduced here" in text
     assert "Not reproduced: BERT+HiAGM, BERT+HTCInfoMax, BERT+HiMatch (Chen et al. 2021), HGCLR." in text
-    # the distance table: HPT against prompt+gat
-    assert "| Table 2, HPT (one run) | macro-F1 | 70.42 | prompt+gat: 53.00 +- 1.41 (2 seeds) | -17.42 |" in text
+    # the distance table: HPT against hpt
+    macro = "53.00 +- 1.41" if n == 2 else "54.00 +- 2.00"
+    assert f"| Table 2, HPT (one run) | macro-F1 | 70.42 | hpt: {macro} ({n} seeds) | {53.0 - 70.42 if n == 2 else 54.0 - 70.42:+.2f} |" in text
     collected["config"]["dataset"] = "rcv1"
     assert "| BERT+HiMatch (Chen et al. 2021) | 86.33 | 68.66 |" in tables.published(collected)
-    collected["table6"] = [e for e in collected["table6"] if e["graph"] != "gat"]
-    assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | prompt+gat: not run |" \
+    collected["summary"].pop("hpt")
+    assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | hpt: not run |" \
         in tables.published(collected)
 
 
@@ -614,3 +617,17 @@ def test_reporting_imports_no_torch():
             "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected):
+    """The default lists no sweeps, sparse runs, Table 6 graphs or augmentation seeds: each section says so."""
+    full = tables.markdown(collected)
+    assert "Not run in this profile" not in full and "## Figure 5: α sweep" in full
+    collected["sweeps"] = {"alpha": [], "beta": []}
+    collected["sparse"], collected["table6"] = [], [e for e in collected["table6"] if e["main_runs"]]
+    collected["table7"] = [{"row": e["row"], "missing": "no runs (augment seeds empty)"} for e in collected["table7"]]
+    text = tables.markdown(collected)
+    for keys in ("table6.graphs", "augment.seeds", "sweeps.sparse", "sweeps.alpha, sweeps.beta"):
+        assert f"({keys}). The profile default-full runs them" in text
+    assert text.index("## Verdicts on the paper's claims") < text.index("## Table 1: dataset") \
+        < text.index("## Table 2:") < text.index("## Table 7:") < text.index("## Figure 4:") < text.index("## Figure 6:")

@@ -168,7 +168,7 @@ def sparse_figure(results: dict, out: Path) -> list[Path]:
             _grid_ticks(axis, fractions, positions=range(len(fractions)))
             axis.set_xlim(-0.5, len(fractions) - 0.5)
         else:
-            _empty(axis, "sparse runs in params.yaml")
+            _empty(axis, "sparse runs in params.yaml\n(profile default-full runs them)")
         axis.set(xlabel="fraction of the training set", ylabel=label)
     figure.suptitle(f"sparse data: one run per point (seed {results['config']['sweep_seed']}), so no error bars")
     _legend_below(figure, axes[0])
@@ -197,7 +197,7 @@ def sweeps_figure(results: dict, out: Path) -> list[Path]:
                                  facecolor="none", edgecolor="black", linewidths=1.4, zorder=4,
                                  label="best dev epoch in the warm-up: the warm-up's model")
             else:
-                _empty(axis, f"{grid} sweep in params.yaml")
+                _empty(axis, f"{grid} sweep in params.yaml\n(profile default-full runs it)")
             if len(prompts) > 1:
                 spread = mean_std(r[metric] for r in prompts)
                 axis.axhspan(spread["mean"] - spread["std"], spread["mean"] + spread["std"],

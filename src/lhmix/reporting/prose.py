@@ -82,16 +82,15 @@ def distances_note(dataset: str) -> str:
     return (f"Paper values quoted from {paper.SOURCE}, {paper.NAMES[dataset]}. The last column divides the difference "
             f"by the Table 4 standard deviation of LH-Mix over five seeds ({micro:.2f} micro, {macro:.2f} macro) for "
             "every row, HPT's included: the paper gives no other spread. Ours is the mean over our seeds, also where "
-            "the paper reports one run. HPT's counterpart is prompt+gat, the hierarchical prompt with HPT's graph "
-            "hierarchy injection (HPT section 4.1), run for Table 6 on table6.seeds only; without gat in "
-            "table6.graphs its rows are left out.")
+            "the paper reports one run. HPT's counterpart is `hpt`, the hierarchical prompt with HPT's graph "
+            "hierarchy injection (HPT section 4.1), trained on every main seed.")
 
 
 def table2_note(dataset: str) -> str:
     others = ", ".join(model for model in paper.QUOTED if model not in paper.OURS)
     return (f"The quoted columns are copied from the papers named ({paper.NAMES[dataset]}; - where the source has no "
             "number), not reproduced here. Our rows: `bert` ~ BERT (a [CLS] classifier; HGCLR's BERT is their own "
-            "run), `prompt+gat` ~ HPT (the hierarchical prompt with HPT's graph hierarchy injection, the Table 6 runs), "
+            "run), `hpt` ~ HPT (the hierarchical prompt with HPT's graph hierarchy injection, every main seed), "
             f"`prompt_lhmix` ~ LH-Mix; mean +- std over our seeds. Not reproduced: {others}.")
 
 
@@ -137,3 +136,9 @@ def timing_note() -> str:
             "test scoring, not Python start-up. The total is the sum of the training stages' wall times; prepare, "
             "similarity and the reporting stages are not included. Examples/s: training examples over training "
             "seconds of the group.")
+
+
+def not_run(what: str, keys: str) -> str:
+    """A section whose runs this profile leaves out, and how to run them."""
+    return (f"Not run in this profile: params.yaml lists no {what} ({keys}). The profile default-full runs them "
+            "on the default (`dvc exp run -S profile=default-full`); the paper profiles run them at paper scale.")

@@ -56,7 +56,7 @@ def sweeps(results: dict) -> str:
         symbol = "α" if grid == "alpha" else "β"
         rows = [[f"{r[grid]:g}", number(r["micro_f1"]), number(r["macro_f1"]), histogram(r.get("lambda")),
                  str(r["epochs_run"]), best_epoch(r), r["stop_reason"]] for r in results["sweeps"][grid]]
-        parts += [f"## {symbol} sweep ({REFERENCE}, {fixed}, seed {results['config']['sweep_seed']})", "",
+        parts += [f"## Figure 5: {symbol} sweep ({REFERENCE}, {fixed}, seed {results['config']['sweep_seed']})", "",
                   table([symbol, "micro-F1", "macro-F1", "λ used: mean [5 %, 50 %, 95 %]", "epochs run",
                          "best epoch", "stop"], rows), "", prose.BEST_IN_WARMUP, ""]
     return "\n".join(parts)
@@ -176,17 +176,24 @@ def timing(results: dict) -> str:
         prose.timing_note()])
 
 
+def _when_run(rows, render, what: str, keys: str) -> str:
+    return render() if rows else prose.not_run(what, keys)
+
+
 def markdown(results: dict) -> str:
+    """The verdicts first, then the paper's tables and figures in its order, then what explains them."""
     config, summary = results["config"], results["summary"]
     seed = config["sweep_seed"]
     table3 = {(r["variant"], r["seed"]): r for r in results["main"] + results["spread"] + results["hpt"]}
+    swept = results["sweeps"]["alpha"] or results["sweeps"]["beta"]
     sections = [
         (None, prose.introduction(config, results["devices"])),
-        ("Table 1: dataset", dataset_table(results["dataset"])),
         ("Verdicts on the paper's claims", verdicts(results)),
         ("The mechanism: LH-Mix against its controls, per regime (equivalence tests)", mechanism_table(results)),
         ("Threshold or ranking: LH-Mix against the prompt at 0 and at thresholds tuned on dev", tuned_table(results)),
         ("Per depth: micro-F1 differences", depth_differences(results)),
+        ("Table 1: dataset", dataset_table(results["dataset"])),
+        ("Table 2: published numbers (quoted) beside ours", published(results)),
         (f"Table 3: ablation (seed {seed})",
          table(["variant", "micro-F1", "macro-F1"],
                [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary
@@ -196,15 +203,20 @@ def markdown(results: dict) -> str:
                [[v, str(s["micro_f1"]["n"]), mean_std(s["micro_f1"]), mean_std(s["macro_f1"])]
                 for v, s in summary.items()])),
         (f"Table 5: {REFERENCE} against every other variant", table5.render(results)),
+        ("Table 6: graph encoders inside the framework",
+         _when_run([e for e in results["table6"] if not e["main_runs"]], lambda: table6(results),
+                   "graph encoder runs", "table6.graphs")),
+        ("Table 7: data augmentation against LH-Mix",
+         _when_run([e for e in results["table7"] if "missing" not in e], lambda: table7(results),
+                   "augmentation runs", "augment.seeds")),
+        (f"Figure 4: sparse data (seed {seed})",
+         _when_run(results["sparse"], lambda: sparse(results), "sparse-data runs", "sweeps.sparse")),
+        (None if swept else "Figure 5: α and β sweeps",
+         sweeps(results).rstrip() if swept else prose.not_run("sweep points", "sweeps.alpha, sweeps.beta")),
+        ("Figure 6: label words nearest one label, before and after training", figure6(results)),
         ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
         ("Per depth: precision, recall, F1 and average precision", depth_table(results)),
         ("Threshold-free: average precision of the scores", ap_table(results)),
-        (None, sweeps(results).rstrip()),
-        (f"Sparse data (seed {seed})", sparse(results)),
-        ("Table 2: published numbers (quoted) beside ours", published(results)),
-        ("Table 6: graph encoders inside the framework", table6(results)),
-        ("Table 7: data augmentation against LH-Mix", table7(results)),
-        ("Figure 6: label words nearest one label, before and after training", figure6(results)),
         ("Training time", timing(results)),
     ]
     parts = [f"# Results on {config['dataset']}", ""]
