@@ -136,7 +136,8 @@ def test_sweep_point_alpha_1_beta_1_is_trained_once(tmp_path):
     ("seeds: [0, 1]", "seeds: [2, 2]", "table6.seeds = [2, 2] lists a value twice"),
     ("graphs: [gat, gcn]", "graphs: [none, gat]", "'table6.graphs[0]' = 'none': expected one of gat, gcn (graph "
                                                   "none is the main runs)"),
-    ("graphs: [gat, gcn]", "graphs: []", "'table6.graphs' = []: expected a non-empty list"),
+    ("graphs: [gat, gcn]", "graphs: gat", "'table6.graphs' = 'gat': expected a list"),
+    ("seeds: [0, 1, 2]", "seeds: []", "'seeds' = []: expected a non-empty list"),
     ("  beta: 1.0\n  fixed", "  beta: 0.5\n  fixed", "'spread.beta' = 0.5: expected a number in (0.5, 1]"),
     ("fixed_lambda: 0.8", "fixed_lambda: 1.5", "'spread.fixed_lambda' = 1.5: expected a number in [0, 1]"),
     ("seed: 1", "seed: 3", "figure6.seed = 3 is not among seeds = [0, 1, 2]"),
@@ -147,6 +148,15 @@ def test_shapes_that_cannot_run_fail_in_one_line(tmp_path, old, new, message):
         plan_of(tmp_path, PARAMS.replace(old, new))
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_the_default_may_leave_out_the_sweeps_sparse_runs_and_table6(tmp_path):
+    """The profile default-full runs them; the default lists none, and the plan then names no such run."""
+    plan = plan_of(tmp_path, PARAMS.replace("alpha: [5e-1, 2, 1.0e+1]", "alpha: []").replace("beta: [0.7, 1]", "beta: []")
+                   .replace("sparse: [0.5, .1]", "sparse: []").replace("graphs: [gat, gcn]", "graphs: []"))
+    assert plan.sweep_runs("wordnet") == {"alpha": [], "beta": []}
+    assert (plan.sparse_runs("wordnet"), plan.table6_runs("wordnet"), plan.table6_warmups("wordnet")) == ([], [], [])
+    assert len(plan.main_runs("wordnet")) > 0
 
 
 def test_augmentation_runs_are_the_seeds_asked_for(tmp_path):

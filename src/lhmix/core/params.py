@@ -74,11 +74,12 @@ class Params:
             raise ParamError(key, value, "a non-empty string")
         return value
 
-    def items(self, key: str, check) -> list:
-        """A non-empty list whose items pass `check(name, item)` (which returns the item as wanted)."""
+    def items(self, key: str, check, may_be_empty: bool = False) -> list:
+        """A list (non-empty unless `may_be_empty`) whose items pass `check(name, item)` (which returns the
+        item as wanted)."""
         value = self.get(key)
-        if not isinstance(value, list) or not value:
-            raise ParamError(key, value, "a non-empty list")
+        if not isinstance(value, list) or not (value or may_be_empty):
+            raise ParamError(key, value, "a list" if may_be_empty else "a non-empty list")
         return [check(f"{key}[{index}]", item) for index, item in enumerate(value)]
 
 
