@@ -511,7 +511,7 @@ def test_curves_are_seed_means(collected):
 def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp_path):
     as_json = json.loads(json.dumps(collected))  # what the plots stage reads back
     paths = plots.draw_all(as_json, tmp_path / "figures")
-    assert [p.name for p in paths] == [f"{stem}.{ext}" for stem, _ in report.FIGURES for ext in ("png", "svg")]
+    assert [p.name for p in paths] == [f"{stem}.{ext}" for stem, *_ in report.FIGURES for ext in ("png", "svg")]
     again = plots.draw_all(as_json, tmp_path / "figures-again")
     assert [p.read_bytes() for p in paths] == [p.read_bytes() for p in again]
     assert all(b"Date" not in p.read_bytes() for p in paths if p.suffix == ".svg")
@@ -522,6 +522,13 @@ def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp
     assert "](../results/wordnet/figures/fig5_sweeps.png)" in page
     assert "(../results/wordnet/svg/fig5_sweeps.svg)" in page
     assert {p.parent.name for p in paths if p.suffix == ".svg"} == {"svg"}  # beside figures/, not in it
+    headings = [line for line in page.splitlines() if line.startswith(("### ", "#### "))]
+    for stem, caption, section in report.FIGURES:  # each figure closes its own section, once
+        assert page.count(f"figures/{stem}.png") == 1
+        placed = headings.index(f"#### {caption}")
+        owner = next(h for h in reversed(headings[:placed]) if h.startswith("### "))
+        assert owner.startswith(f"### {section}"), (stem, owner)
+    assert page.index("#### Figure 6:") < page.index("### Diagnostics") < page.index("#### Training curves")
 
 
 def _svg_text(path: Path) -> str:
@@ -631,3 +638,19 @@ def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected):
         assert f"({keys}). The profile default-full runs them" in text
     assert text.index("## Verdicts on the paper's claims") < text.index("## Table 1: dataset") \
         < text.index("## Table 2:") < text.index("## Table 7:") < text.index("## Figure 4:") < text.index("## Figure 6:")
+
+
+def test_the_summary_opens_the_tables_with_every_f1_verdict(collected):
+    text = tables.markdown(collected)
+    assert text.index("## The verdicts at a glance") < text.index("## Verdicts on the paper's claims")
+    glance = text[text.index("## The verdicts at a glance"):text.index("## Verdicts on the paper's claims")]
+    f1_claims = [c for c in collected["claims"] if c["holm_family"] in ("paper F1", "tuned thresholds")]
+    assert glance.count("\n| ") == 2 + len(f1_claims) + len(collected["mechanism"])  # header, rule, a row each
+    claim = _claim(collected, "lhmix_vs_prompt", "macro_f1")
+    b = claim["bootstrap"]
+    assert (f"| prompt_lhmix > prompt | macro-F1 | {claim['diff']:+.2f} | [{b['low']:+.2f}, {b['high']:+.2f}] | "
+            f"{markdown.p_value(claim, 'p_holm')} | {markdown.mdd_cell(claim)} | **{claim['verdict']}** |") in glance
+    assert "| prompt_lhmix > prompt (tuned thresholds) | macro-F1 |" in glance
+    mechanism = collected["mechanism"][0]
+    assert f"| {mechanism['better']} vs {mechanism['worse']} ({mechanism['regime']}) |" in glance
+    assert "never that there is no difference" in glance

@@ -6,13 +6,16 @@ import platform
 from importlib import metadata
 
 
+# Each figure with the section of tables.md it belongs to (the last section whose heading starts so); one whose
+# section is missing goes to the end of its dataset.
 FIGURES = [("fig3_lambda", "Figure 3: mixing ratio λ against local-hierarchy similarity s, and the s of the "
-                           "actual training pairs"),
-           ("fig4_sparse", "Figure 4: sparse training data"),
-           ("fig5_sweeps", "Figure 5: α and β sweeps"),
-           ("fig6_label_words", "Figure 6: label words nearest one label, before and after training (t-SNE)"),
-           ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency"),
-           ("training_curves", "Training curves (dev set)")]
+                           "actual training pairs", "The mechanism"),
+           ("fig4_sparse", "Figure 4: sparse training data", "Figure 4"),
+           ("fig5_sweeps", "Figure 5: α and β sweeps", "Figure 5"),
+           ("fig6_label_words", "Figure 6: label words nearest one label, before and after training (t-SNE)",
+            "Figure 6"),
+           ("fig7_depth_frequency", "Figure 7: F1 by depth and by label frequency", "Per depth: precision"),
+           ("training_curves", "Training curves (dev set)", "Training time")]
 SVG_FOLDER = "svg"  # results/<dataset>/svg/, beside figures/ (the PNGs, DVC's image plots)
 PACKAGES = ("torch", "transformers", "dvc", "dvclive", "numpy", "scipy", "scikit-learn", "pandas", "matplotlib")
 
@@ -41,15 +44,32 @@ def _nested(tables: str) -> str:
     return tables.replace("\n## ", "\n### ").replace("# Results on", "## Results on", 1).rstrip()
 
 
+def _figure(dataset: str, stem: str, caption: str) -> list[str]:
+    folder = f"../results/{dataset}"
+    return [f"#### {caption}", "", f"![{caption}]({folder}/figures/{stem}.png)", "",
+            f"([SVG]({folder}/{SVG_FOLDER}/{stem}.svg))", ""]
+
+
+def _with_figures(dataset: str, tables: str) -> list[str]:
+    """A dataset's nested tables with each figure at the end of its section."""
+    lines = _nested(tables).split("\n")
+    starts = [i for i, line in enumerate(lines) if line.startswith("### ")]
+    after: dict[int, list[str]] = {}
+    for stem, caption, section in FIGURES:
+        matching = [i for i in starts if lines[i].startswith(f"### {section}")]
+        end = next((i for i in starts if matching and i > matching[-1]), len(lines)) if matching else len(lines)
+        after.setdefault(end, []).extend(_figure(dataset, stem, caption))
+    parts = []
+    for index, line in enumerate(lines):
+        parts += after.get(index, []) + [line]
+    return parts + [""] + after.get(len(lines), [])
+
+
 def render(datasets: list[str], tables: dict[str, str], env: dict) -> str:
     parts = ["# Reproduced results", "",
              "Written by `dvc repro` (stage `report`) from `results/<dataset>/`; do not edit by hand.", ""]
     for dataset in datasets:
-        parts += [_nested(tables[dataset]), ""]
-        for stem, caption in FIGURES:
-            folder = f"../results/{dataset}"
-            parts += [f"### {caption}", "", f"![{caption}]({folder}/figures/{stem}.png)", "",
-                      f"([SVG]({folder}/{SVG_FOLDER}/{stem}.svg))", ""]
+        parts += _with_figures(dataset, tables[dataset])
     parts += ["## Environment", "", "| | |", "| --- | --- |",
               *(f"| {key} | {value} |" for key, value in env.items()), ""]
     return "\n".join(parts)

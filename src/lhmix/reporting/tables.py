@@ -7,9 +7,10 @@ from lhmix.reporting.markdown import (METRIC_NAMES, histogram, interval, mean_st
                                      t_df, table)
 from lhmix.reporting.mechanism import mechanism_table
 from lhmix.reporting.per_depth import depth_differences, depth_table
+from lhmix.reporting.summary import HEADING as SUMMARY, summary as verdicts_at_a_glance
 from lhmix.reporting.table6 import summaries as graph_summaries
 from lhmix.reporting.variants import best_in_warmup, family as family_of
-from lhmix.reporting.verdicts import ap_table, tuned_table, verdicts
+from lhmix.reporting.verdicts import ap_table, families, tuned_table, verdicts
 
 
 def dataset_table(stats: dict) -> str:
@@ -188,6 +189,8 @@ def markdown(results: dict) -> str:
     swept = results["sweeps"]["alpha"] or results["sweeps"]["beta"]
     sections = [
         (None, prose.introduction(config, results["devices"])),
+        ("How the claims are tested", families(results)),
+        (SUMMARY, verdicts_at_a_glance(results)),
         ("Verdicts on the paper's claims", verdicts(results)),
         ("The mechanism: LH-Mix against its controls, per regime (equivalence tests)", mechanism_table(results)),
         ("Threshold or ranking: LH-Mix against the prompt at 0 and at thresholds tuned on dev", tuned_table(results)),

@@ -111,7 +111,6 @@ def verdicts(results: dict) -> str:
     tested = {c["claim"] for c in claims}
     missing = [f"{better} > {worse}" for name, better, worse in PAPER_CLAIMS if name not in tested]
     parts = [
-        families(results), "",
         table(["claim", "metric", "family", "difference (points)", "95 % CI (t, seeds)",
                "95 % CI (bootstrap, seeds x docs)", "t (df)", "p", "p (Holm)", "n", "test",
                f"MDD ({POWER:.0%} power)", "verdict (on Holm p)"], [_claim_row(c) for c in claims]), "",
