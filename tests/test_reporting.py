@@ -654,3 +654,28 @@ def test_the_summary_opens_the_tables_with_every_f1_verdict(collected):
     mechanism = collected["mechanism"][0]
     assert f"| {mechanism['better']} vs {mechanism['worse']} ({mechanism['regime']}) |" in glance
     assert "never that there is no difference" in glance
+
+
+def test_continuations_count_runs_that_never_beat_their_warmup_and_compare_what_they_reached():
+    from lhmix.reporting import continuations
+
+    def row(variant, seed, dev):   # warm-up of 2 epochs, then the continuation
+        return {"variant": variant, "seed": seed, "warmup_epochs": 2,
+                "history": [{"epoch": e + 1, "dev_macro_f1": v} for e, v in enumerate(dev)]}
+
+    rows = [row("prompt", 0, [40, 50, 45, 46]), row("prompt", 1, [40, 44, 46, 42]),
+            row("prompt_lhmix", 0, [40, 50, 49, 48]), row("prompt_lhmix", 1, [40, 44, 47, 48]),
+            row("prompt_lhmix_shuffled", 0, [40, 50, 47, 46]), row("prompt_lhmix_shuffled", 1, [40, 44, 45, 44])]
+    assert continuations.continuation(rows[0]) == {"warmup_best": 50, "after_best": 46, "after_epochs": 2}
+    found = continuations.entries(rows)
+    lhmix = next(e for e in found["variants"] if e["variant"] == "prompt_lhmix")
+    # seed 0: 49 < 50, not beaten; seed 1: 48 > 44; after - warm-up: -1 and +4, mean +1.5
+    assert (lhmix["beat_warmup"], lhmix["runs"], lhmix["diff"]) == (1, 2, pytest.approx(1.5))
+    assert (lhmix["warmup_best"], lhmix["after_best"]) == (pytest.approx(47.0), pytest.approx(48.5))
+    questions = {q["question"]: q for q in found["questions"]}
+    # best after the warm-up: LH-Mix 49, 48; prompt 46, 46 -> +3, +2; shuffled 47, 45 -> +2, +3
+    assert questions["lhmix_vs_prompt"]["diff"] == pytest.approx(2.5)
+    assert questions["lhmix_vs_shuffled"]["diff"] == pytest.approx(2.5)
+    assert "lhmix_vs_fixed" not in questions  # not run
+    text = continuations.render({"continuations": found})
+    assert "| prompt_lhmix | 1 / 2 | 47.00 | 48.50 | +1.50 |" in text

@@ -15,7 +15,7 @@ from lhmix.core.files import read_json
 from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import PROCESSED, Plan, Run
-from lhmix.reporting import evidence, figure6, table5, table6, table7
+from lhmix.reporting import continuations, evidence, figure6, table5, table6, table7
 from lhmix.reporting.comparisons import APS
 from lhmix.reporting.mechanism import mechanism
 from lhmix.reporting.per_depth import per_depth, per_depth_differences
@@ -208,6 +208,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
         # the spread regime's variants and HPT beside the main ones: their F1, and the lambda the mixings used
         "summary": summarize(main + spread + hpt), "diagnostics": diagnostics(main + spread + hpt),
         "stopping": stopping(main), "per_depth": per_depth(main + spread + hpt),
+        "continuations": continuations.entries(main + spread),
         "claims": tested["claims"], "mechanism": tested["mechanism"],
         "per_depth_differences": tested["per_depth_differences"],
         "table5": table5.entries(main, ordered_variants(main)),

@@ -1,7 +1,7 @@
 """results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
 from __future__ import annotations
 
-from lhmix.reporting import paper, prose, table5
+from lhmix.reporting import continuations, paper, prose, table5
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.markdown import (METRIC_NAMES, histogram, interval, mean_std, number, p_value,  # noqa: F401
                                      t_df, table)
@@ -193,6 +193,7 @@ def markdown(results: dict) -> str:
         (SUMMARY, verdicts_at_a_glance(results)),
         ("Verdicts on the paper's claims", verdicts(results)),
         ("The mechanism: LH-Mix against its controls, per regime (equivalence tests)", mechanism_table(results)),
+        ("What the epochs after the warm-up reached on dev", continuations.render(results)),
         ("Threshold or ranking: LH-Mix against the prompt at 0 and at thresholds tuned on dev", tuned_table(results)),
         ("Per depth: micro-F1 differences", depth_differences(results)),
         ("Table 1: dataset", dataset_table(results["dataset"])),
