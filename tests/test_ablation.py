@@ -95,6 +95,13 @@ def test_only_keeps_the_rows_measured_before(ablation, tmp_path, monkeypatch):
     text = ablation.markdown(rows, {}, [0, 1], {"minutes": 5.0, "machine": "m"})
     assert "- linear head: measured by an earlier run (30.0 min for the rows of that run, 2 cores, 170 GFLOP/s)" in text
     assert "| 20.0, 20.0 |" in text
+    # a row scored on another test split says so: its numbers are not comparable with the default's row
+    text = ablation.markdown(rows, {}, [0, 1], {"minutes": 5.0, "machine": "m", "test_documents": 24069})
+    assert ("170 GFLOP/s; scored on an earlier test split, not the current 24,069-document one: compare it with the "
+            "rows of its own run, not with the default's)") in text
+    rows["linear head"]["measured"]["test_documents"] = 24069
+    assert "earlier test split" not in ablation.markdown(rows, {}, [0, 1], {"minutes": 5.0, "machine": "m",
+                                                                           "test_documents": 24069})
 
 
 # ----------------------------------------------------------------------------- the published similarity's rows

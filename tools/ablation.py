@@ -25,7 +25,7 @@ per seed trained as the default's; with the 5/50/95 % of s and lambda in the fir
 (each row records when and on what it was measured).
 
 Two seeds by default: each configuration retrains the prompt family's warm-up and three runs per seed,
-about 33 minutes for the four configurations and two seeds on the 2-core machine (README). A published-similarity
+about 33 minutes for the four configurations and two seeds on the 2-core machine (docs/default.md). A published-similarity
 step costs about 6 frozen ones at 512 tokens on that machine (`make bench`): its rows take longer than any other.
 """
 from __future__ import annotations
@@ -256,10 +256,24 @@ def markdown(rows: dict[str, dict], what: dict[str, str], seeds: list[int], meta
         table(header, body), "", *earlier_measurements(rows, meta)])
 
 
+def test_documents(dataset: str) -> int:
+    """The size of the test split the runs are scored on: a row measured on another split is not comparable."""
+    return read_json(processed_folder(dataset) / "stats.json")["splits"]["test"]
+
+
+def _split_note(measured: dict, meta: dict) -> str:
+    if measured.get("test_documents") == meta.get("test_documents"):
+        return ""
+    size = measured.get("test_documents")
+    return (f"; scored on {'an earlier' if size is None else f'a {size:,}-document'} test split, not the current "
+            f"{meta['test_documents']:,}-document one: compare it with the rows of its own run, not with the default's")
+
+
 def earlier_measurements(rows: dict[str, dict], meta: dict) -> list[str]:
-    """A line per row measured by an earlier run of this tool (--only keeps such rows)."""
+    """A line per row measured by an earlier run of this tool (--only keeps such rows), saying when its test
+    split was another."""
     lines = [f"- {name}: measured by an earlier run ({row['measured']['minutes']:.1f} min for the rows of that run, "
-             f"{row['measured']['machine']})" for name, row in rows.items()
+             f"{row['measured']['machine']}{_split_note(row['measured'], meta)})" for name, row in rows.items()
              if name != DEFAULT and "measured" in row and row["measured"]["minutes"] != meta["minutes"]]
     return ["Rows kept from earlier runs of the tool (the training code of their configurations is unchanged):",
             "", *lines, ""] if lines else []
@@ -288,7 +302,8 @@ def main(argv=None) -> int:
         published_runs = {seed: run_published(params, dataset, seed, RUNS / "ablation" / dataset) for seed in args.seeds}
     peak = max(peak_before, matmul_peak([PEAK_SHAPE])["peak_gflops"])
     measured = {"minutes": round((time.perf_counter() - started) / 60, 2),
-                "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)"}
+                "machine": f"{os.cpu_count()} cores, torch.matmul fp32 peak {peak:.0f} GFLOP/s (best of before and after)",
+                "test_documents": test_documents(dataset)}
     fresh = {name: {**row_of(by_seed), "measured": measured} for name, by_seed in runs.items()}
     rows = {name: fresh.get(name) or kept[name] for name in (DEFAULT, *CHANGES) if name in fresh or name in kept}
     margin = params.get("stats", {}).get("equivalence_margin")
@@ -315,7 +330,7 @@ def kept_rows(path: Path, seeds: list[int], key: str = "rows") -> dict[str, dict
     if earlier["meta"]["seeds"] != seeds:
         raise SystemExit(f"ablation: {path} holds seeds {earlier['meta']['seeds']}, not {seeds}: run every change "
                          "(without --only) or the same seeds")
-    measured = {key: earlier["meta"][key] for key in ("minutes", "machine")}
+    measured = {key: earlier["meta"][key] for key in ("minutes", "machine", "test_documents") if key in earlier["meta"]}
     return {name: {"measured": measured, **row} for name, row in earlier[key].items()}
 
 
