@@ -17,10 +17,10 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -r requirements-nodeps.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(BIN)/python -m lhmix.pipeline.guard   # DVC checks params before it acts (README, "Params from someone else")
+	$(BIN)/python -m lhmix.pipeline.guard   # DVC checks params before it acts (docs/method.md, "Params from someone else")
 	touch $(STAMP)
 
-# JOBS=N: DVC's stages N at a time, one GPU each (tools/repro_parallel.py; README, "Paper scale").
+# JOBS=N: DVC's stages N at a time, one GPU each (tools/repro_parallel.py; docs/paper-scale.md).
 JOBS ?= 1
 repro: $(STAMP) plots-template
 ifeq ($(JOBS),1)

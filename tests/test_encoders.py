@@ -32,7 +32,7 @@ def test_missing_hub_model_fails_at_once_with_how_to(name):
 
 def test_readme_gives_the_download_command_the_pinned_hub_ships():
     # huggingface_hub >= 1.0 ships only the `hf` CLI; `huggingface-cli` no longer exists.
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[1] / "docs" / "paper-scale.md").read_text(encoding="utf-8")
     assert "hf download bert-base-uncased" in readme
     assert "huggingface-cli" not in readme
 

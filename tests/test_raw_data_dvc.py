@@ -1,4 +1,4 @@
-"""The README's "Data under DVC" commands, run as written: a small fake WOS in its real format is added to DVC,
+"""docs/paper-scale.md's "Data under DVC" commands, run as written: a small fake WOS in its real format is added to DVC,
 pushed to a local-folder remote, and a fresh clone pulls it and builds data/processed/wos from it."""
 import os
 import re
@@ -10,16 +10,16 @@ from test_pipeline import _copy_with_profile
 from test_wos import ROWS, write_xlsx
 
 REPO = Path(__file__).resolve().parents[1]
-SECTION = "### Data under DVC\n"
+SECTION = "## Data under DVC\n"
 README_REMOTE = "/shared/lhmix-remote"
 README_CLONE = "git clone <your repository> lhmix-repro"
 
 
 def _readme_blocks() -> list[str]:
-    """The shell blocks of the README's "Data under DVC" section, in order."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
+    """The shell blocks of docs/paper-scale.md's "Data under DVC" section, in order."""
+    text = (REPO / "docs" / "paper-scale.md").read_text(encoding="utf-8")
     section = text[text.index(SECTION):]
-    section = section[:section.index("\n### ", 1)]
+    section = section[:section.index("\n## ", 1)]
     return re.findall(r"```sh\n(.*?)```", section, flags=re.S)
 
 

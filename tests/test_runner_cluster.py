@@ -171,7 +171,7 @@ def test_a_job_that_ended_while_no_runner_watched_is_committed_not_rerun(tmp_pat
 
 
 def test_the_readme_and_the_help_quote_the_resource_defaults():
-    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join((REPO / "docs" / "paper-scale.md").read_text(encoding="utf-8").split())
     usage = " ".join(RUNNER.read_text(encoding="utf-8").split())
     cpu, gpu = RESOURCES["cpu"], RESOURCES["gpu"]
     assert f"ask for no GPU, {cpu['cpus_per_task']} CPUs, {cpu['mem_gb']} GB and {cpu['timeout_min']} min" in readme

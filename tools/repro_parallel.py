@@ -3,7 +3,7 @@
 Local workers are pinned one to a GPU (round robin over --devices). On a CPU, each worker keeps the
 threads a sequential `dvc repro` uses, so that every output is bit for bit the same; --threads T gives
 each T instead (faster with N x T <= cores, but another thread count changes the last bits of results). With --executor slurm each stage is a SLURM job through submitit, the repository and DVC's
-cache on a shared filesystem (README, "Paper scale"); --executor submitit-local runs the same path on this
+cache on a shared filesystem (docs/paper-scale.md); --executor submitit-local runs the same path on this
 machine. Afterwards `dvc status` is clean, as after `dvc repro`.
 
 Each submitit job asks for its stage kind's resources (lhmix.pipeline.resources): reporting and data stages

@@ -22,7 +22,7 @@ The check stage itself runs unguarded (its command and out are fixed text) so th
 error. The parallel runner calls `check_stage` itself (lhmix.pipeline.runner).
 
 A `dvc` from another environment (pipx, a system install) loads no guard: with a params.yaml that the
-check stage has not passed, use this project's .venv/bin/dvc or `make repro` (README, "Reliability").
+check stage has not passed, use this project's .venv/bin/dvc or `make repro` (docs/method.md, "Params from someone else").
 """
 from __future__ import annotations
 
