@@ -182,15 +182,31 @@ def minimal_detectable_difference(comparison: Comparison, alpha: float, power: f
 def seeds_needed(test: str, sd: float | None, alpha: float, target: float, power: float = POWER) -> int | None:
     """The fewest seeds (pairs, or runs per variant for Welch) at which a test of spread `sd` has an MDD of at
     most `target`, two-sided at `alpha`: how many seeds the design needs, from the spread these seeds show.
-    None without a spread."""
+    None without a spread. The power of each whole n is computed exactly (noncentral t), searched upwards from
+    the normal approximation, which never asks for more: statsmodels' own solver fails to bracket the answer
+    when the target is a small fraction of the spread."""
     if sd is None or not sd > 0:
         return None
     effect = target / sd
+    groups = 1 if test == PAIRED else 2
     if test == PAIRED:
-        n = TTestPower().solve_power(effect_size=effect, nobs=None, alpha=alpha, power=power)
+        def reaches(n: int) -> bool:
+            return TTestPower().power(effect_size=effect, nobs=n, alpha=alpha) >= power
     else:
-        n = TTestIndPower().solve_power(effect_size=effect, nobs1=None, ratio=1.0, alpha=alpha, power=power)
-    return max(2, math.ceil(float(n) - 1e-9))
+        def reaches(n: int) -> bool:
+            return TTestIndPower().power(effect_size=effect, nobs1=n, ratio=1.0, alpha=alpha) >= power
+    z = scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)
+    low = max(2, math.floor(groups * (z / effect) ** 2))   # the normal approximation: at most the answer
+    if reaches(low):
+        return low
+    step = 1
+    while not reaches(low + step):
+        low, step = low + step, step * 2
+    high = low + step      # low fails, high reaches: bisect
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if reaches(middle) else (middle, high)
+    return high
 
 
 def no_verdict_reason(comparison: Comparison, p: float | None) -> str:
