@@ -679,3 +679,22 @@ def test_continuations_count_runs_that_never_beat_their_warmup_and_compare_what_
     assert "lhmix_vs_fixed" not in questions  # not run
     text = continuations.render({"continuations": found})
     assert "| prompt_lhmix | 1 / 2 | 47.00 | 48.50 | +1.50 |" in text
+
+
+def test_runs_that_both_scored_their_warmup_are_one_model_and_exercise_no_mechanism():
+    from lhmix.reporting import comparisons, mechanism
+
+    def row(variant, seed, f1, best_epoch):   # warm-up of 12 epochs, 17 run
+        return {"variant": variant, "seed": seed, "micro_f1": f1, "macro_f1": f1, "best_epoch": best_epoch,
+                "warmup_epochs": 12, "epochs_run": 17}
+
+    rows = [row("prompt_lhmix", 0, 60.0, 16), row("prompt_lhmix_shuffled", 0, 60.3, 15),
+            *(row(v, s, 50.0 + s, 11) for s in (1, 2) for v in ("prompt_lhmix", "prompt_lhmix_shuffled"))]
+    assert comparisons.same_model_seeds(rows, "prompt_lhmix", "prompt_lhmix_shuffled") == [1, 2]
+    assert comparisons.same_model_seeds(rows, "prompt_lhmix", "bert") == []   # other warm-ups: never one model
+    entry = next(e for e in mechanism.mechanism(rows, 1.0) if e["metric"] == "macro_f1")
+    # differences -0.3, 0, 0: TOST alone would call it equivalent, but two of three seeds compare a model with itself
+    assert entry["verdict"] == "too weak to tell" and entry["verdict_unadjusted"].startswith("equivalent")
+    assert "on 2 of 3 seeds one model" in markdown.verdict_cell(entry)
+    rows[1]["best_epoch"] = 11   # seed 0's shuffled run also kept its warm-up: still a model of its own (other F1)
+    assert comparisons.same_model_seeds(rows, "prompt_lhmix", "prompt_lhmix_shuffled") == [1, 2]

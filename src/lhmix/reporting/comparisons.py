@@ -9,7 +9,7 @@ seed, so their runs are paired by seed; variants of two groups share nothing but
 from __future__ import annotations
 
 from lhmix.reporting.stats import SIGNIFICANCE, Comparison, paired, welch
-from lhmix.reporting.variants import LHMIX, family
+from lhmix.reporting.variants import LHMIX, best_in_warmup, family
 
 F1S = ("micro_f1", "macro_f1")
 APS = ("micro_ap", "macro_ap")
@@ -23,6 +23,16 @@ def compare(rows: list[dict], a: str, b: str, metric: str) -> Comparison:
     if family(a) == family(b):
         return paired(values[a], values[b])
     return welch(list(values[a].values()), list(values[b].values()))
+
+
+def same_model_seeds(rows: list[dict], a: str, b: str) -> list[int]:
+    """The seeds on which a and b are one model: both continue the same warm-up and neither beat it on dev, so
+    both score the warm-up's model. Their difference there is 0 by construction, not by measurement."""
+    if family(a) != family(b):
+        return []
+    stayed = {variant: {r["seed"] for r in rows if r["variant"] == variant and best_in_warmup(r)}
+              for variant in (a, b)}
+    return sorted(stayed[a] & stayed[b])
 
 
 def holm_alpha(tests: int) -> float:

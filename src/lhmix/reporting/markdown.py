@@ -72,10 +72,16 @@ def mdd_cell(entry: dict) -> str:
 
 
 def verdict_cell(entry: dict) -> str:
-    """The verdict in bold, with why there is no test, or what it was before Holm's correction."""
+    """The verdict in bold, with why there is no test, or what it was before Holm's correction, and on how many
+    seeds the two variants were one model (both scored their shared warm-up's: a difference of 0 by
+    construction)."""
     text = f"**{entry['verdict']}**"
     if entry.get("reason"):
         text += f" ({entry['reason']})"
     elif entry.get("verdict_unadjusted") not in (None, entry["verdict"]):
         text += f" ({entry['verdict_unadjusted']} before Holm)"
+    same = entry.get("same_model_seeds")
+    if same and "one model" not in entry.get("reason", ""):
+        pairs = entry["seeds"][0] if entry.get("seeds") else "?"
+        text += f"; on {len(same)} of {pairs} seeds one model (both scored the warm-up's)"
     return text

@@ -8,7 +8,7 @@ verdicts "equivalent within +-m", "different (sign)", "too weak to tell" (lhmix.
 """
 from __future__ import annotations
 
-from lhmix.reporting.comparisons import F1S, holm_alpha
+from lhmix.reporting.comparisons import F1S, holm_alpha, same_model_seeds
 from lhmix.reporting.markdown import (ALL_METRIC_NAMES, bootstrap_cell, interval, mdd_cell, number, p_value, table,
                                      verdict_cell)
 from lhmix.reporting.stats import (POWER, TOO_WEAK, equivalence_verdict, holm, minimal_detectable_difference,
@@ -40,15 +40,29 @@ def mechanism(rows: list[dict], margin: float) -> list[dict]:
                     comparison = paired(*values)
                     tested.append((comparison, tost(*values, margin),
                                    {"claim": name, "regime": regime, "better": a, "worse": b, "metric": metric,
-                                    "holm_family": MECHANISM, "margin": margin, **comparison.to_dict()}))
+                                    "holm_family": MECHANISM, "margin": margin, **comparison.to_dict(),
+                                    "same_model_seeds": same_model_seeds(rows, a, b)}))
     count = sum(usable(c.p) for c, _, _ in tested)
     p_holm = holm([c.p for c, _, _ in tested])
     p_tost_holm = holm([p for _, p, _ in tested])
     return [{**entry, "p_holm": p_difference, "p_tost": p_tost, "p_tost_holm": p_equivalent, "holm_tests": count,
              "mdd": minimal_detectable_difference(comparison, holm_alpha(count)), "mdd_alpha": holm_alpha(count),
-             "verdict": equivalence_verdict(comparison, p_equivalent, p_difference, margin),
-             "reason": no_verdict_reason(comparison, p_difference)}
+             **_verdict(comparison, entry["same_model_seeds"], p_equivalent, p_difference, margin)}
             for (comparison, p_tost, entry), p_difference, p_equivalent in zip(tested, p_holm, p_tost_holm)]
+
+
+def _verdict(comparison, same_model_seeds: list[int], p_equivalent, p_difference, margin: float) -> dict:
+    """The equivalence verdict, unless on most seeds the two runs are one model (both scored their shared
+    warm-up's): then the mixing was never exercised there, the zeros say nothing about the mechanism, and the
+    question is too weak to tell whatever TOST says."""
+    pairs = comparison.seeds[0] if comparison.seeds else 0
+    if pairs and 2 * len(same_model_seeds) > pairs:
+        return {"verdict": TOO_WEAK, "verdict_unadjusted": equivalence_verdict(comparison, p_equivalent,
+                                                                              p_difference, margin),
+                "reason": f"on {len(same_model_seeds)} of {pairs} seeds one model: neither run beat the warm-up on "
+                          "dev, so the mixing was never exercised"}
+    return {"verdict": equivalence_verdict(comparison, p_equivalent, p_difference, margin),
+            "reason": no_verdict_reason(comparison, p_difference)}
 
 
 def mechanism_table(results: dict) -> str:

@@ -4,7 +4,8 @@ difference, its bootstrap interval, the Holm p, the MDD and the verdict. It open
 the report; the README quotes the default's (tests/test_readme_facts.py holds them equal)."""
 from __future__ import annotations
 
-from lhmix.reporting.markdown import METRIC_NAMES, bootstrap_cell, interval, mdd_cell, number, p_value, table
+from lhmix.reporting.markdown import (METRIC_NAMES, bootstrap_cell, interval, mdd_cell, number, p_value, table,
+                                     verdict_cell)
 from lhmix.reporting.mechanism import QUESTION
 from lhmix.reporting.verdicts import CLAIM_QUESTION
 
@@ -17,7 +18,7 @@ def _row(question: str, entry: dict, p_key: str) -> list[str]:
     b = entry.get("bootstrap")
     return [question, METRIC_NAMES[metric], number(entry["diff"], sign=True),
             bootstrap_cell(entry) if b else interval(entry), p_value(entry, p_key), mdd_cell(entry),
-            f"**{entry['verdict']}**"]
+            verdict_cell(entry)]
 
 
 def summary(results: dict) -> str:
@@ -36,5 +37,7 @@ def summary(results: dict) -> str:
         f"adjusted within the family; for the mechanism rows the TOST p of equivalence within +-{margin:g}. MDD: the "
         "true difference the test detects with 80 % probability at its Holm first-step alpha, and the seeds its "
         "observed spread needs for the design's target. *Inconclusive* and *too weak to tell* say the design "
-        "cannot tell, never that there is no difference. What each question asks: " + asks + ". Every test, on "
+        "cannot tell, never that there is no difference. *One model*: on those seeds both variants continued one warm-up "
+        "and neither beat it on dev, so both scored the warm-up's model and differ by 0 by construction (the "
+        "epochs after the warm-up: below). What each question asks: " + asks + ". Every test, on "
         "AP too, with t, df and the unadjusted p: the sections below."])

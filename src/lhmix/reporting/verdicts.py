@@ -14,7 +14,7 @@ tests of its family: the conservative figure (a test later in Holm's order is he
 """
 from __future__ import annotations
 
-from lhmix.reporting.comparisons import APS, F1S, TUNED_F1S, compare, holm_alpha
+from lhmix.reporting.comparisons import APS, F1S, TUNED_F1S, compare, holm_alpha, same_model_seeds
 from lhmix.reporting.markdown import (ALL_METRIC_NAMES, METRIC_NAMES, bootstrap_cell, interval, mdd_cell, mean_std,
                                      number, p_value, t_df, table, verdict_cell)
 from lhmix.reporting.mechanism import MECHANISM, MECHANISM_QUESTIONS, QUESTION
@@ -59,7 +59,8 @@ def claims(rows: list[dict]) -> list[dict]:
                 if {better, worse} <= _present(rows, metric):
                     comparison = compare(rows, better, worse, metric)
                     tested.append((comparison, {"claim": name, "better": better, "worse": worse, "metric": metric,
-                                                "holm_family": group, **comparison.to_dict()}))
+                                                "holm_family": group, **comparison.to_dict(),
+                                                "same_model_seeds": same_model_seeds(rows, better, worse)}))
         count = sum(usable(c.p) for c, _ in tested)
         for (comparison, entry), p_holm in zip(tested, holm([c.p for c, _ in tested])):
             entries.append({**entry, "p_holm": p_holm, "holm_tests": count,
