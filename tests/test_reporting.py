@@ -626,7 +626,7 @@ def test_reporting_imports_no_torch():
     assert done.stdout.strip() == "False"
 
 
-def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected):
+def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected, tmp_path):
     """The default lists no sweeps, sparse runs, Table 6 graphs or augmentation seeds: each section says so."""
     full = tables.markdown(collected)
     assert "Not run in this profile" not in full and "## Figure 5: α sweep" in full
@@ -636,6 +636,12 @@ def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected):
     text = tables.markdown(collected)
     for keys in ("table6.graphs", "augment.seeds", "sweeps.sparse", "sweeps.alpha, sweeps.beta"):
         assert f"({keys}). The profile default-full runs them" in text
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    (tmp_path / "svg").mkdir(exist_ok=True)
+    drawn = plots.sweeps_figure(collected, figures) + plots.sparse_figure(collected, figures)
+    assert [p.name for p in drawn] == ["fig5_sweeps.png", "fig5_sweeps.svg", "fig4_sparse.png", "fig4_sparse.svg"]
+    assert "not run in this profile" in drawn[1].read_text() and "sweeps.sparse lists none" in drawn[3].read_text()
     assert text.index("## Verdicts on the paper's claims") < text.index("## Table 1: dataset") \
         < text.index("## Table 2:") < text.index("## Table 7:") < text.index("## Figure 4:") < text.index("## Figure 6:")
 

@@ -153,9 +153,21 @@ def lambda_figure(results: dict, out: Path) -> list[Path]:
     return _save(figure, out, "fig3_lambda")
 
 
+def _not_run_figure(out: Path, stem: str, title: str, keys: str) -> list[Path]:
+    """A figure whose runs params.yaml does not list: one panel saying so and how to run them."""
+    figure, axis = plt.subplots(figsize=(7, 1.6), layout="constrained")
+    axis.set_axis_off()
+    axis.text(0.5, 0.5, f"{title}: not run in this profile\n(params.yaml: {keys} lists none).\nThe profile "
+              "default-full runs it: dvc exp run -S profile=default-full", ha="center", va="center",
+              transform=axis.transAxes)
+    return _save(figure, out, stem)
+
+
 def sparse_figure(results: dict, out: Path) -> list[Path]:
     """Figure 4: F1 against the fraction of training data, one panel per F1 (one run per point); the
     fractions as equally spaced steps, largest first."""
+    if not results["sparse"]:
+        return _not_run_figure(out, "fig4_sparse", "Figure 4, sparse data", "sweeps.sparse")
     figure, axes = plt.subplots(1, 2, figsize=(9, 4), layout="constrained")
     runs = by_variant(results["sparse"])
     fractions = sorted({r["fraction"] for r in results["sparse"]}, reverse=True)
@@ -180,6 +192,8 @@ def sweeps_figure(results: dict, out: Path) -> list[Path]:
     point (params sweeps.seed: no error bars), beside the prompt without Mixup from the same warm-up (dotted) and,
     for scale, the main runs' spread of that prompt over their seeds (band, mean +- std). A point whose best dev
     epoch is a warm-up epoch scores the warm-up's model, not an LH-Mix one: it is marked."""
+    if not (results["sweeps"]["alpha"] or results["sweeps"]["beta"]):
+        return _not_run_figure(out, "fig5_sweeps", "Figure 5, the alpha and beta sweeps", "sweeps.alpha, sweeps.beta")
     seed = results["config"]["sweep_seed"]
     prompts = [r for r in results["main"] if r["variant"] == "prompt"]
     baseline = next((r for r in prompts if r["seed"] == seed), None)
