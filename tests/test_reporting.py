@@ -112,6 +112,8 @@ def _write_runs(root, skip=()):
         _write(run, _graph_metrics(run))
     for run in PLAN.table6_warmups("wordnet", root=root):
         _write(run, _warmup_metrics(3.0))
+    for run in PLAN.hpt_warmups("wordnet", root=root):
+        _write(run, _warmup_metrics(4.0))
     for run in PLAN.augment_runs("wordnet", root=root)["eda"]:  # EDA micro 62 on seed 0, 65 on seed 1
         _write(run, {**_metrics("prompt", run.seed), "micro_f1": [.62, .65][run.seed]})
     # the test set of the bootstrap: 3 documents; every run decides exactly the gold labels
@@ -320,7 +322,10 @@ def test_timing_counts_each_stage_once(collected):
     # warm-ups: 2 families x 3 seeds + 2 sparse fractions, 6 s each
     assert by_group["warm-ups"]["stages"] == 8
     assert by_group["warm-ups"]["stage_seconds"] == 48.0
-    assert by_group["main runs"]["stage_seconds"] == 240.0
+    assert by_group["main runs and controls"]["stage_seconds"] == 240.0
+    # HPT: a warm-up of its own per seed (6 s) and the run continuing it (10 s)
+    hpt = by_group["HPT (warm-ups and runs)"]
+    assert (hpt["stages"], hpt["stage_seconds"]) == (2 * len(collected["hpt"]), 16.0 * len(collected["hpt"]))
     assert by_group["sparse data"]["stages"] == 6
     assert by_group["alpha/beta sweeps"]["examples_per_second"] == pytest.approx(50.0)
     # alpha 0.1, 1 and beta 0.7: the beta sweep's beta = 1 is the alpha sweep's alpha = 1, counted once
@@ -330,8 +335,9 @@ def test_timing_counts_each_stage_once(collected):
     assert (graphs["stages"], graphs["stage_seconds"], graphs["train_seconds"]) == (12, 104.0, 66.0)
     augmented = by_group["Table 7 augmentation runs"]  # EDA on seeds 0 and 1
     assert (augmented["stages"], augmented["stage_seconds"], augmented["train_seconds"]) == (2, 20.0, 8.0)
-    # 8 + 24 + 3 + 6 + 12 + 2 stages; wall 8 x 6 + 35 x 10 + 104; training seconds 8 x 2 + 35 x 4 + 66
-    assert "| **total** | 55 | 502 | 222 |  |" in tables.timing(collected)
+    # 8 + 24 + 9 (spread) + 6 (HPT) + 3 + 6 + 12 + 2 stages; wall 8 x 6 + 44 x 10 + 48 + 104; training seconds
+    # 8 x 2 + 44 x 4 + 24 + 66
+    assert "| **total** | 70 | 640 | 282 |  |" in tables.timing(collected)
 
 
 def test_metrics_files_are_keyed_for_what_they_hold_one_row_each(collected):

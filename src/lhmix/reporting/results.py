@@ -150,10 +150,12 @@ def stopping(rows: list[dict]) -> dict:
 
 
 def timings(groups: dict[str, list[dict]]) -> list[dict]:
-    """Per group of stages: how many, the sum of their stage times, and examples per second over all
+    """Per group of stages that ran: how many, the sum of their stage times, and examples per second over all
     their training (total examples / total training seconds)."""
     table = []
     for group, rows in groups.items():
+        if not rows:   # a kind of stage this profile does not run
+            continue
         train_seconds = sum(r["train_seconds"] for r in rows)
         examples = sum(r["examples_per_second"] * r["train_seconds"] for r in rows)
         table.append({"group": group, "stages": len(rows), "stage_seconds": sum(r["stage_seconds"] for r in rows),
@@ -213,7 +215,8 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
         "per_depth_differences": tested["per_depth_differences"],
         "table5": table5.entries(main, ordered_variants(main)),
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
-        "timings": timings({"warm-ups": warmups, "main runs": main,
+        "timings": timings({"warm-ups": warmups, "main runs and controls": main, "second mechanism regime": spread,
+                            "HPT (warm-ups and runs)": _rows(plan.hpt_warmups(dataset, **where), _warmup_row) + hpt,
                             "alpha/beta sweeps": _distinct(sweeps["alpha"] + sweeps["beta"]), "sparse data": sparse,
                             "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs,
                             "Table 7 augmentation runs": [row for rows in augmented.values() for row in rows]}),
