@@ -171,8 +171,8 @@ def test_repro_then_experiments(project, tiny_repro):
 
 
 def _check_what_dvc_shows(project: Path) -> None:
-    """DVC's own views fit a 200-column terminal: metrics, the README's experiments table; plots show each
-    figure once, and a single run's dev curve on demand."""
+    """DVC's own views fit a 200-column terminal: metrics, the README's experiments table and `dvc dag` commands;
+    plots show each figure once, and a single run's dev curve on demand."""
     env = {"COLUMNS": "200"}
     metrics = _run(["dvc", "metrics", "show"], project, env=env).stdout
     assert "results/wordnet/metrics/prompt_lhmix.json" in metrics
@@ -182,6 +182,11 @@ def _check_what_dvc_shows(project: Path) -> None:
     table = _run(["dvc", "exp", "show", "--no-pager", *shlex.split(EXP_SHOW)[3:]], project, env=env).stdout
     assert max(map(len, table.splitlines())) <= 200, table
     assert "…" not in table, table  # no column collapsed
+    dags = re.findall(r"^(dvc dag [^#\n]*?)\s*(?:#.*)?$", (REPO / "README.md").read_text(), flags=re.M)
+    assert len(dags) == 2, dags
+    for command in dags:
+        drawn = _run(shlex.split(command), project, env=env).stdout
+        assert "train_lhmix" in drawn and max(map(len, drawn.splitlines())) <= 200, (command, drawn)
     lhmix = json.loads((project / "results/wordnet/metrics/prompt_lhmix.json").read_text())
     assert f"{lhmix['macro_f1']:g}"[:5] in table, table
     _run(["dvc", "plots", "show", "-o", "page"], project)

