@@ -338,6 +338,7 @@ def test_timing_counts_each_stage_once(collected):
     # 8 + 24 + 9 (spread) + 6 (HPT) + 3 + 6 + 12 + 2 stages; wall 8 x 6 + 44 x 10 + 48 + 104; training seconds
     # 8 x 2 + 44 x 4 + 24 + 66
     assert "| **total** | 70 | 640 | 282 |  |" in tables.timing(collected)
+    assert sum(collected["devices"].values()) == 70   # where every one of them trained
 
 
 def test_metrics_files_are_keyed_for_what_they_hold_one_row_each(collected):

@@ -200,13 +200,15 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
     main, extra_rows = tested["rows"][:len(main)], tested["rows"][len(main):]
     hpt = [row for row in extra_rows if row["variant"] == HPT]
     spread = [row for row in extra_rows if row["variant"] != HPT]
+    hpt_warmups = _rows(plan.hpt_warmups(dataset, **where), _warmup_row)
     return {
         "dataset": dataset_stats,
         "config": {"dataset": dataset, "alpha": plan.alpha, "beta": plan.beta, "seeds": plan.seeds,
                    "sweep_seed": plan.sweep_seed, "equivalence_margin": equivalence_margin,
                    "target_mdd": target_mdd},
         "main": main, "spread": spread, "hpt": hpt, "sweeps": sweeps, "sparse": sparse, "warmups": warmups,
-        "devices": devices(main, *sweeps.values(), sparse, warmups, *augmented.values(), graph_runs, graph_warmups),
+        "devices": devices(main, spread, hpt, hpt_warmups, _distinct(sweeps["alpha"] + sweeps["beta"]), sparse, warmups,
+                           *augmented.values(), graph_runs, graph_warmups),
         # the spread regime's variants and HPT beside the main ones: their F1, and the lambda the mixings used
         "summary": summarize(main + spread + hpt), "diagnostics": diagnostics(main + spread + hpt),
         "stopping": stopping(main), "per_depth": per_depth(main + spread + hpt),
@@ -216,7 +218,7 @@ def collect(plan: Plan, dataset: str, dataset_stats: dict, hierarchy: Hierarchy,
         "table5": table5.entries(main, ordered_variants(main)),
         "table6": table6.entries(main, warmups, graph_runs, graph_warmups, plan.table6_graphs, plan.table6_seeds),
         "timings": timings({"warm-ups": warmups, "main runs and controls": main, "second mechanism regime": spread,
-                            "HPT (warm-ups and runs)": _rows(plan.hpt_warmups(dataset, **where), _warmup_row) + hpt,
+                            "HPT (warm-ups and runs)": hpt_warmups + hpt,
                             "alpha/beta sweeps": _distinct(sweeps["alpha"] + sweeps["beta"]), "sparse data": sparse,
                             "Table 6 graph encoders (warm-ups and runs)": graph_warmups + graph_runs,
                             "Table 7 augmentation runs": [row for rows in augmented.values() for row in rows]}),
