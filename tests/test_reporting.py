@@ -16,8 +16,8 @@ from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import (figure6, markdown, paper, plots, report, results, run_files, stats, table5, tables,
-                             variants)
+from lhmix.reporting import (figure6, markdown, paper, plots, report, results, run_files, stats, table2, table5,
+                             table6, table7, tables, variants)
 from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
@@ -421,7 +421,7 @@ def test_paper_numbers_in_units_of_the_lhmix_std():
 
 def test_paper_table_for_a_published_dataset(collected):
     collected["config"]["dataset"] = "nyt"
-    text = tables.published(collected)
+    text = table2.render(collected)
     assert "quoted from LH-Mix (Kong, Zhang and Wang, KDD 2025), Tables 2 and 4, NYT" in text
     assert "| Table 4, LH-Mix (5 seeds) | macro-F1 | 71.03 +- 0.24 | prompt_lhmix: 52.00 +- 1.00 (3 seeds) |" in text
 
@@ -440,7 +440,7 @@ def test_table6_weighs_graph_gains_against_time(collected):
     assert gat["macro_f1_vs_main"] == pytest.approx(3.0)
     assert gat["seconds_per_epoch"] == pytest.approx(3.0)
     assert entries[("gat", "prompt_lhmix")]["time_vs_main"] == pytest.approx(2.0)
-    markdown = tables.table6(collected)
+    markdown = table6.render(collected)
     assert "| none (main runs) | prompt | 0, 1 | 60.50 +- 0.71 | 50.00 +- 0.00 | 2.00 | - | - | - |" in markdown
     assert "| gat | prompt (HPT) | 0, 1 | 62.50 +- 0.71 | 53.00 +- 1.41 | 3.00 | +2.00 | +3.00 | 1.50 x |" in markdown
     assert "| gcn | prompt_lhmix | 0, 1 | 60.00 +- 0.00 | 50.00 +- 0.00 | 3.33 | -0.50 | -1.50 | 1.67 x |" in markdown
@@ -450,7 +450,7 @@ def test_table6_weighs_graph_gains_against_time(collected):
 
 def test_table2_quotes_the_baselines_beside_our_rows(collected):
     collected["config"]["dataset"] = "nyt"
-    text = tables.published(collected)
+    text = table2.render(collected)
     assert ("| BERT | 78.24 | 65.62 | HGCLR (Wang et al., ACL 2022), Table 2 (their BERT run) | bert (3 seeds) | "
             "41.00 +- 1.00 | 30.33 +- 0.58 |") in text
     assert "| BERT+HiMatch (Chen et al. 2021) | - | - | HGCLR (Wang et al., ACL 2022), Table 2 | not reproduced |" in text
@@ -465,17 +465,17 @@ def test_table2_quotes_the_baselines_beside_our_rows(collected):
     macro = "53.00 +- 1.41" if n == 2 else "54.00 +- 2.00"
     assert f"| Table 2, HPT (one run) | macro-F1 | 70.42 | hpt: {macro} ({n} seeds) | {53.0 - 70.42 if n == 2 else 54.0 - 70.42:+.2f} |" in text
     collected["config"]["dataset"] = "rcv1"
-    assert "| BERT+HiMatch (Chen et al. 2021) | 86.33 | 68.66 |" in tables.published(collected)
+    assert "| BERT+HiMatch (Chen et al. 2021) | 86.33 | 68.66 |" in table2.render(collected)
     collected["summary"].pop("hpt")
     assert "| HPT | 87.26 | 69.53 | LH-Mix (Kong, Zhang and Wang, KDD 2025), Table 2 | hpt: not run |" \
-        in tables.published(collected)
+        in table2.render(collected)
 
 
 def test_figure6_ranks_in_results_and_tables(collected, tmp_path):
     f = collected["figure6"]
     assert (f["label"]["name"], f["seed"], f["variant"]) == ("a1", 0, "prompt_lhmix")  # the default label
     assert (f["entered_top3"], f["control"]["entered_top3"]) == (1, 0)
-    markdown = tables.figure6(collected)
+    markdown = figure6.render(collected)
     assert "| a2 | 3 | sibling | 4 | 2 | -0.9950 | 1.0000 |" in markdown
     assert "1 entered the top 3, 0 entered the top 15. Control, prompt" in markdown
     chosen = results.collect(PLAN, "wordnet", DATASET_STATS, HIERARCHY, 1.0, figure6_label="b1", root=tmp_path,
@@ -595,7 +595,7 @@ def test_table7_sets_augmentation_against_lhmix(collected):
     assert versus["df"] == 1
     assert versus["test"] == "paired t"
     assert "vs_lhmix" not in rows["prompt_lhmix"]
-    markdown = tables.table7(collected)
+    markdown = table7.render(collected)
     assert "| prompt + back-translation | - | n/a | n/a | - | not run: no translation models named |" in markdown
     assert eda["best_in_warmup"] == 0
     assert "| prompt + EDA | 0, 1 | 63.50 +- 2.12 |" in markdown

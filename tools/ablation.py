@@ -42,7 +42,7 @@ from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
 from lhmix.core.profiles import overridden
 from lhmix.reporting.stats import equivalence_verdict, mean_std, paired, pooled_histogram, tost, verdict
-from lhmix.reporting.tables import interval, number, p_value, table
+from lhmix.reporting.markdown import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
 from lhmix.pipeline.plan import RUNS, Plan, processed_folder, similarity_table
 from lhmix.training.config import TrainConfig

@@ -1,5 +1,6 @@
-"""LH-Mix Figure 6: the labels whose label words lie nearest one label's, at initialisation and after
-training with LH-Mix, read from a prompt run's label_words.npz (rows in label id order).
+"""LH-Mix Figure 6, its computation, ranks table and note: the labels whose label words lie nearest one
+label's, at initialisation and after training with LH-Mix, read from a prompt run's label_words.npz (rows in
+label id order).
 
 Rank of a label: 1 for the label word with the highest cosine to the chosen label's, among all other
 labels; equal cosines go to the lower id. The labels shown are those among the NEIGHBOURS nearest before or
@@ -17,6 +18,7 @@ from lhmix.core.vocabulary import DATASETS
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import RUNS, Plan
+from lhmix.reporting import markdown as md
 
 NEIGHBOURS = 30
 TOPS = (3, 15)
@@ -168,3 +170,33 @@ def collect(plan: Plan, dataset: str, hierarchy: Hierarchy, wanted, root: Path =
     before, after = (ranks(vectors, chosen)[0] for vectors in words["prompt"])
     return {**result, "variant": "prompt_lhmix", "seed": plan.figure6_seed,
             "control": {"variant": "prompt", **entered(before, after)}}
+
+
+def render(results: dict) -> str:
+    """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
+    f = results["figure6"]
+    tops = f["tops"]
+    rows = [[n["name"], str(n["id"]), n["relation"], str(n["rank_before"]), str(n["rank_after"]),
+             md.number(n["cosine_before"], 4), md.number(n["cosine_after"], 4)]
+            for n in f["neighbours"] if n["rank_after"] <= max(tops)]
+    return "\n".join([
+        introduction(f), "",
+        md.table(["label", "id", "relation", "rank before", "rank after", "cosine before", "cosine after"], rows), "",
+        note(f)])
+
+
+def introduction(f: dict) -> str:
+    label, control, tops = f["label"], f["control"], f["tops"]
+    counts = ", ".join(f"{f[f'entered_top{k}']} entered the top {k}" for k in tops)
+    control_counts = ", ".join(f"{control[f'entered_top{k}']} the top {k}" for k in tops)
+    return (f"Label words nearest **{label['name']}** (id {label['id']}, depth {label['depth']}) by cosine, at "
+            f"initialisation and after training ({f['variant']}, seed {f['seed']}): {counts}. Control, "
+            f"{control['variant']} (same seed and warm-up, no Mixup): {control_counts}.")
+
+
+def note(f: dict) -> str:
+    return (f"The top {max(f['tops'])} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; "
+            "relation is where the label sits from the chosen one in the tree (peer: same depth, another parent). All "
+            "ranks: `results/<dataset>/figure6.json` (a file beside the metrics, not a DVC metric). Before is the "
+            "initial label words (mean token embedding of the name), so the change mixes training itself with LH-Mix: "
+            "the control tells them apart.")

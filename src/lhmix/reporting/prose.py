@@ -2,7 +2,6 @@
 as functions of the numbers they quote. lhmix.reporting.tables builds the tables and places these."""
 from __future__ import annotations
 
-from lhmix.reporting import paper
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.markdown import number
 
@@ -70,64 +69,6 @@ def mixing_effect(lines: list[str]) -> list[str]:
             "model trained that way predicts more labels per document: recall rises, precision falls. Micro-F1 "
             "weighs every decision alike and follows the lost precision of frequent labels; macro-F1 weighs every "
             "label alike and follows the recall gained on rare ones, which the plain model mostly misses."]
-
-
-def no_published_number(dataset: str) -> str:
-    return (f"No published number: {dataset} is not one of the paper's datasets "
-            f"({', '.join(paper.NAMES.values())}), so there is nothing to compare with.")
-
-
-def distances_note(dataset: str) -> str:
-    micro, macro = (spread for _, spread in paper.TABLE4[dataset])
-    return (f"Paper values quoted from {paper.SOURCE}, {paper.NAMES[dataset]}. The last column divides the difference "
-            f"by the Table 4 standard deviation of LH-Mix over five seeds ({micro:.2f} micro, {macro:.2f} macro) for "
-            "every row, HPT's included: the paper gives no other spread. Ours is the mean over our seeds, also where "
-            "the paper reports one run. HPT's counterpart is `hpt`, the hierarchical prompt with HPT's graph "
-            "hierarchy injection (HPT section 4.1), trained on every main seed.")
-
-
-def table2_note(dataset: str) -> str:
-    others = ", ".join(model for model in paper.QUOTED if model not in paper.OURS)
-    return (f"The quoted columns are copied from the papers named ({paper.NAMES[dataset]}; - where the source has no "
-            "number), not reproduced here. Our rows: `bert` ~ BERT (a [CLS] classifier; HGCLR's BERT is their own "
-            "run), `hpt` ~ HPT (the hierarchical prompt with HPT's graph hierarchy injection, every main seed), "
-            f"`prompt_lhmix` ~ LH-Mix; mean +- std over our seeds. Not reproduced: {others}.")
-
-
-def table6_note() -> str:
-    return ("Graph encoders of HPT's hierarchy injection (HPT section 4.1) inside the framework: `prompt` + gat is "
-            "HPT's model here (its graph attention feeding the depth markers, and its MLM loss when "
-            "model.prompt.mlm_weight > 0), `prompt_lhmix` + gat is LH-Mix on top of it. The main runs (graph of "
-            "model.prompt.graph) are those of the same seeds. *vs main*: the difference in F1 points to the main runs "
-            "of the same variant, not tested (one seed gives no test; graph and main runs share no warm-up). Time per "
-            "epoch: training seconds of the runs and the warm-ups they continue over the epochs those trained; runs "
-            "timed at different moments on a shared machine compare roughly.")
-
-
-def table7_note() -> str:
-    return ("Data augmentation (LH-Mix Table 7): prompt without Mixup trained on a training set augmented by EDA "
-            "(Wei and Zou 2019: synonym replacement, random insertion, swap and deletion; augment.eda) or by "
-            "back-translation (augment.back_translation), beside the main prompt and prompt_lhmix runs of the same "
-            "seeds (augment.seeds). An augmented run continues the prompt warm-up of its seed on the augmented set, "
-            "as Mixup starts after it, so the test is paired by seed; with one seed per row there is no test. *Best "
-            "in warm-up*: runs that never beat their warm-up on dev and score its model, the plain prompt's (then the "
-            "row equals the prompt row of that seed).")
-
-
-def figure6_introduction(f: dict) -> str:
-    label, control, tops = f["label"], f["control"], f["tops"]
-    counts = ", ".join(f"{f[f'entered_top{k}']} entered the top {k}" for k in tops)
-    control_counts = ", ".join(f"{control[f'entered_top{k}']} the top {k}" for k in tops)
-    return (f"Label words nearest **{label['name']}** (id {label['id']}, depth {label['depth']}) by cosine, at "
-            f"initialisation and after training ({f['variant']}, seed {f['seed']}): {counts}. Control, "
-            f"{control['variant']} (same seed and warm-up, no Mixup): {control_counts}.")
-
-
-def figure6_note(f: dict) -> str:
-    return (f"The top {max(f['tops'])} after training. Rank 1 is the nearest of the other {f['labels'] - 1} labels; "
-            "relation is where the label sits from the chosen one in the tree (peer: same depth, another parent). All "
-            "ranks: `results/<dataset>/figure6.json` (a file beside the metrics, not a DVC metric). Before is the initial label words (mean token embedding of "
-            "the name), so the change mixes training itself with LH-Mix: the control tells them apart.")
 
 
 def timing_note() -> str:

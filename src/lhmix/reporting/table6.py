@@ -1,6 +1,6 @@
-"""LH-Mix appendix, Table 6: prompt and prompt_lhmix with each graph encoder of HPT's hierarchy injection
-(HPT section 4.1) beside the main runs of the same seeds, and what each costs in training time, since the
-paper weighs a graph encoder's gain against its extra time.
+"""LH-Mix appendix, Table 6, its computation, table and note: prompt and prompt_lhmix with each graph encoder
+of HPT's hierarchy injection (HPT section 4.1) beside the main runs of the same seeds, and what each costs in
+training time, since the paper weighs a graph encoder's gain against its extra time.
 
 Time per epoch of an entry: the training seconds of its runs and of the warm-ups they continue, over the
 epochs those trained, all seeds together (a warm-up counts for both variants it feeds).
@@ -8,6 +8,7 @@ epochs those trained, all seeds together (a warm-up counts for both variants it 
 from __future__ import annotations
 
 from lhmix.core.errors import LhmixError
+from lhmix.reporting import markdown as md
 from lhmix.reporting.stats import mean_std
 
 VARIANTS = ("prompt", "prompt_lhmix")
@@ -59,3 +60,30 @@ def summaries(table: list[dict]) -> dict:
     """{"prompt+gat": {metric: {mean, std, n}}, ...}: the graph entries as rows beside the main variants."""
     return {f"{e['variant']}+{e['graph']}": {metric: e[metric] for metric in F1S}
             for e in table if not e["main_runs"]}
+
+
+def render(results: dict) -> str:
+    """LH-Mix appendix Table 6: graph encoders inside the framework, with their time per epoch."""
+    rows = []
+    for e in results["table6"]:
+        graph = f"{e['graph']} (main runs)" if e["main_runs"] else e["graph"]
+        variant = e["variant"] + (" (HPT)" if e["variant"] == "prompt" and e["graph"] == "gat" else "")
+        versus = (["-"] * 3 if e["main_runs"] else
+                  [md.number(e["micro_f1_vs_main"], sign=True), md.number(e["macro_f1_vs_main"], sign=True),
+                   "n/a" if e["time_vs_main"] is None else f"{e['time_vs_main']:.2f} x"])
+        rows.append([graph, variant, ", ".join(map(str, e["seeds"])), md.mean_std(e["micro_f1"]),
+                     md.mean_std(e["macro_f1"]), md.number(e["seconds_per_epoch"]), *versus])
+    return "\n".join([
+        md.table(["graph encoder", "variant", "seeds", "micro-F1", "macro-F1", "s / epoch", "micro vs main",
+                  "macro vs main", "time vs main"], rows), "",
+        note()])
+
+
+def note() -> str:
+    return ("Graph encoders of HPT's hierarchy injection (HPT section 4.1) inside the framework: `prompt` + gat is "
+            "HPT's model here (its graph attention feeding the depth markers, and its MLM loss when "
+            "model.prompt.mlm_weight > 0), `prompt_lhmix` + gat is LH-Mix on top of it. The main runs (graph of "
+            "model.prompt.graph) are those of the same seeds. *vs main*: the difference in F1 points to the main runs "
+            "of the same variant, not tested (one seed gives no test; graph and main runs share no warm-up). Time per "
+            "epoch: training seconds of the runs and the warm-ups they continue over the epochs those trained; runs "
+            "timed at different moments on a shared machine compare roughly.")

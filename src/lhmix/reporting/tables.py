@@ -1,14 +1,15 @@
-"""results/<dataset>/tables.md: every table of one dataset in markdown, from its results.json."""
+"""results/<dataset>/tables.md: every section of one dataset's results in markdown, from its results.json, in
+the paper's order after the verdicts; the artefacts with modules of their own (Tables 2, 5, 6, 7, Figure 6, the
+summary, the mechanism, the continuations) render there, the smaller ones (Tables 1, 3, 4, the sweeps, the
+sparse-data runs, diagnostics, training time) here."""
 from __future__ import annotations
 
-from lhmix.reporting import continuations, paper, prose, table5
+from lhmix.reporting import continuations, figure6, prose, table2, table5, table6, table7
 from lhmix.reporting.comparisons import REFERENCE
-from lhmix.reporting.markdown import (METRIC_NAMES, histogram, interval, mean_std, number, p_value,  # noqa: F401
-                                     t_df, table)
+from lhmix.reporting.markdown import histogram, mean_std, number, table
 from lhmix.reporting.mechanism import mechanism_table
 from lhmix.reporting.per_depth import depth_differences, depth_table
 from lhmix.reporting.summary import HEADING as SUMMARY, summary as verdicts_at_a_glance
-from lhmix.reporting.table6 import summaries as graph_summaries
 from lhmix.reporting.variants import best_in_warmup, family as family_of
 from lhmix.reporting.verdicts import ap_table, families, tuned_table, verdicts
 
@@ -74,97 +75,6 @@ def sparse(results: dict) -> str:
                              "stop"], rows), "", prose.BEST_IN_WARMUP])
 
 
-def _reproduced(results: dict) -> dict:
-    """Our rows by name: the main variants and the Table 6 graph runs (prompt+gat, ...)."""
-    return {**results["summary"], **graph_summaries(results["table6"])}
-
-
-def published(results: dict) -> str:
-    """Table 2 as published beside our rows, then how far ours lie from LH-Mix's own numbers."""
-    dataset = results["config"]["dataset"]
-    if not paper.published(dataset):
-        return prose.no_published_number(dataset)
-    return "\n\n".join([table2_context(results), distances(results)])
-
-
-def distances(results: dict) -> str:
-    dataset = results["config"]["dataset"]
-    rows = [[r["paper"], METRIC_NAMES[r["metric"]],
-             f"{r['value']:.2f}" + ("" if r["std"] is None else f" +- {r['std']:.2f}"),
-             f"{r['variant']}: {mean_std({'mean': r['ours'], 'std': r['ours_std']})} ({r['seeds']} seeds)",
-             number(r["diff"], sign=True), number(r["diff_in_std"], 1, sign=True)] for r in
-            paper.comparison(dataset, _reproduced(results))]
-    return "\n".join([
-        table(["paper value (quoted)", "F1", "paper", "ours (mean +- std)", "ours - paper (points)",
-               "in paper std units"], rows), "",
-        prose.distances_note(dataset)])
-
-
-def table2_context(results: dict) -> str:
-    """Table 2 as published, with the reproduced row beside each model we run."""
-    dataset = results["config"]["dataset"]
-    rows = []
-    for r in paper.context(dataset, _reproduced(results)):
-        ours = r["reproduced"]
-        reproduced = ([f"{r['ours']} ({ours['micro_f1']['n']} seeds)", mean_std(ours["micro_f1"]),
-                       mean_std(ours["macro_f1"])] if ours else
-                      [f"{r['ours']}: not run" if r["ours"] else "not reproduced", "", ""])
-        quoted = ["-" if r[metric] is None else f"{r[metric]:.2f}" for metric in METRIC_NAMES]
-        rows.append([r["model"], *quoted, r["source"], *reproduced])
-    return "\n".join([
-        table(["model", "micro-F1 (quoted)", "macro-F1 (quoted)", "source", "ours", "micro-F1", "macro-F1"], rows),
-        "",
-        prose.table2_note(dataset)])
-
-
-def table6(results: dict) -> str:
-    """LH-Mix appendix Table 6: graph encoders inside the framework, with their time per epoch."""
-    rows = []
-    for e in results["table6"]:
-        graph = f"{e['graph']} (main runs)" if e["main_runs"] else e["graph"]
-        variant = e["variant"] + (" (HPT)" if e["variant"] == "prompt" and e["graph"] == "gat" else "")
-        versus = (["-"] * 3 if e["main_runs"] else
-                  [number(e["micro_f1_vs_main"], sign=True), number(e["macro_f1_vs_main"], sign=True),
-                   "n/a" if e["time_vs_main"] is None else f"{e['time_vs_main']:.2f} x"])
-        rows.append([graph, variant, ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
-                     number(e["seconds_per_epoch"]), *versus])
-    return "\n".join([
-        table(["graph encoder", "variant", "seeds", "micro-F1", "macro-F1", "s / epoch", "micro vs main",
-               "macro vs main", "time vs main"], rows), "",
-        prose.table6_note()])
-
-
-def table7(results: dict) -> str:
-    """LH-Mix Table 7: data augmentation against LH-Mix, each row tested against prompt_lhmix."""
-    rows = []
-    for e in results["table7"]:
-        if "missing" in e:
-            rows.append([e["row"], "-", "n/a", "n/a", "-", f"not run: {e['missing']}"])
-            continue
-        versus = e.get("vs_lhmix")
-        tested = "; ".join(f"{name} {number(versus[m]['diff'], sign=True)} {interval(versus[m])}, p {p_value(versus[m])}"
-                           for name, m in (("micro", "micro_f1"), ("macro", "macro_f1"))) if versus else "-"
-        rows.append([e["row"], ", ".join(map(str, e["seeds"])), mean_std(e["micro_f1"]), mean_std(e["macro_f1"]),
-                     f"{e['best_in_warmup']} / {len(e['seeds'])}", tested])
-    return "\n".join([
-        table(["row", "seeds", "micro-F1", "macro-F1", "best in warm-up",
-               "row minus prompt_lhmix: points [95 % CI], paired p"], rows), "",
-        prose.table7_note()])
-
-
-def figure6(results: dict) -> str:
-    """The Figure 6 ranks: the labels that entered the top 15 of the chosen label's nearest label words."""
-    f = results["figure6"]
-    tops = f["tops"]
-    rows = [[n["name"], str(n["id"]), n["relation"], str(n["rank_before"]), str(n["rank_after"]),
-             number(n["cosine_before"], 4), number(n["cosine_after"], 4)]
-            for n in f["neighbours"] if n["rank_after"] <= max(tops)]
-    return "\n".join([
-        prose.figure6_introduction(f), "",
-        table(["label", "id", "relation", "rank before", "rank after", "cosine before", "cosine after"], rows), "",
-        prose.figure6_note(f)])
-
-
 def timing(results: dict) -> str:
     groups = results["timings"]
     rows = [[g["group"], str(g["stages"]), number(g["stage_seconds"], 0), number(g["train_seconds"], 0),
@@ -197,7 +107,7 @@ def markdown(results: dict) -> str:
         ("Threshold or ranking: LH-Mix against the prompt at 0 and at thresholds tuned on dev", tuned_table(results)),
         ("Per depth: micro-F1 differences", depth_differences(results)),
         ("Table 1: dataset", dataset_table(results["dataset"])),
-        ("Table 2: published numbers (quoted) beside ours", published(results)),
+        ("Table 2: published numbers (quoted) beside ours", table2.render(results)),
         (f"Table 3: ablation (seed {seed})",
          table(["variant", "micro-F1", "macro-F1"],
                [[v, number(table3[(v, seed)]["micro_f1"]), number(table3[(v, seed)]["macro_f1"])] for v in summary
@@ -208,16 +118,16 @@ def markdown(results: dict) -> str:
                 for v, s in summary.items()])),
         (f"Table 5: {REFERENCE} against every other variant", table5.render(results)),
         ("Table 6: graph encoders inside the framework",
-         _when_run([e for e in results["table6"] if not e["main_runs"]], lambda: table6(results),
+         _when_run([e for e in results["table6"] if not e["main_runs"]], lambda: table6.render(results),
                    "graph encoder runs", "table6.graphs")),
         ("Table 7: data augmentation against LH-Mix",
-         _when_run([e for e in results["table7"] if "missing" not in e], lambda: table7(results),
+         _when_run([e for e in results["table7"] if "missing" not in e], lambda: table7.render(results),
                    "augmentation runs", "augment.seeds")),
         (f"Figure 4: sparse data (seed {seed})",
          _when_run(results["sparse"], lambda: sparse(results), "sparse-data runs", "sweeps.sparse")),
         (None if swept else "Figure 5: α and β sweeps",
          sweeps(results).rstrip() if swept else prose.not_run("sweep points", "sweeps.alpha, sweeps.beta")),
-        ("Figure 6: label words nearest one label, before and after training", figure6(results)),
+        ("Figure 6: label words nearest one label, before and after training", figure6.render(results)),
         ("Diagnostics (main runs, mean over seeds)", diagnostics(results)),
         ("Per depth: precision, recall, F1 and average precision", depth_table(results)),
         ("Threshold-free: average precision of the scores", ap_table(results)),
