@@ -187,3 +187,20 @@ def test_published_rows_train_each_regime_and_a_control_at_its_mean_lambda(ablat
         assert control["fixed_lambda"] == round(lhmix["lambda"]["mean"], 2)
         assert (control["mixing"], control["epochs_run"]) == ("fixed_lambda", 2)
     assert not (tmp_path / "published-similarity" / "s0" / "warmup.pt").exists()
+
+
+def test_render_writes_the_markdown_again_from_the_json_alone(ablation, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    runs = {s: {m: _metrics(0.7, 0.4 + 0.01 * s) for m in ablation.MIXINGS} for s in (0, 1)}
+    meta = {"minutes": 3.0, "machine": "2 cores", "seeds": [0, 1], "dataset": "wordnet", "test_documents": 10}
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "ablation.json").write_text(json.dumps(
+        {"meta": meta, "rows": {ablation.DEFAULT: {**ablation.row_of(runs), "measured": meta}}, ablation.PUBLISHED: {}}))
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert ablation.main(["--render"]) == 0
+    text = (tmp_path / "reports" / "ablation.md").read_text()
+    assert "last run: 3.0 min on 2 cores" in text and f"| {ablation.DEFAULT} |" in text
+    assert not (tmp_path / "runs").exists()   # nothing trained

@@ -188,7 +188,7 @@ def published_markdown(rows: dict[str, dict], params: dict) -> list[str]:
     similarity = params["similarity"]
     return [
         "## The released code's similarity", "",
-        "prompt_lhmix with `similarity.source: published` (issue 30): s from the classifier's own encoder, in "
+        "prompt_lhmix with `similarity.source: published` (docs/method.md): s from the classifier's own encoder, in "
         f"training, on both label sequences of every pair, padded to {similarity['label_length']} tokens "
         f"{'with' if similarity['attention_mask'] else 'without'} an attention mask, as the released "
         "models/prompt.py; against Mixup at one fixed lambda, the published run's mean lambda to 0.01 "
@@ -284,8 +284,14 @@ def main(argv=None) -> int:
     arguments.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     arguments.add_argument("--only", choices=[*CHANGES, PUBLISHED], nargs="+",
                            help="run these changes and keep the other rows of reports/ablation.json")
+    arguments.add_argument("--render", action="store_true",
+                           help="only write reports/ablation.md again from reports/ablation.json (no training)")
     args = arguments.parse_args(argv)
     params = Params.load().values
+    if args.render:
+        measured = read_json(Path("reports") / "ablation.json")
+        write_markdown(measured["rows"], measured.get(PUBLISHED, {}), measured["meta"], params)
+        return 0
     dataset = params["datasets"][0]
     kept = kept_rows(Path("reports") / "ablation.json", args.seeds) if args.only else {}
     kept_published = kept_rows(Path("reports") / "ablation.json", args.seeds, PUBLISHED) if args.only else {}
@@ -312,13 +318,18 @@ def main(argv=None) -> int:
                  for regime in PUBLISHED_REGIMES} if published_runs else kept_published
     meta = {**measured, "seeds": args.seeds, "dataset": dataset}
     write_json({"meta": meta, "rows": rows, PUBLISHED: published}, Path("reports") / "ablation.json")
-    markdown_text = markdown(rows, {name: what for name, (what, _) in CHANGES.items()}, args.seeds, meta)
+    write_markdown(rows, published, meta, params)
+    return 0
+
+
+def write_markdown(rows: dict[str, dict], published: dict[str, dict], meta: dict, params: dict) -> None:
+    """reports/ablation.md from the measured rows (and printed)."""
+    markdown_text = markdown(rows, {name: what for name, (what, _) in CHANGES.items()}, meta["seeds"], meta)
     if published:
         markdown_text += "\n".join(["", *published_markdown(published, params)])
     with replaced_on_success(Path("reports") / "ablation.md") as temporary:
         temporary.write_text(markdown_text, encoding="utf-8")
     print(markdown_text)
-    return 0
 
 
 def kept_rows(path: Path, seeds: list[int], key: str = "rows") -> dict[str, dict]:
