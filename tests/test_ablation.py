@@ -150,6 +150,11 @@ def test_published_row_pools_s_and_lambda_and_pairs_each_seed_with_its_control(a
     assert macro["equivalence"] == "too weak to tell"
     assert row["published_vs_fixed.micro_f1"]["diff"] == pytest.approx(-0.5)
     assert "equivalence" not in ablation.published_row(runs, margin=None)["published_vs_fixed.macro_f1"]
+    assert row["one_model_seeds"] == []
+    # seed 1's two runs both kept their warm-up (best epoch 3 of a 5-epoch warm-up, 9 run): one model there
+    for variant in ("lhmix", "fixed_lambda"):
+        runs[1][variant].update(best_epoch=3, warmup_epochs=5, epochs_run=9)
+    assert ablation.published_row(runs, margin=1.0)["one_model_seeds"] == [1]
 
 
 def test_published_markdown_has_a_row_per_regime_with_its_quantiles(ablation):
@@ -167,6 +172,11 @@ def test_published_markdown_has_a_row_per_regime_with_its_quantiles(ablation):
     assert lines[2].startswith("| main (1, 0.75) | 0.900/0.950/1.000 / 0.900/0.950/1.000 | "
                                "0.500/0.510/0.520 / 0.500/0.510/0.520 | 0.510 (0.51) | 70.00 / 50.50 | 70.00 / 50.00 |")
     assert lines[3].startswith("| spread (10, 1) |")
+    # both runs of both seeds kept their warm-up: TOST's "equivalent" would compare a model with itself
+    rows["main"]["one_model_seeds"] = [0, 1]
+    rows["main"]["published_vs_fixed.macro_f1"]["equivalence"] = "equivalent within +-1"
+    text = "\n".join(ablation.published_markdown(rows, params))
+    assert "too weak to tell (TOST alone: equivalent within +-1); one model on 2 of 2 seeds" in text
 
 
 def test_published_rows_train_each_regime_and_a_control_at_its_mean_lambda(ablation, project, tmp_path,
