@@ -11,8 +11,11 @@ def write() -> str:
     datasets = read_params().get("datasets")
     tables = {dataset: (Path("results") / dataset / "tables.md").read_text(encoding="utf-8") for dataset in datasets}
     out = Path("reports") / "README.md"
+    ablation = Path("reports") / "ablation.md"   # make ablation's, outside the pipeline: its released-similarity rows
     with replaced_on_success(out) as temporary:
-        temporary.write_text(report.render(datasets, tables, report.environment()), encoding="utf-8")
+        temporary.write_text(report.render(datasets, tables, report.environment(),
+                                           ablation.read_text(encoding="utf-8") if ablation.is_file() else None),
+                             encoding="utf-8")
     return str(out)
 
 

@@ -529,6 +529,10 @@ def test_figures_and_report_are_byte_identical_when_written_twice(collected, tmp
     assert "](../results/wordnet/figures/fig5_sweeps.png)" in page
     assert "(../results/wordnet/svg/fig5_sweeps.svg)" in page
     assert {p.parent.name for p in paths if p.suffix == ".svg"} == {"svg"}  # beside figures/, not in it
+    ablation = "# What moved\n\n## The released code's similarity\n\nthe rows\n\n## Later\n\nnot this"
+    with_rows = report.render(["wordnet"], {"wordnet": tables.markdown(collected)}, {"python": "3.x"}, ablation)
+    assert "## The released code's similarity (`make ablation`" in with_rows and "the rows" in with_rows
+    assert "not this" not in with_rows and with_rows.index("the rows") < with_rows.index("## Environment")
     headings = [line for line in page.splitlines() if line.startswith(("### ", "#### "))]
     for stem, caption, section in report.FIGURES:  # each figure closes its own section, once
         assert page.count(f"figures/{stem}.png") == 1

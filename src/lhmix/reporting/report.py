@@ -65,11 +65,24 @@ def _with_figures(dataset: str, tables: str) -> list[str]:
     return parts + [""] + after.get(len(lines), [])
 
 
-def render(datasets: list[str], tables: dict[str, str], env: dict) -> str:
+RELEASED_SIMILARITY = "## The released code's similarity"
+
+
+def released_similarity(ablation: str | None) -> list[str]:
+    """The published-similarity section of reports/ablation.md (`make ablation`, outside the pipeline), one level
+    down, or nothing where the ablation has not measured it."""
+    if not ablation or RELEASED_SIMILARITY not in ablation:
+        return []
+    section = ablation.split(RELEASED_SIMILARITY, 1)[1].split("\n## ", 1)[0].strip()
+    return [f"{RELEASED_SIMILARITY} (`make ablation`, from [ablation.md](ablation.md))", "", section, ""]
+
+
+def render(datasets: list[str], tables: dict[str, str], env: dict, ablation: str | None = None) -> str:
     parts = ["# Reproduced results", "",
              "Written by `dvc repro` (stage `report`) from `results/<dataset>/`; do not edit by hand.", ""]
     for dataset in datasets:
         parts += _with_figures(dataset, tables[dataset])
+    parts += released_similarity(ablation)
     parts += ["## Environment", "", "| | |", "| --- | --- |",
               *(f"| {key} | {value} |" for key, value in env.items()), ""]
     return "\n".join(parts)
