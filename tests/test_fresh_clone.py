@@ -15,14 +15,18 @@ def test_dry_repro_on_a_fresh_clone_lists_every_stage_and_writes_nothing(tmp_pat
     before = sorted(path.relative_to(clone) for path in clone.rglob("*") if ".git" not in path.parts)
     result = subprocess.run([DVC, "repro", "--dry"], cwd=clone, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    first_stages = ("check", "prepare@", "similarity@", "warmup@", "train_lhmix@", "stats@", "report")
+    first_stages = ("check", "prepare@", "similarity@", "warmup@", "train_lhmix@", "stats@")
     listed = [line.split("'")[1] for line in result.stdout.splitlines() if line.startswith("Running stage '")]
     for stage in first_stages:
         assert any(name == stage or name.startswith(stage) for name in listed), stage
-    assert listed.index("check") == 0 and listed[-1] == "report"
+    assert listed.index("check") == 0 and listed[-1].startswith("stats@")
     stages = subprocess.run([DVC, "stage", "list", "--name-only"], cwd=clone, capture_output=True, text=True,
                             check=True).stdout.split()
-    assert sorted(listed) == sorted(stages)   # every stage would run: the clone has none of their outputs
+    # every stage would run (the clone has none of their DVC-cached outputs) but the figures and the report,
+    # whose inputs and outputs git carries: up to date until stats writes results.json again
+    committed = [stage for stage in stages if stage.startswith("plots@") or stage == "report"]
+    assert sorted(listed) == sorted(set(stages) - set(committed))
+    assert all(f"Stage '{stage}' didn't change, skipping" in result.stdout for stage in committed)
     after = sorted(path.relative_to(clone) for path in clone.rglob("*")
                    if ".git" not in path.parts and path.parts[len(clone.parts)] != ".dvc")
     assert after == [path for path in before if path.parts[0] != ".dvc"]

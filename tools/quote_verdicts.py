@@ -3,6 +3,7 @@ README, between its markers; tests/test_readme_facts.py holds the two equal, so 
 
     python tools/quote_verdicts.py
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def quoted(readme: str) -> str:
     return readme.split(START, 1)[1].split(END, 1)[0].strip()
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args(argv)
     readme_path = ROOT / "README.md"
     readme = readme_path.read_text(encoding="utf-8")
     block = generated(SOURCE.read_text(encoding="utf-8"))
@@ -35,4 +37,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
