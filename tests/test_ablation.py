@@ -43,7 +43,7 @@ def test_folder_names_are_plain(ablation):
 
 def _metrics(micro, macro, per_doc=3.0, stopped=True, epochs=20):
     return {"micro_f1": micro, "macro_f1": macro, "predicted_per_doc": per_doc, "stopped_early": stopped,
-            "epochs_run": epochs}
+            "epochs_run": epochs, "best_epoch": epochs - 5, "warmup_epochs": 5}   # selected after its warm-up
 
 
 def test_row_means_and_the_paired_lhmix_difference(ablation):

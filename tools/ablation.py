@@ -42,6 +42,7 @@ from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
 from lhmix.core.profiles import overridden
 from lhmix.reporting.stats import equivalence_verdict, mean_std, paired, pooled_histogram, tost, verdict
+from lhmix.reporting.variants import best_in_warmup
 from lhmix.reporting.markdown import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
 from lhmix.pipeline.plan import RUNS, Plan, processed_folder, similarity_table
@@ -141,7 +142,8 @@ def published_row(runs: dict[int, dict[str, dict]], margin: float | None) -> dic
         row[name] = {key: pooled[key] for key in ("n", "mean", "q05", "q50", "q95", "min", "max") if key in pooled}
     row["by_mixed_epoch"] = mixed_epoch_means([runs[s]["lhmix"]["history"] for s in runs])
     # seeds on which both runs kept their shared warm-up's model: one model, a difference of 0 by construction
-    row["one_model_seeds"] = sorted(s for s in runs if all(kept_warmup(runs[s][v]) for v in ("lhmix", "fixed_lambda")))
+    row["one_model_seeds"] = sorted(s for s in runs
+                                    if all(best_in_warmup(runs[s][v]) for v in ("lhmix", "fixed_lambda")))
     for metric in ("micro_f1", "macro_f1"):
         published = {s: 100 * runs[s]["lhmix"][metric] for s in runs}
         control = {s: 100 * runs[s]["fixed_lambda"][metric] for s in runs}
@@ -151,11 +153,6 @@ def published_row(runs: dict[int, dict[str, dict]], margin: float | None) -> dic
             row[f"published_vs_fixed.{metric}"]["equivalence"] = equivalence_verdict(
                 comparison, tost(published, control, margin), comparison.p, margin)
     return row
-
-
-def kept_warmup(metrics: dict) -> bool:
-    """A run whose best dev epoch is an epoch of the warm-up it continued: it scores the warm-up's model."""
-    return 0 < metrics.get("best_epoch", 0) <= metrics.get("warmup_epochs", 0) < metrics.get("epochs_run", 0)
 
 
 def mixed_epoch_means(histories: list[list[dict]]) -> list[dict]:

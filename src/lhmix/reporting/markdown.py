@@ -81,7 +81,7 @@ def verdict_cell(entry: dict) -> str:
     elif entry.get("verdict_unadjusted") not in (None, entry["verdict"]):
         text += f" ({entry['verdict_unadjusted']} before Holm)"
     same = entry.get("same_model_seeds")
-    if same and "one model" not in entry.get("reason", ""):
+    if same:
         pairs = entry["seeds"][0] if entry.get("seeds") else "?"
         text += f"; on {len(same)} of {pairs} seeds one model (both scored the warm-up's)"
     return text
