@@ -29,6 +29,8 @@ def metrics_of(variant: str, seed: int, **settings) -> dict:
             "history": [{"epoch": e, "train_loss": 1.0 / e, "dev_micro_f1": 0.5, "dev_macro_f1": 0.4} for e in (1, 2, 3)],
             "stage_seconds": 10.0, "train_seconds": 4.0, "examples_per_second": 50.0, "epochs_trained": 2,
             "device": "cpu",
+            "continuation": {"best_epoch": 2, "dev_micro_f1": 0.5, "dev_macro_f1": 0.4, "micro_f1": 0.6,
+                             "macro_f1": 0.5, "precision": 0.7, "recall": 0.5, "predicted_per_doc": 2.0},
             "lambda": {"n": 2, "mean": 0.5155, "q05": 0.5105, "q50": 0.5105, "q95": 0.5205, "first_bin": 510,
                        "counts": [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]},
             **settings}
@@ -121,6 +123,7 @@ DAMAGED = [
     ("by_frequency", {"rare": math.nan, "medium": 0.4, "frequent": 0.7}), ("by_frequency", [0.2]),
     ("lambda", histogram(mean=math.nan)), ("lambda", histogram(n=-2)), ("lambda", histogram(counts=[1, 0, -1, 2])),
     ("lambda", histogram(n=3)), ("lambda", histogram(first_bin=999)), ("lambda", "high"),
+    ("continuation", {"best_epoch": 2.0}), ("continuation", [2]),
 ]
 
 
@@ -129,6 +132,15 @@ def test_a_field_beyond_the_scores_that_its_writer_never_writes_is_refused(runs,
     lhmix = runs[1]
     (lhmix.path / "metrics.json").write_text(json.dumps({**metrics_of("prompt_lhmix", 1), field: value}))
     refused(lhmix, "metrics.json", field)
+
+
+@pytest.mark.parametrize("key, value", [("macro_f1", 1.5), ("predicted_per_doc", None), ("recall", math.nan)])
+def test_a_damaged_score_of_the_continuation_is_named(runs, key, value):
+    lhmix = runs[1]
+    metrics = metrics_of("prompt_lhmix", 1)
+    metrics["continuation"][key] = value
+    (lhmix.path / "metrics.json").write_text(json.dumps(metrics))
+    refused(lhmix, "metrics.json", f"continuation.{key}")
 
 
 @pytest.mark.parametrize("point, field", [({"epoch": 2, "train_loss": 0.5, "dev_micro_f1": 0.5, "dev_macro_f1": 0.4},

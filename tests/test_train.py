@@ -13,11 +13,11 @@ from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.model import losses, mixup
 from lhmix.training.config import VARIANTS, parse_variant
-from lhmix.training.loop import NonFiniteLoss
+from lhmix.training.loop import NonFiniteLoss, Session
 from lhmix.training.progress import Progress
 from lhmix.training.run import train
 
-from toy import (SIMILARITY, config, losses_per_epoch, make_warmup, outcome,  # noqa: F401  (project is a fixture)
+from toy import (SIMILARITY, Killed, config, kill_after, losses_per_epoch, make_warmup, outcome,  # noqa: F401  (project is a fixture)
                  project, run)
 
 
@@ -189,6 +189,76 @@ def test_progress_stops_patience_epochs_after_the_best_or_the_warmup():
     assert stops == [False, False, False, False, False, True, True]  # epoch 6 = 4 + 2
     assert progress.best_epoch == 2
     assert progress.stop_reason == "early_stopping"
+
+
+def test_progress_keeps_the_best_epoch_after_the_warmup_apart():
+    progress = Progress()
+    for epoch, score in enumerate([0.5, 0.6, 0.3, 0.45, 0.4], start=1):   # warm-up 2 epochs
+        progress.record(epoch, 1.0, {"micro_f1": score / 2, "macro_f1": score, "precision": 1, "recall": 1,
+                                     "predicted_per_doc": 1}, patience=5, warmup_epochs=2)
+    assert (progress.best_epoch, progress.best_continuation_epoch) == (2, 4)
+    assert (progress.best_continuation_dev_macro_f1, progress.best_continuation_dev_micro_f1) == (0.45, 0.225)
+    assert progress.continuation_apart
+    progress.record(6, 1.0, {"micro_f1": 0.7, "macro_f1": 0.7, "precision": 1, "recall": 1, "predicted_per_doc": 1},
+                    patience=5, warmup_epochs=2)
+    assert (progress.best_epoch, progress.best_continuation_epoch) == (6, 6)
+    assert not progress.continuation_apart
+
+
+UNSCRIPTED_EVALUATE = Session.evaluate
+
+
+def scripted_dev(monkeypatch, macro_f1s: list[float]) -> None:
+    """Every epoch's dev macro-F1 as scripted (training itself is untouched: dev only selects)."""
+    original, script = UNSCRIPTED_EVALUATE, iter(macro_f1s)
+
+    def evaluate(self, split, keep_predictions=False, desc="dev"):
+        result, scores = original(self, split, keep_predictions, desc)
+        if desc == "dev" and not keep_predictions:
+            result = {**result, "macro_f1": next(script)}
+        return result, scores
+    monkeypatch.setattr(Session, "evaluate", evaluate)
+
+
+def test_a_run_that_keeps_a_warmup_epoch_also_scores_its_continuations_best(project, tmp_path, monkeypatch):
+    settings = dict(max_epochs=8, warmup_epochs=1, patience=10)
+    scripted_dev(monkeypatch, [0.9] + [0.1] * 6 + [0.4])   # warm-up epoch 1 stays best; after it, epoch 8
+    metrics = json.loads((run(project, tmp_path, "prompt_lhmix", name="apart", **settings)
+                          / "metrics.json").read_text())
+    assert (metrics["best_epoch"], metrics["continuation"]["best_epoch"]) == (1, 8)
+    assert metrics["continuation"]["dev_macro_f1"] == 0.4
+    # the same training, selecting epoch 8 (dev selects, it does not train): its test scores are the continuation's
+    scripted_dev(monkeypatch, [0.1] * 7 + [0.4])
+    last = json.loads((run(project, tmp_path, "prompt_lhmix", name="last", **settings) / "metrics.json").read_text())
+    scores = ("micro_f1", "macro_f1", "precision", "recall", "predicted_per_doc")
+    assert last["best_epoch"] == 8
+    assert metrics["continuation"] == {**{k: last[k] for k in scores}, "best_epoch": 8, "dev_macro_f1": 0.4,
+                                       "dev_micro_f1": last["dev_micro_f1"]}
+    assert last["continuation"] == metrics["continuation"]   # one model: the continuation is the run's own score
+    assert metrics["micro_f1"] != last["micro_f1"]   # the first run itself still scores its best epoch, 1
+    assert not list((tmp_path / "apart-checkpoints").glob("*.pt"))
+
+
+def test_a_killed_run_resumes_its_continuations_best_and_refuses_a_damaged_one(project, tmp_path, monkeypatch,
+                                                                             caplog):
+    settings = dict(max_epochs=6, warmup_epochs=1, patience=10)
+    dev = [0.9, 0.1, 0.4, 0.1, 0.1, 0.1]   # best epoch 1, continuation's best 3
+    scripted_dev(monkeypatch, dev)
+    whole = json.loads((run(project, tmp_path, "prompt_mixup", name="whole", **settings) / "metrics.json").read_text())
+    for name, damage in (("resumed", False), ("damaged", True)):
+        scripted_dev(monkeypatch, dev)
+        with pytest.raises(Killed):
+            run(project, tmp_path, "prompt_mixup", name=name, on_epoch_end=kill_after(4), **settings)
+        saved = tmp_path / f"{name}-checkpoints" / "continuation.pt"
+        assert saved.is_file()
+        if damage:
+            saved.write_bytes(b"torn")
+        scripted_dev(monkeypatch, dev if damage else dev[4:])   # afresh, or from epoch 5
+        caplog.clear()
+        again = json.loads((run(project, tmp_path, "prompt_mixup", name=name, **settings) / "metrics.json").read_text())
+        assert ("continuation.pt: not a readable checkpoint" in caplog.text) == damage
+        assert {k: again[k] for k in ("continuation", "micro_f1", "best_epoch")} == \
+            {k: whole[k] for k in ("continuation", "micro_f1", "best_epoch")}
 
 
 def test_same_seed_same_outcome_other_seed_differs(project, tmp_path):

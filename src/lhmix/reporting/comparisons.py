@@ -14,6 +14,8 @@ from lhmix.reporting.variants import LHMIX, best_in_warmup, family
 F1S = ("micro_f1", "macro_f1")
 APS = ("micro_ap", "macro_ap")
 TUNED_F1S = ("tuned_micro_f1", "tuned_macro_f1")   # F1 at the thresholds tuned on dev (rows' keys)
+# F1 of the model of the best dev epoch after the warm-up, the continuation's own (rows' keys)
+CONTINUATION_F1S = ("continuation_micro_f1", "continuation_macro_f1")
 REFERENCE = LHMIX
 
 
@@ -25,10 +27,18 @@ def compare(rows: list[dict], a: str, b: str, metric: str) -> Comparison:
     return welch(list(values[a].values()), list(values[b].values()))
 
 
-def same_model_seeds(rows: list[dict], a: str, b: str) -> list[int]:
-    """The seeds on which a and b are one model: both continue the same warm-up and neither beat it on dev, so
-    both score the warm-up's model. Their difference there is 0 by construction, not by measurement."""
-    if family(a) != family(b):
+def base_metric(metric: str) -> str:
+    """The F1 or AP an entry's metric measures, whatever the selection or threshold: tuned_macro_f1 -> macro_f1."""
+    for prefix in ("tuned_", "continuation_"):
+        metric = metric.removeprefix(prefix)
+    return metric
+
+
+def same_model_seeds(rows: list[dict], a: str, b: str, metric: str = "micro_f1") -> list[int]:
+    """The seeds on which a and b are one model on `metric`: both continue the same warm-up and neither beat it on
+    dev, so both score the warm-up's model. Their difference there is 0 by construction, not by measurement. Never
+    on a continuation's metric: that model is trained after the warm-up by each run itself."""
+    if family(a) != family(b) or metric in CONTINUATION_F1S:
         return []
     stayed = {variant: {r["seed"] for r in rows if r["variant"] == variant and best_in_warmup(r)}
               for variant in (a, b)}

@@ -5,7 +5,9 @@ import math
 
 METRIC_NAMES = {"micro_f1": "micro-F1", "macro_f1": "macro-F1"}
 ALL_METRIC_NAMES = {**METRIC_NAMES, "micro_ap": "micro-AP", "macro_ap": "macro-AP",
-                    "tuned_micro_f1": "micro-F1, tuned thresholds", "tuned_macro_f1": "macro-F1, tuned thresholds"}
+                    "tuned_micro_f1": "micro-F1, tuned thresholds", "tuned_macro_f1": "macro-F1, tuned thresholds",
+                    "continuation_micro_f1": "micro-F1, after the warm-up",
+                    "continuation_macro_f1": "macro-F1, after the warm-up"}
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -16,7 +16,7 @@ from lhmix.core.vocabulary import AUGMENTATIONS
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import PROCESSED, Plan, Run
 from lhmix.reporting import continuations, evidence, figure6, table5, table6, table7
-from lhmix.reporting.comparisons import APS
+from lhmix.reporting.comparisons import APS, base_metric
 from lhmix.reporting.mechanism import mechanism
 from lhmix.reporting.per_depth import per_depth, per_depth_differences
 from lhmix.reporting.verdicts import claims
@@ -56,6 +56,8 @@ def _run_row(run: Run, metrics: dict) -> dict:
         "per_depth_ap": {depth: {name: percent(scores[name]) for name in APS}
                          for depth, scores in metrics["per_depth_ap"].items()},
         "by_frequency": {bucket: percent(value) for bucket, value in metrics["by_frequency"].items()},
+        **{f"continuation_{name}": percent(metrics["continuation"][name]) for name in F1S},
+        "continuation_best_epoch": metrics["continuation"]["best_epoch"],
         "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"],
         "stop_reason": metrics["stop_reason"], "max_epochs": metrics["max_epochs"],
         "warmup_epochs": metrics["warmup_epochs"],
@@ -110,12 +112,12 @@ def comparisons(runs: list[Run], rows: list[dict], dataset_dir: Path, margin: fl
     family)."""
     test_set = evidence.TestSet(dataset_dir)
     rows, decisions = evidence.tuned(runs, rows, test_set)
-    parts = {"claims": claims(rows), "mechanism": mechanism(rows, margin), "per_depth_differences":
-             per_depth_differences(rows)}
+    parts = {"claims": claims(rows), "mechanism": mechanism(rows, margin) + mechanism(rows, margin, continuations=True),
+             "per_depth_differences": per_depth_differences(rows)}
     flat = [entry for entries in parts.values() for entry in entries]
     flat = evidence.with_intervals(flat, runs, rows, decisions, test_set)
     for entry in flat:   # the tests with a family (per depth is descriptive)
-        target = target_mdd.get(entry.get("metric", "").removeprefix("tuned_"))
+        target = target_mdd.get(base_metric(entry.get("metric", "")))
         if target is not None and entry.get("mdd_alpha") is not None:
             entry.update(mdd_target=target,
                          seeds_needed=seeds_needed(entry["test"], entry["sd"], entry["mdd_alpha"], target))

@@ -99,6 +99,8 @@ def check_fields(metrics: dict, path: Path) -> None:
             bad("by_frequency", buckets, "an object of fractions in [0, 1] (macro-F1 per frequency bucket)")
     if "history" in metrics:
         _check_history(metrics["history"], bad)
+    if "continuation" in metrics:
+        _check_continuation(metrics["continuation"], bad)
     for name in MIXING:
         if name in metrics:
             problem = _histogram_problem(metrics[name])
@@ -118,6 +120,18 @@ def _check_history(history, bad) -> None:
         for key in ("dev_micro_f1", "dev_macro_f1"):
             if not _is_fraction(point.get(key)):
                 bad(f"history[{index}].{key}", point.get(key), "a fraction in [0, 1]")
+
+
+def _check_continuation(continuation, bad) -> None:
+    """The best dev epoch after the warm-up and its test scores (lhmix.training.outputs.run_metrics)."""
+    if not isinstance(continuation, dict) or type(continuation.get("best_epoch")) is not int \
+            or continuation["best_epoch"] < 0:
+        bad("continuation", continuation, "an object with an integer 'best_epoch' >= 0")
+    for key in ("micro_f1", "macro_f1", "precision", "recall"):
+        if not _is_fraction(continuation.get(key)):
+            bad(f"continuation.{key}", continuation.get(key), "a fraction in [0, 1]")
+    if not (_is_number(continuation.get("predicted_per_doc")) and continuation["predicted_per_doc"] >= 0):
+        bad("continuation.predicted_per_doc", continuation.get("predicted_per_doc"), "a finite number >= 0")
 
 
 def _histogram_problem(summary) -> str | None:

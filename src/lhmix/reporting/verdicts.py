@@ -8,19 +8,24 @@ The families, fixed before any result (FAMILIES and lhmix.reporting.mechanism):
   threshold, Holm over them; verdicts supported (+), contradicted (-), inconclusive;
 - "paper AP": the same claims on micro- and macro-AP, Holm over them on their own;
 - "tuned thresholds": LH-Mix > prompt on F1 at one threshold per depth tuned on dev, Holm over its two tests;
-- "mechanism": the controls of LH-Mix per regime, equivalence tests (lhmix.reporting.mechanism).
+- "continuations": the prompt family's claims (and LH-Mix of the spread regime > prompt) on the F1 of each run's best
+  dev epoch after the warm-up, the model its own epochs trained, where selection over all epochs may keep the shared
+  warm-up's; Holm over them on their own;
+- "mechanism" and "mechanism, continuations": the controls of LH-Mix per regime, equivalence tests, on either model
+  (lhmix.reporting.mechanism).
 The power of every test is its minimal detectable difference at Holm's first step, alpha 0.05 / m with m the
 tests of its family: the conservative figure (a test later in Holm's order is held to less).
 """
 from __future__ import annotations
 
-from lhmix.reporting.comparisons import APS, F1S, TUNED_F1S, compare, holm_alpha, same_model_seeds
+from lhmix.reporting.comparisons import (APS, CONTINUATION_F1S, F1S, TUNED_F1S, compare, holm_alpha,
+                                        same_model_seeds)
 from lhmix.reporting.markdown import (ALL_METRIC_NAMES, METRIC_NAMES, bootstrap_cell, interval, mdd_cell, mean_std,
                                      number, p_value, t_df, table, verdict_cell)
-from lhmix.reporting.mechanism import MECHANISM, MECHANISM_QUESTIONS, QUESTION
+from lhmix.reporting.mechanism import MECHANISM, MECHANISM_CONTINUATIONS, MECHANISM_QUESTIONS, QUESTION
 from lhmix.reporting.stats import (POWER, SIGNIFICANCE, TOO_WEAK, Comparison, holm, minimal_detectable_difference,
                                    no_verdict_reason, usable, verdict)
-from lhmix.reporting.variants import HPT, LHMIX, REGIMES
+from lhmix.reporting.variants import HPT, LHMIX, REGIMES, SPREAD, in_regime
 
 # (name, the variant claimed better, the variant claimed worse)
 PAPER_CLAIMS = (("prompt_vs_bert", "prompt", "bert"),
@@ -29,19 +34,25 @@ PAPER_CLAIMS = (("prompt_vs_bert", "prompt", "bert"),
                 ("lhmix_vs_prompt", LHMIX, "prompt"),
                 ("lhmix_vs_hpt", LHMIX, HPT))
 TUNED_CLAIMS = (("lhmix_vs_prompt", LHMIX, "prompt"),)
+CONTINUATION_CLAIMS = (*PAPER_CLAIMS[1:4], ("lhmix_spread_vs_prompt", in_regime(LHMIX, SPREAD), "prompt"))
 FAMILIES = {"paper F1": (PAPER_CLAIMS, F1S), "paper AP": (PAPER_CLAIMS, APS),
-            "tuned thresholds": (TUNED_CLAIMS, TUNED_F1S)}
+            "tuned thresholds": (TUNED_CLAIMS, TUNED_F1S), "continuations": (CONTINUATION_CLAIMS, CONTINUATION_F1S)}
 CLAIM_QUESTION = {
     "prompt_vs_bert": "the hierarchical prompt beats a [CLS] classifier (paper Table 3)",
     "mixup_vs_prompt": "Mixup helps the prompt (Table 3)",
     "lhmix_vs_mixup": "similarity-guided mixing beats Beta(a, a) mixing (Table 3)",
     "lhmix_vs_prompt": "LH-Mix helps the prompt (Tables 3, 4)",
-    "lhmix_vs_hpt": "LH-Mix beats HPT, the prompt with HPT's graph injection (Table 4)"}
+    "lhmix_vs_hpt": "LH-Mix beats HPT, the prompt with HPT's graph injection (Table 4)",
+    "lhmix_spread_vs_prompt": "LH-Mix where lambda spreads (the spread regime) helps the prompt"}
 FAMILY_TEXT = {
     "paper F1": "the paper's claims on micro- and macro-F1 at the 0 threshold, where the paper makes them",
     "paper AP": "the same claims on micro- and macro-AP, the threshold-free evidence, read on their own",
     "tuned thresholds": "LH-Mix > prompt on F1 at one threshold per depth tuned on dev (dev micro-F1 of the "
-                        "depth maximised; test read only after), beside the same claim at 0"}
+                        "depth maximised; test read only after), beside the same claim at 0",
+    "continuations": "the prompt family's claims, and LH-Mix of the spread regime > prompt, on F1 of the model of "
+                     "each run's best dev epoch after the warm-up (the one its own epochs trained; selection over all "
+                     "epochs keeps the shared warm-up's model where no continuation beats it), paired by seed; "
+                     "t intervals only"}
 
 
 def _present(rows: list[dict], metric: str) -> set[str]:
@@ -60,7 +71,8 @@ def claims(rows: list[dict]) -> list[dict]:
                     comparison = compare(rows, better, worse, metric)
                     tested.append((comparison, {"claim": name, "better": better, "worse": worse, "metric": metric,
                                                 "holm_family": group, **comparison.to_dict(),
-                                                "same_model_seeds": same_model_seeds(rows, better, worse)}))
+                                                "same_model_seeds": same_model_seeds(rows, better, worse,
+                                                                                     metric)}))
         count = sum(usable(c.p) for c, _ in tested)
         for (comparison, entry), p_holm in zip(tested, holm([c.p for c, _ in tested])):
             entries.append({**entry, "p_holm": p_holm, "holm_tests": count,
@@ -83,9 +95,12 @@ def families(results: dict) -> str:
         lines.append(f"- *{name}* ({counts.get(name, 0)} tests with a p): {text}. Verdicts: *supported (+)*, "
                      "*contradicted (-)* when the Holm p < 0.05 (by the sign of the difference), *inconclusive* "
                      "otherwise.")
-    lines.append(f"- *{MECHANISM}* ({counts.get(MECHANISM, 0)} tests with a p): "
+    lines.append(f"- *{MECHANISM}* ({counts.get(MECHANISM, 0)} tests with a p) and *{MECHANISM_CONTINUATIONS}* "
+                 f"({counts.get(MECHANISM_CONTINUATIONS, 0)}): "
                  + "; ".join(QUESTION[name] for name, _, _ in MECHANISM_QUESTIONS)
-                 + f", in each regime run ({', '.join(REGIMES)}), on micro- and macro-F1. Questions hoped to show no "
+                 + f", in each regime run ({', '.join(REGIMES)}), on micro- and macro-F1, of the model selection "
+                 "keeps and, the second family, of the model of each run's best dev epoch after the warm-up. "
+                 "Questions hoped to show no "
                  f"difference are equivalence tests: TOST with the margin +-{margin:g} F1 points "
                  "(stats.equivalence_margin, fixed before the runs), Holm over the family's TOST p and, separately, "
                  f"over its p of no difference. Verdicts: *equivalent within +-{margin:g}* (TOST), *different (sign)* "

@@ -3,7 +3,9 @@
 metrics.json      test scores of the best dev checkpoint (micro/macro-F1, precision, recall, labels
                   per document, per depth, by label frequency; micro/macro average precision of the
                   scores, overall and per depth), the run's settings, its course
-                  (history of dev scores per epoch, best epoch, why it stopped), what its mixing used
+                  (history of dev scores per epoch, best epoch, why it stopped), the test scores of the
+                  best dev epoch after the warm-up ("continuation", for a run that kept a warm-up epoch
+                  the model its own epochs trained), what its mixing used
                   (lambda and, LH-Mix, s: mean and 5/50/95 % quantiles) and its own timing
 predictions.npz   the test decisions, bit-packed rows in test.jsonl order, with the document ids and the
                   run's variant and seed (as scores.npz)
@@ -25,12 +27,17 @@ from lhmix.model.mixup import histogram_summary
 from lhmix.training.config import TrainConfig
 from lhmix.training.progress import Progress, Timing
 
+# what metrics.json keeps of the continuation's model (its "continuation" entry)
+CONTINUATION_SCORES = ("micro_f1", "macro_f1", "precision", "recall", "predicted_per_doc")
 CURVES = ("train_loss", "dev_micro_f1", "dev_macro_f1", "dev_precision", "dev_recall", "dev_predicted_per_doc")
 
 
-def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Timing, context: dict) -> dict:
+def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Timing, context: dict,
+                continuation: dict | None = None) -> dict:
     """metrics.json of a run: `test` scores, settings, course, mixing, timing; `context` adds
-    dataset, encoder, train_docs, world_size, stage_seconds."""
+    dataset, encoder, train_docs, world_size, stage_seconds; `continuation` the test scores of the best dev
+    epoch after the warm-up (`test` again when that is the best epoch; default: `test`)."""
+    continuation = test if continuation is None else continuation
     return {
         **test, **context,
         "variant": config.variant, "family": config.family, "mixing": config.mixing, "seed": config.seed,
@@ -42,6 +49,10 @@ def run_metrics(config: TrainConfig, test: dict, progress: Progress, timing: Tim
         "best_epoch": progress.best_epoch, "epochs_run": progress.epoch,
         "stopped_early": progress.stopped_early, "stop_reason": progress.stop_reason,
         "dev_micro_f1": progress.best_dev_micro_f1, "dev_macro_f1": progress.best_dev_macro_f1,
+        "continuation": {"best_epoch": progress.best_continuation_epoch,
+                         "dev_micro_f1": progress.best_continuation_dev_micro_f1,
+                         "dev_macro_f1": progress.best_continuation_dev_macro_f1,
+                         **{name: continuation[name] for name in CONTINUATION_SCORES}},
         **{name: histogram_summary(kept["counts"], kept["sum"]) for name, kept in progress.mixing.items()},
         **timing_metrics(timing),
         "history": progress.history,

@@ -28,6 +28,11 @@ class Progress:
     # the best macro-F1 or that best micro-F1
     top_dev_micro_f1: float = -1.0
     last_improved_epoch: int = 0
+    # the best dev macro-F1 epoch after the warm-up (every epoch when there is none): the continuation's own
+    # model, which the report scores beside the one selection over all epochs keeps
+    best_continuation_epoch: int = 0
+    best_continuation_dev_macro_f1: float = -1.0
+    best_continuation_dev_micro_f1: float = -1.0
     stopped_early: bool = False
     # What the mixing used, over every mixed sample: {"lambda" | "s": {"counts": [...], "sum": x}}
     mixing: dict = field(default_factory=dict)
@@ -52,6 +57,9 @@ class Progress:
         if improved:
             self.best_epoch = epoch
             self.best_dev_macro_f1, self.best_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
+        if epoch > warmup_epochs and dev["macro_f1"] > self.best_continuation_dev_macro_f1:
+            self.best_continuation_epoch = epoch
+            self.best_continuation_dev_macro_f1, self.best_continuation_dev_micro_f1 = dev["macro_f1"], dev["micro_f1"]
         micro_improved = dev["micro_f1"] > self.top_dev_micro_f1
         if micro_improved:
             self.top_dev_micro_f1 = dev["micro_f1"]
@@ -62,6 +70,12 @@ class Progress:
         else:
             self.stopped_early = epoch - self.last_improved_epoch >= patience
         return improved
+
+    @property
+    def continuation_apart(self) -> bool:
+        """The best epoch after the warm-up is not the best epoch: selection over all epochs kept a warm-up
+        epoch, and the continuation's own model needs a checkpoint of its own."""
+        return self.best_continuation_epoch not in (0, self.best_epoch)
 
     def add_mixing(self, observed: dict[str, tuple[list[float], float]]) -> None:
         for name, (counts, total) in observed.items():

@@ -81,12 +81,18 @@ class Run:
     def best_path(self) -> Path:
         return self.checkpoint_dir / "best.pt"
 
+    @property
+    def continuation_path(self) -> Path:
+        """The best model after the warm-up, kept only while it is not best.pt's (Progress.continuation_apart)."""
+        return self.checkpoint_dir / "continuation.pt"
+
     def resume(self) -> Progress | None:
         """The progress of last.pt when it is this very run's (same fingerprint) and so is its best.pt (when it
         has a best epoch), else None: the run starts afresh, with a one-line notice, and without best.pt."""
         if not self.last_path.is_file():
             if self.procs.main:
                 _discard(self.best_path)  # never score another run's best model
+                _discard(self.continuation_path)
             return None
         try:
             state = checkpoints.load(self.last_path)
@@ -96,11 +102,13 @@ class Run:
             state, problem = None, error.reason
         if problem is None and checkpoints.progress_of(state).best_epoch > 0:
             problem = checkpoints.best_problem(self.best_path, self.fingerprint)
+        if problem is None and checkpoints.progress_of(state).continuation_apart:
+            problem = checkpoints.best_problem(self.continuation_path, self.fingerprint)
         if problem is not None:
             if self.procs.main:
                 logger.warning(f"{problem}; discarded, starting afresh")
-                _discard(self.last_path)
-                _discard(self.best_path)
+                for path in (self.last_path, self.best_path, self.continuation_path):
+                    _discard(path)
             return None
         self.session.restore(state)
         self.timing = Timing(**state["timing"])
@@ -125,6 +133,8 @@ class Run:
         self.timing.add(seconds, len(session.train_split))
         if improved:
             checkpoints.save_best(session.model.state_dict(), self.best_path, self.fingerprint)
+        elif progress.best_continuation_epoch == progress.epoch:
+            checkpoints.save_best(session.model.state_dict(), self.continuation_path, self.fingerprint)
         checkpoints.save({"fingerprint": self.fingerprint, "progress": asdict(progress),
                           "timing": asdict(self.timing), **session.training_state(rng_states)}, self.last_path)
         if self.live_dir is not None:
@@ -180,8 +190,12 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         session = run.session
         if progress.epoch == trained_from:  # resumed at its last epoch: fit wrote no curves
             write_curves(run.live_dir, progress.history)
-        session.model.load_state_dict(checkpoints.load_best(run.best_path, run.fingerprint))
         test_split = session.encode(session.test_docs)
+        continuation = None
+        if progress.continuation_apart:
+            session.model.load_state_dict(checkpoints.load_best(run.continuation_path, run.fingerprint))
+            continuation = session.evaluate(test_split, desc="test, the continuation's best")[0]
+        session.model.load_state_dict(checkpoints.load_best(run.best_path, run.fingerprint))
         test, test_scores = session.evaluate(test_split, keep_predictions=True, desc="test")
         write_predictions(out_dir / "predictions.npz", test_split.ids, np.packbits(test_scores > 0, axis=1),
                           session.num_labels, run=run_identity(config))
@@ -191,15 +205,16 @@ def train(config: TrainConfig, data_dir: str | Path, out_dir: str | Path, checkp
         if session.initial_label_words is not None:
             write_label_words(out_dir / "label_words.npz", session.initial_label_words.numpy(),
                               session.model.label_words.detach().cpu().numpy())
-        metrics = run_metrics(config, test, progress, run.timing, run.context())
+        metrics = run_metrics(config, test, progress, run.timing, run.context(),
+                              continuation=test if continuation is None else continuation)
         save_classifier(session.model, session.tokenizer, session.hierarchy, asdict(config), out_dir / MODEL_FOLDER,
                         results={key: metrics[key] for key in CARD_RESULTS})
         write_json(metrics, out_dir / "metrics.json")
         logger.info(f"{config.run_name()}: test micro-F1 {metrics['micro_f1']:.4f} macro-F1 {metrics['macro_f1']:.4f} "
             f"(best epoch {progress.best_epoch}, {progress.stop_reason}); wrote {out_dir}")
         if not keep_checkpoints:  # the best model is now out_dir/model/, a DVC output
-            run.last_path.unlink(missing_ok=True)
-            run.best_path.unlink(missing_ok=True)
+            for path in (run.last_path, run.best_path, run.continuation_path):
+                path.unlink(missing_ok=True)
         return metrics
 
 
