@@ -44,7 +44,7 @@ $(PLOTS_TEMPLATE): tools/offline_plots_template.py
 	$(BIN)/python tools/offline_plots_template.py $@
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n auto --durations=15
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import shared_repro
 from lhmix.training.progress import VARYING_TIMING_KEYS
 from tests.test_pipeline import _copy_with_profile, _run
 
@@ -53,7 +54,7 @@ def _outputs(root: Path, stages=None) -> dict[str, object]:
 def sequential(request, tmp_path_factory):
     """`dvc repro` of the tiny profile, one stage after the other (read only): the session's whole pipeline when
     another test builds it anyway, else TARGETS alone in a copy of its own."""
-    if any("tiny_repro" in item.fixturenames for item in request.session.items):
+    if shared_repro.BUILD in request.config.stash:
         return request.getfixturevalue("tiny_repro").root
     root = _copy_with_profile(tmp_path_factory.mktemp("sequential") / "repo", "tiny")
     _run(["dvc", "repro", *TARGETS], root)
