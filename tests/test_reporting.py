@@ -758,3 +758,16 @@ def test_runs_that_both_scored_their_warmup_are_one_model_and_exercise_no_mechan
     assert "on 2 of 3 seeds one model" in markdown.verdict_cell(entry)
     rows[1]["best_epoch"] = 11   # seed 0's shuffled run also kept its warm-up: still a model of its own (other F1)
     assert comparisons.same_model_seeds(rows, "prompt_lhmix", "prompt_lhmix_shuffled") == [1, 2]
+
+
+def test_a_section_is_its_body_up_to_the_next_level_2_heading():
+    text = "# Title\n\n## First\n\nbody one\n### inside\nstill one\n\n## Second\nbody two\n"
+    assert markdown.section(text, "## First") == "body one\n### inside\nstill one"
+    assert markdown.section(text, "## Second") == "body two"
+    assert markdown.section("## First\nat the start\n", "## First") == "at the start"
+    assert markdown.section(text, "## Fir") is None   # a heading is a whole line
+    assert markdown.section(text, "## Third") is None
+    # the report's released-similarity section and the README's quote both read sections this way
+    ablation = "# Ablation\n\n## The released code's similarity\n\nrows\n\n## Next\nx"
+    assert report.released_similarity(ablation)[2] == "rows"
+    assert report.released_similarity("# Ablation\n\n## The released code's similarity, later\nrows") == []

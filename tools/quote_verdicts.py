@@ -7,16 +7,19 @@ import argparse
 import sys
 from pathlib import Path
 
+from lhmix.reporting import markdown
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "results" / "wordnet" / "tables.md"
 START, END = "<!-- verdicts: from results/wordnet/tables.md by tools/quote_verdicts.py -->", "<!-- end of verdicts -->"
-HEADING = "## The verdicts at a glance\n\n"
+HEADING = "## The verdicts at a glance"
 
 
 def generated(tables: str) -> str:
-    if HEADING not in tables:
-        raise SystemExit(f"quote_verdicts: {SOURCE} has no '{HEADING.strip()}' section; run `dvc repro` first")
-    return tables.split(HEADING, 1)[1].split("\n## ", 1)[0].strip()
+    body = markdown.section(tables, HEADING)
+    if body is None:
+        raise SystemExit(f"quote_verdicts: {SOURCE} has no '{HEADING}' section; run `dvc repro` first")
+    return body
 
 
 def quoted(readme: str) -> str:

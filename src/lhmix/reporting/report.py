@@ -5,6 +5,8 @@ import os
 import platform
 from importlib import metadata
 
+from lhmix.reporting import markdown
+
 
 # Each figure with the section of tables.md it belongs to (the last section whose heading starts so); one whose
 # section is missing goes to the end of its dataset.
@@ -71,10 +73,10 @@ RELEASED_SIMILARITY = "## The released code's similarity"
 def released_similarity(ablation: str | None) -> list[str]:
     """The published-similarity section of reports/ablation.md (`make ablation`, outside the pipeline), one level
     down, or nothing where the ablation has not measured it."""
-    if not ablation or RELEASED_SIMILARITY not in ablation:
+    body = markdown.section(ablation, RELEASED_SIMILARITY) if ablation else None
+    if body is None:
         return []
-    section = ablation.split(RELEASED_SIMILARITY, 1)[1].split("\n## ", 1)[0].strip()
-    return [f"{RELEASED_SIMILARITY} (`make ablation`, from [ablation.md](ablation.md))", "", section, ""]
+    return [f"{RELEASED_SIMILARITY} (`make ablation`, from [ablation.md](ablation.md))", "", body, ""]
 
 
 def render(datasets: list[str], tables: dict[str, str], env: dict, ablation: str | None = None) -> str:
