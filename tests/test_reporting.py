@@ -17,8 +17,8 @@ from lhmix.core.params import Params
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.datasets.contract import PreparedDataset, write_dataset
 from lhmix.pipeline.plan import Plan
-from lhmix.reporting import (comparisons, figure6, markdown, paper, plots, report, results, run_files, stats, table2, table5,
-                             table6, table7, tables, variants)
+from lhmix.reporting import (comparisons, drawing, figure4, figure5, figure6, markdown, paper, plots, report, results,
+                             run_files, stats, table2, table5, table6, table7, tables, variants)
 from lhmix.training.outputs import write_predictions, write_scores
 
 PLAN = Plan.from_params(Params({
@@ -621,9 +621,9 @@ def test_paper_names(variant, name):
 
 def test_seed_count_says_when_variants_average_different_numbers_of_seeds():
     rows = lambda *seeds: [{"seed": s} for s in seeds]   # noqa: E731
-    assert plots._seed_count({"a": rows(0, 1, 2), "b": rows(0, 1, 2)}) == "3 seeds"
-    assert plots._seed_count({"a": rows(0), "b": rows(0)}) == "1 seed"
-    assert plots._seed_count({"a": rows(0, 1, 2), "b": rows(0, 1)}) == "2 to 3 seeds"
+    assert drawing.seed_count({"a": rows(0, 1, 2), "b": rows(0, 1, 2)}) == "3 seeds"
+    assert drawing.seed_count({"a": rows(0), "b": rows(0)}) == "1 seed"
+    assert drawing.seed_count({"a": rows(0, 1, 2), "b": rows(0, 1)}) == "2 to 3 seeds"
 
 
 def test_table7_sets_augmentation_against_lhmix(collected):
@@ -693,7 +693,7 @@ def test_sections_a_profile_leaves_out_say_so_and_how_to_run_them(collected, tmp
     figures = tmp_path / "figures"
     figures.mkdir()
     (tmp_path / "svg").mkdir(exist_ok=True)
-    drawn = plots.sweeps_figure(collected, figures) + plots.sparse_figure(collected, figures)
+    drawn = figure5.draw(collected, figures) + figure4.draw(collected, figures)
     assert [p.name for p in drawn] == ["fig5_sweeps.png", "fig5_sweeps.svg", "fig4_sparse.png", "fig4_sparse.svg"]
     assert "not run in this profile" in drawn[1].read_text() and "sweeps.sparse lists none" in drawn[3].read_text()
     assert text.index("## Verdicts on the paper's claims") < text.index("## Table 1: dataset") \

@@ -1,4 +1,4 @@
-"""LH-Mix Figure 6, its computation, ranks table and note: the labels whose label words lie nearest one
+"""LH-Mix Figure 6, its computation, ranks table, note and figure: the labels whose label words lie nearest one
 label's, at initialisation and after training with LH-Mix, read from a prompt run's label_words.npz (rows in
 label id order).
 
@@ -18,7 +18,8 @@ from lhmix.core.vocabulary import DATASETS
 from lhmix.core.errors import LhmixError, MalformedInput, ParamError
 from lhmix.data.hierarchy import Hierarchy
 from lhmix.pipeline.plan import RUNS, Plan
-from lhmix.reporting import markdown as md
+from lhmix.reporting import drawing, markdown as md
+from lhmix.reporting.variants import paper_name
 
 NEIGHBOURS = 30
 TOPS = (3, 15)
@@ -200,3 +201,42 @@ def note(f: dict) -> str:
             "ranks: `results/<dataset>/figure6.json` (a file beside the metrics, not a DVC metric). Before is the "
             "initial label words (mean token embedding of the name), so the change mixes training itself with LH-Mix: "
             "the control tells them apart.")
+
+
+def _entered(neighbour: dict, tops: list[int]) -> int | None:
+    """The smallest top k the label entered after training, if any."""
+    return next((k for k in tops if neighbour["rank_after"] <= k < neighbour["rank_before"]), None)
+
+
+def draw(results: dict, out: Path) -> list[Path]:
+    """Figure 6: t-SNE of the chosen label's label word and its nearest labels', at initialisation and after
+    training (separate layouts); the labels that entered the top 3 and top 15 are marked alike in both
+    panels, and named with their rank in that panel."""
+    f = results["figure6"]
+    tops, chosen, colour = sorted(f["tops"]), f["label"], drawing.VARIANT_COLOURS[f["variant"]]
+    groups = {tops[0]: {"s": 75, "facecolor": colour, "edgecolor": "black", "linewidths": 0.8,
+                        "label": f"entered the top {tops[0]}"},
+              tops[1]: {"s": 60, "facecolor": "white", "edgecolor": colour, "linewidths": 2.0,
+                        "label": f"entered the top {tops[1]}"},
+              None: {"s": 22, "facecolor": "#BBBBBB", "edgecolor": "none", "label": "other labels shown"}}
+    figure, axes = drawing.plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
+    for axis, when, title in ((axes[0], "before", "label words at initialisation"),
+                              (axes[1], "after", f"after training ({paper_name(f['variant'])}, seed {f['seed']}: one run)")):
+        for key, style in groups.items():
+            members = [n for n in f["neighbours"] if _entered(n, tops) == key]
+            if members:
+                axis.scatter(*zip(*(n[f"xy_{when}"] for n in members)), zorder=3 if key else 2, **style)
+            for n in members:
+                axis.annotate(f"{n['name']} ({n[f'rank_{when}']})", n[f"xy_{when}"], xytext=(4, 4),
+                              textcoords="offset points", fontsize=8 if key else 6.5,
+                              color="black" if key else "#777777")
+        axis.scatter(*chosen[f"xy_{when}"], marker="*", s=260, color="black", zorder=4,
+                     label=f"chosen label: {chosen['name']}")
+        axis.annotate(chosen["name"], chosen[f"xy_{when}"], xytext=(6, -12), textcoords="offset points",
+                      fontsize=9, fontweight="bold")
+        axis.set(title=title, xticks=[], yticks=[])
+        axis.margins(0.12)
+    figure.suptitle(f"the {len(f['neighbours'])} labels nearest '{chosen['name']}' (depth {chosen['depth']}) before or "
+                    "after training: t-SNE of their label words; (n) = rank by cosine in that panel")
+    drawing.legend_below(figure, axes[0])
+    return drawing.save(figure, out, "fig6_label_words")

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from lhmix.reporting.comparisons import REFERENCE
 from lhmix.reporting.markdown import number
+from lhmix.reporting.variants import best_in_warmup
 
 EARLY_ENOUGH = 0.9  # below this share of main runs stopped by early stopping, the report warns
 BEST_IN_WARMUP = ("*(warm-up)*: the run's best dev epoch is a warm-up epoch; it never beat its warm-up on dev and "
                   "scores the warm-up's model, i.e. the plain prompt of that seed.")
+
+
+def best_epoch(row: dict) -> str:
+    """A run's best epoch, marked where it is a warm-up epoch (BEST_IN_WARMUP)."""
+    return f"{row['best_epoch']} *(warm-up)*" if best_in_warmup(row) else str(row["best_epoch"])
 
 
 def introduction(config: dict, devices: dict) -> str:
