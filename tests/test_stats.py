@@ -5,6 +5,7 @@ Closed forms of the two-sided t p-value used below: 2 df: p = 1 - t / sqrt(t^2 +
 """
 import math
 
+import numpy as np
 import pytest
 
 from lhmix.reporting import stats
@@ -161,14 +162,48 @@ def test_seeds_needed_is_the_fewest_that_reach_the_target():
     welch = stats.seeds_needed(stats.WELCH, 1.0, 0.05, 2.03)   # two groups of 5 detect 2.02 pooled SD (above)
     assert welch == 5
     assert stats.seeds_needed(stats.PAIRED, None, 0.05, 1.0) is None
-    # a spread 50 times the target, where statsmodels' solver returns NaN (it stopped the stats stage of the
-    # rebuild): still the fewest seeds, about (2.87 + 0.84)^2 x 2,500
+    # a spread 50 times the target, where statsmodels' solver returns NaN (it stopped the stats stage of an earlier
+    # rebuild): still the fewest seeds, about (2.87 + 0.84)^2 x 2,500; statsmodels' power agrees where it is finite
     n = stats.seeds_needed(stats.PAIRED, 50.0, 0.05 / 12, 1.0)
     from statsmodels.stats.power import TTestPower
 
     def power(pairs):
         return TTestPower().power(effect_size=1.0 / 50.0, nobs=pairs, alpha=0.05 / 12)
     assert 30_000 < n < 40_000 and power(n) >= stats.POWER > power(n - 1)
+    assert stats.t_power(stats.PAIRED, 1.0 / 50.0, n, n, 0.05 / 12) == pytest.approx(power(n), abs=1e-9)
+
+
+def test_the_mdd_where_statsmodels_solver_stopped_short():
+    # 3 pairs at alpha 0.05 / 4: TTestPower().solve_power gave 5.00 SD, where the power is 0.61 (its power is NaN
+    # on the way); 5 pairs at 0.005 it gave 3.09 (power 0.78)
+    def unit(n):
+        return stats.Comparison(stats.PAIRED, f"{n} pairs", 0.0, sd=1.0, seeds=(n, n))
+
+    def simulated_power(effect, n, alpha, draws=400_000):   # paired t-tests of normal differences, counted
+        from scipy import stats as scipy_stats
+        x = np.random.default_rng(0).normal(effect, 1.0, (draws, n))
+        t = x.mean(axis=1) / (x.std(axis=1, ddof=1) / math.sqrt(n))
+        return float((np.abs(t) > scipy_stats.t.ppf(1 - alpha / 2, n - 1)).mean())
+    three = stats.minimal_detectable_difference(unit(3), 0.05 / 4)
+    assert three == pytest.approx(6.55, abs=0.005)
+    assert simulated_power(three, 3, 0.05 / 4) == pytest.approx(0.8, abs=0.003)
+    assert simulated_power(5.00, 3, 0.05 / 4) == pytest.approx(0.61, abs=0.005)
+    five = stats.minimal_detectable_difference(unit(5), 0.005)
+    assert five == pytest.approx(3.16, abs=0.005)
+    assert simulated_power(five, 5, 0.005) == pytest.approx(0.8, abs=0.003)
+
+
+def test_seeds_needed_where_five_seeds_already_detect_far_less_than_the_target():
+    # the rebuild's LH-Mix vs shuffled after the warm-up: sd 0.124, MDD 0.37 at 5 pairs, alpha 0.05 / 8, target 0.7.
+    # statsmodels' power is NaN at 5 pairs there (scipy's lower tail underflows), which had made it 7 seeds.
+    n = stats.seeds_needed(stats.PAIRED, 0.1243, 0.05 / 8, 0.7)
+    assert n <= 5
+    assert stats.minimal_detectable_difference(stats.Comparison(stats.PAIRED, "5 pairs", 0.0, sd=0.1243, seeds=(5, 5)),
+                                               0.05 / 8) == pytest.approx(0.37, abs=0.005)
+    for pairs in range(2, 40):   # a probability everywhere, rising with n
+        assert 0 <= stats.t_power(stats.PAIRED, 0.7 / 0.1243, pairs, pairs, 0.05 / 8) <= 1
+    assert stats.t_power(stats.PAIRED, 0.7 / 0.1243, n, n, 0.05 / 8) >= stats.POWER
+    assert stats.t_power(stats.PAIRED, 0.7 / 0.1243, n - 1, n - 1, 0.05 / 8) < stats.POWER
 
 
 def test_holm_against_hand_computed_values():

@@ -22,8 +22,9 @@ never read as no difference.
 
 The power of a test is stated as its minimal detectable difference (MDD): the true difference the test finds
 with 80 % probability, two-sided, at the alpha it is held to, from the observed spread: the noncentral t
-distribution's effect size (statsmodels' TTestPower for the paired test, TTestIndPower for two independent
-groups, in units of the pooled SD, Student's equal-variance approximation of Welch) times that spread.
+distribution's effect size (`t_power`: the paired test, or two independent groups in units of the pooled SD,
+Student's equal-variance approximation of Welch; the same formulas as statsmodels' TTestPower and TTestIndPower)
+times that spread.
 """
 from __future__ import annotations
 
@@ -33,8 +34,7 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as scipy_stats
-from statsmodels.stats.power import TTestIndPower, TTestPower
+from scipy import optimize, stats as scipy_stats
 from statsmodels.stats.weightstats import ttost_paired
 
 from lhmix.core import histogram as bins
@@ -166,35 +166,47 @@ def equivalence_verdict(comparison: Comparison, p_tost: float | None, p_differen
     return TOO_WEAK
 
 
+def t_power(test: str, effect: float, n_a: int, n_b: int, alpha: float) -> float:
+    """The probability that `test` (paired over n_a pairs, or two groups of n_a and n_b) rejects no difference,
+    two-sided at `alpha`, when the true difference is `effect` SDs: the noncentral t. Each tail is an upper tail
+    (the lower one of noncentrality nc is the upper one of -nc): scipy's lower tail is NaN where it underflows at
+    a large nc, which statsmodels' power passes on (TTestPower gave NaN at 5 pairs and an effect of 5.6)."""
+    if test == PAIRED:
+        df, nc = n_a - 1, effect * math.sqrt(n_a)
+    else:
+        df, nc = n_a + n_b - 2, effect * math.sqrt(n_a * n_b / (n_a + n_b))
+    critical = scipy_stats.t.ppf(1 - alpha / 2, df)
+    power = float(scipy_stats.nct.sf(critical, df, nc) + scipy_stats.nct.sf(critical, df, -nc))
+    if not math.isfinite(power):
+        raise ArithmeticError(f"the power of a {test} test at effect {effect}, n {n_a}/{n_b}, alpha {alpha} is {power}")
+    return power
+
+
 def minimal_detectable_difference(comparison: Comparison, alpha: float, power: float = POWER) -> float | None:
     """The true difference `comparison`'s test detects with probability `power`, two-sided at `alpha`, given
     its observed spread; None without a spread (no test)."""
     if comparison.sd is None or comparison.seeds is None or not comparison.sd > 0:
         return None
     n_a, n_b = comparison.seeds
-    if comparison.test == PAIRED:
-        effect = TTestPower().solve_power(effect_size=None, nobs=n_a, alpha=alpha, power=power)
-    else:
-        effect = TTestIndPower().solve_power(effect_size=None, nobs1=n_a, ratio=n_b / n_a, alpha=alpha, power=power)
+    high = 1.0
+    while t_power(comparison.test, high, n_a, n_b, alpha) < power:
+        high *= 2
+    effect = optimize.brentq(lambda e: t_power(comparison.test, e, n_a, n_b, alpha) - power, 0.0, high, xtol=1e-10)
     return float(effect) * comparison.sd
 
 
 def seeds_needed(test: str, sd: float | None, alpha: float, target: float, power: float = POWER) -> int | None:
     """The fewest seeds (pairs, or runs per variant for Welch) at which a test of spread `sd` has an MDD of at
     most `target`, two-sided at `alpha`: how many seeds the design needs, from the spread these seeds show.
-    None without a spread. The power of each whole n is computed exactly (noncentral t), searched upwards from
-    the normal approximation, which never asks for more: statsmodels' own solver fails to bracket the answer
-    when the target is a small fraction of the spread."""
+    None without a spread. The power of each whole n is computed exactly (t_power), searched upwards from the
+    normal approximation, which never asks for more."""
     if sd is None or not sd > 0:
         return None
     effect = target / sd
     groups = 1 if test == PAIRED else 2
-    if test == PAIRED:
-        def reaches(n: int) -> bool:
-            return TTestPower().power(effect_size=effect, nobs=n, alpha=alpha) >= power
-    else:
-        def reaches(n: int) -> bool:
-            return TTestIndPower().power(effect_size=effect, nobs1=n, ratio=1.0, alpha=alpha) >= power
+
+    def reaches(n: int) -> bool:
+        return t_power(test, effect, n, n, alpha) >= power
     z = scipy_stats.norm.ppf(1 - alpha / 2) + scipy_stats.norm.ppf(power)
     low = max(2, math.floor(groups * (z / effect) ** 2))   # the normal approximation: at most the answer
     if reaches(low):

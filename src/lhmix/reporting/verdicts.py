@@ -183,9 +183,9 @@ def power_note(results: dict) -> str:
             f"differences at α = {SIGNIFICANCE}"
             + (f" ({at_holm}, Holm's first step in each family)" if at_holm else "")
             + ": the effect size solving power = 0.8 under the noncentral t distribution with n - 1 df "
-            "(statsmodels' TTestPower). Each row's MDD is that factor times its observed SD; a true difference "
+            "(lhmix.reporting.stats.t_power). Each row's MDD is that factor times its observed SD; a true difference "
             "below its MDD is likely to come out inconclusive, which then says the seeds cannot tell, not that "
-            "the variants are equal. Welch's rows use two independent groups (TTestIndPower, pooled SD).")
+            "the variants are equal. Welch's rows use two independent groups (pooled SD).")
 
 
 def ap_table(results: dict) -> str:
