@@ -109,10 +109,11 @@ def families(results: dict) -> str:
     lines.append(f"- Every test shows its **MDD**: the true difference it detects with {POWER:.0%} probability, "
                  "two-sided, at Holm's first-step alpha (0.05 / the family's tests, the conservative figure), from the "
                  "observed spread (noncentral t; see the power note).")
-    lines.append("- **Bootstrap**: each difference on F1 also has a 95 % interval from resampling the seeds and the "
-                 "test documents together (two levels, the same resamples for every run), the basic interval "
-                 "2 x difference - the 97.5 / 2.5 % quantiles, which corrects the bias of macro-F1 on resampled "
-                 "documents that a percentile interval carries.")
+    lines.append("- **Bootstrap**: each difference on F1 of the selected models also has a 95 % interval from "
+                 "resampling the seeds and the test documents together (two levels, the same resamples for every "
+                 "run), the basic interval 2 x difference - the 97.5 / 2.5 % quantiles, which corrects the bias of "
+                 "macro-F1 on resampled documents that a percentile interval carries. The continuations' tests have "
+                 "the t interval over seeds only: their test decisions are not stored.")
     return "\n".join(lines)
 
 
