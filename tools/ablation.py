@@ -42,6 +42,7 @@ from lhmix.benchmark import matmul_peak
 from lhmix.core.params import Params
 from lhmix.core.profiles import overridden
 from lhmix.reporting.stats import equivalence_verdict, mean_std, paired, pooled_histogram, tost, verdict
+from lhmix.reporting.comparisons import mostly_one_model
 from lhmix.reporting.variants import best_in_warmup
 from lhmix.reporting.markdown import interval, number, p_value, table
 from lhmix.core.vocabulary import MIXINGS, variant_name
@@ -175,7 +176,7 @@ def published_markdown(rows: dict[str, dict], params: dict) -> list[str]:
         """The test, TOST's verdict, and on how many seeds the two runs were one model (TOST's equivalence is
         then too weak to tell when they are most of them)."""
         equivalence = entry.get("equivalence")
-        if equivalence and 2 * len(one_model) > seeds:
+        if equivalence and mostly_one_model(one_model, seeds):
             equivalence = f"too weak to tell (TOST alone: {equivalence})"
         return (f"{number(entry['diff'], sign=True)} {interval(entry)}, p {p_value(entry)}: {entry['verdict']}"
                 + (f"; {equivalence}" if equivalence else "")

@@ -45,6 +45,12 @@ def same_model_seeds(rows: list[dict], a: str, b: str, metric: str = "micro_f1")
     return sorted(stayed[a] & stayed[b])
 
 
+def mostly_one_model(same_model_seeds: list[int], pairs: int) -> bool:
+    """On most of the `pairs` seeds the two runs were one model: their zeros say nothing about the mixing, so an
+    equivalence found there is too weak to tell (the mechanism table, make ablation's published rows)."""
+    return pairs > 0 and 2 * len(same_model_seeds) > pairs
+
+
 def holm_alpha(tests: int) -> float:
     """The alpha of Holm's first step over `tests` tests: the one the MDD of a family is stated at."""
     return SIGNIFICANCE / max(tests, 1)

@@ -13,11 +13,8 @@ ALL_METRIC_NAMES = {**METRIC_NAMES, "micro_ap": "micro-AP", "macro_ap": "macro-A
 def section(text: str, heading: str) -> str | None:
     """The body of the level-2 section `heading` ("## ..." line) of a markdown text, up to the next level-2 heading,
     stripped; None where the text has no such section."""
-    start = f"{heading}\n"
-    if not text.startswith(start) and f"\n{start}" not in text:
-        return None
-    body = text[len(start):] if text.startswith(start) else text.split(f"\n{start}", 1)[1]
-    return body.split("\n## ", 1)[0].strip()
+    parts = f"\n{text}".split(f"\n{heading}\n", 1)
+    return parts[1].split("\n## ", 1)[0].strip() if len(parts) == 2 else None
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:

@@ -12,7 +12,7 @@ continuations trained (the best dev epoch after the warm-up: what the mixing its
 """
 from __future__ import annotations
 
-from lhmix.reporting.comparisons import CONTINUATION_F1S, F1S, holm_alpha, same_model_seeds
+from lhmix.reporting.comparisons import CONTINUATION_F1S, F1S, holm_alpha, mostly_one_model, same_model_seeds
 from lhmix.reporting.markdown import (ALL_METRIC_NAMES, bootstrap_cell, interval, mdd_cell, number, p_value, table,
                                      verdict_cell)
 from lhmix.reporting.stats import (POWER, TOO_WEAK, equivalence_verdict, holm, minimal_detectable_difference,
@@ -64,7 +64,7 @@ def _verdict(comparison, same_model_seeds: list[int], p_equivalent, p_difference
     warm-up's): then the mixing was never exercised there, the zeros say nothing about the mechanism, and the
     question is too weak to tell whatever TOST says."""
     pairs = comparison.seeds[0] if comparison.seeds else 0
-    if pairs and 2 * len(same_model_seeds) > pairs:
+    if mostly_one_model(same_model_seeds, pairs):
         return {"verdict": TOO_WEAK, "verdict_unadjusted": equivalence_verdict(comparison, p_equivalent,
                                                                               p_difference, margin),
                 "reason": "on most seeds neither run beat the warm-up on dev, so the mixing was not exercised there"}
